@@ -1,0 +1,36 @@
+# Quick start: `make play` (a terminal role-play) and `make test` (the whole suite).
+# Both create .venv on first use; only Python >= 3.11 and make are needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SCENARIO ?= traffic_stop
+
+.PHONY: play test check clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files re-run the install when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+play: $(VENV)/.installed
+	$(BIN)/trainer play $(SCENARIO)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+check: $(VENV)/.installed
+	$(BIN)/trainer check dialogues/
+
+bench: $(VENV)/.installed-test
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

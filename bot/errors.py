@@ -1,0 +1,34 @@
+"""One error hierarchy; front ends translate these into one clear line for the user."""
+
+from __future__ import annotations
+
+
+class TrainerError(Exception):
+    """Base of every error the trainer raises on purpose."""
+
+
+class ScenarioError(TrainerError):
+    """A scenario file is invalid; carries file, line and a stable code."""
+
+    def __init__(self, file: str, line: int, code: str, message: str) -> None:
+        super().__init__(f"{file}:{line}: {code} {message}")
+        self.file = file
+        self.line = line
+        self.code = code
+        self.message = message
+
+
+class ScenarioNotFound(TrainerError):
+    """No scenario with that id or path exists."""
+
+
+class SessionError(TrainerError):
+    """A role-play was used in a way its state does not allow (e.g. stepping an ended scene)."""
+
+
+class StoreError(TrainerError):
+    """The database could not be opened, migrated, read or written."""
+
+
+class ConfigError(TrainerError):
+    """A setting is missing or invalid; the message names the key."""

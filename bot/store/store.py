@@ -1,0 +1,237 @@
+"""One aiosqlite connection owned by the store; migrations applied on open."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+import platformdirs
+
+from bot.errors import StoreError
+from bot.store.rows import NewSession, SessionRow, TurnRow
+
+BUSY_TIMEOUT_MS = 30_000  # several processes may share one file; wait rather than fail
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("trainer", appauthor=False)) / "trainer.db"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, name, sql) of every migration shipped with the code, in order."""
+    folder = resources.files("bot.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number = int(entry.name.split("_", 1)[0])
+            found.append((number, entry.name, entry.read_text("utf-8")))
+    return sorted(found)
+
+
+class Store:
+    """Open with `async with Store.open(path) as store:`."""
+
+    def __init__(self, path: Path, db: aiosqlite.Connection) -> None:
+        self.path = path
+        self._db = db
+
+    @classmethod
+    def open(cls, path: str | Path) -> _Opener:
+        return _Opener(Path(path))
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    # -- sessions --
+    async def start_session(self, new: NewSession, opening: str) -> SessionRow:
+        """Create a session and record the resident's opening line with it, atomically."""
+        started = now()
+        async with self._write():
+            cursor = await self._db.execute(
+                "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
+                " guild_id, channel_id, thread_id, trainee_id, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood,
+                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, started),
+            )
+            session_id = cursor.lastrowid
+            assert session_id is not None
+            await self._insert_turn(TurnRow(session_id, 0, "resident", opening, (), new.mood, new.state), started)
+        row = await self.get_session(session_id)
+        assert row is not None
+        return row
+
+    async def record_turn(self, trainee: TurnRow, resident: TurnRow) -> bool:
+        """Save a trainee line and the reply it got, and the session's progress, in one transaction.
+
+        Returns False (and changes nothing) when the trainee line's source message was already recorded.
+        """
+        stamp = now()
+        try:
+            async with self._write():
+                await self._insert_turn(trainee, stamp)
+                await self._insert_turn(resident, stamp)
+                await self._db.execute(
+                    "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
+                    (resident.state, resident.mood, trainee.seq, trainee.session_id),
+                )
+        except sqlite3.IntegrityError as exc:
+            if trainee.source_message_id is not None and "source_message_id" in str(exc):
+                return False
+            raise StoreError(f"could not record turn {trainee.seq} of session {trainee.session_id}: {exc}") from exc
+        return True
+
+    async def finish_session(self, session_id: int, outcome: str, score: int) -> None:
+        async with self._write():
+            await self._db.execute(
+                "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = ? WHERE id = ?",
+                (outcome, score, now(), session_id),
+            )
+
+    async def get_session(self, session_id: int) -> SessionRow | None:
+        async with self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)) as cursor:
+            row = await cursor.fetchone()
+        return _session(row) if row else None
+
+    async def list_sessions(self, status: str | None = None) -> list[SessionRow]:
+        query, args = "SELECT * FROM sessions", ()
+        if status is not None:
+            query, args = query + " WHERE status = ?", (status,)
+        async with self._db.execute(query + " ORDER BY id", args) as cursor:
+            return [_session(row) async for row in cursor]
+
+    async def message_seen(self, source_message_id: str) -> bool:
+        async with self._db.execute("SELECT 1 FROM turns WHERE source_message_id = ?", (source_message_id,)) as cursor:
+            return await cursor.fetchone() is not None
+
+    async def turns(self, session_id: int) -> list[TurnRow]:
+        async with self._db.execute(
+            "SELECT * FROM turns WHERE session_id = ? ORDER BY seq, speaker DESC", (session_id,)
+        ) as cursor:
+            return [_turn(row) async for row in cursor]
+
+    # -- plumbing --
+    async def _insert_turn(self, turn: TurnRow, stamp: str) -> None:
+        await self._db.execute(
+            "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (turn.session_id, turn.seq, turn.speaker, turn.text, json.dumps(list(turn.signals), ensure_ascii=False),
+             turn.mood, turn.state, turn.source_message_id, turn.created_at or stamp),
+        )
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue on the
+    busy timeout instead of failing half-way with 'database is locked'."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def __aenter__(self) -> None:
+        await self._db.execute("BEGIN IMMEDIATE")
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is None:
+            await self._db.commit()
+        else:
+            await self._db.rollback()
+
+
+class _Opener:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.store: Store | None = None
+
+    async def __aenter__(self) -> Store:
+        self.store = await _open(self.path)
+        return self.store
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.store is not None:
+            await self.store.close()
+
+
+async def _open(path: Path) -> Store:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open the database {path}: {exc}") from exc
+    try:
+        db.row_factory = aiosqlite.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await _migrate(db, path)
+    except sqlite3.DatabaseError as exc:
+        await db.close()
+        raise StoreError(f"cannot use the database {path}: {exc}") from exc
+    except BaseException:
+        await db.close()
+        raise
+    return Store(path, db)
+
+
+async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
+    shipped = migrations()
+    latest = shipped[-1][0] if shipped else 0
+    await db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
+    try:
+        async with db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        if current > latest:
+            raise StoreError(
+                f"the database {path} was written by a newer version of the trainer "
+                f"(schema {current}, this version knows up to {latest}); upgrade the trainer to use it"
+            )
+        for number, _name, sql in shipped:
+            if number > current:
+                for statement in _statements(sql):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {number}")
+        await db.commit()
+    except BaseException:
+        await db.rollback()
+        raise
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration on ';' at line ends (executescript would commit behind our back)."""
+    return [part.strip() for part in sql.split(";\n") if part.strip() and not _only_comments(part)]
+
+
+def _only_comments(part: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in part.splitlines())
+
+
+def _session(row: Any) -> SessionRow:
+    return SessionRow(
+        id=row["id"], scenario_id=row["scenario_id"], scenario_digest=row["scenario_digest"],
+        trainee=row["trainee"], seed=row["seed"], state=row["state"], mood=row["mood"],
+        turns=row["turns"], mode=row["mode"], status=row["status"], outcome=row["outcome"],
+        score=row["score"], guild_id=row["guild_id"], channel_id=row["channel_id"],
+        thread_id=row["thread_id"], trainee_id=row["trainee_id"],
+        started_at=row["started_at"], ended_at=row["ended_at"],
+    )
+
+
+def _turn(row: Any) -> TurnRow:
+    return TurnRow(
+        session_id=row["session_id"], seq=row["seq"], speaker=row["speaker"], text=row["text"],
+        signals=tuple(json.loads(row["signals"])), mood=row["mood"], state=row["state"],
+        source_message_id=row["source_message_id"], created_at=row["created_at"],
+    )
