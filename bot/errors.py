@@ -32,3 +32,7 @@ class StoreError(TrainerError):
 
 class ConfigError(TrainerError):
     """A setting is missing or invalid; the message names the key."""
+
+
+class UsageError(TrainerError):
+    """A command was given arguments it cannot work with."""

@@ -1,0 +1,53 @@
+"""Diagnostics for scenario files: `file:line: CODE message`, with stable codes.
+
+The codes are a contract with authors (docs/authoring.md lists them); never renumber.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+CODES: dict[str, str] = {
+    "S001": "the file is not valid YAML",
+    "S002": "a value has the wrong type",
+    "S003": "a required key is missing",
+    "S004": "an unknown key",
+    "S005": "a value is out of range",
+    "S006": "a key appears twice in the same mapping",
+    "S007": "a regular expression does not compile",
+    "S008": "a list that must hold something is empty",
+    "S009": "a resident line uses an unknown placeholder",
+    "S010": "the scenario id does not match the file name",
+    "S011": "an unknown signal",
+    "S012": "a transition goes to an unknown state",
+    "S013": "the start state does not exist",
+    "S014": "the escalation target does not exist",
+    "S015": "a state cannot be reached from the start",
+    "S016": "a state has no way to an ending",
+    "S017": "the scenario has no end state",
+    "S018": "an end state has transitions, which never run",
+    "S019": "a state that is not an end has no `otherwise` reply",
+    "S020": "two files declare the same scenario id",
+    "S021": "a transition can never fire (an earlier one always matches first)",
+    "S022": "the file cannot be read",
+    "S023": "a transition's conditions can never all hold",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.code} {self.message}"
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ` (did you mean 'x'?)` suffix, or '' when nothing is close."""
+    close = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,171 @@
+"""Typed, immutable model of a scenario file (see docs/authoring.md for the YAML format)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Outcome(str, Enum):
+    """How a role-play ended."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ABANDONED = "abandoned"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One variation of something the resident can say."""
+
+    text: str
+    once: bool = False  # said at most once per session
+
+
+@dataclass(frozen=True)
+class Guard:
+    """When a transition may fire; every non-empty condition must hold."""
+
+    when: tuple[str, ...] = ()  # all of these signals in this message
+    any: tuple[str, ...] = ()  # at least one of these in this message
+    unless: tuple[str, ...] = ()  # none of these in this message
+    seen: tuple[str, ...] = ()  # all shown at some point, this message included
+    not_seen: tuple[str, ...] = ()  # none shown so far, this message included
+    mood_above: int | None = None  # mood after this message's effects
+    mood_below: int | None = None
+    turn_at_least: int | None = None  # 1 = the trainee's first message
+    turn_at_most: int | None = None
+
+    def signal_names(self) -> tuple[str, ...]:
+        return self.when + self.any + self.unless + self.seen + self.not_seen
+
+    def describe(self) -> str:
+        parts: list[str] = []
+        if self.when:
+            parts.append(" + ".join(self.when))
+        if self.any:
+            parts.append("any of " + "/".join(self.any))
+        if self.unless:
+            parts.append("unless " + "/".join(self.unless))
+        if self.seen:
+            parts.append("after " + "/".join(self.seen))
+        if self.not_seen:
+            parts.append("before any " + "/".join(self.not_seen))
+        if self.mood_above is not None:
+            parts.append(f"mood > {self.mood_above}")
+        if self.mood_below is not None:
+            parts.append(f"mood < {self.mood_below}")
+        if self.turn_at_least is not None:
+            parts.append(f"turn >= {self.turn_at_least}")
+        if self.turn_at_most is not None:
+            parts.append(f"turn <= {self.turn_at_most}")
+        return ", ".join(parts) or "always"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An ordered rule of a state: the first whose guard holds decides the reply."""
+
+    guard: Guard
+    to: str | None  # None: stay in the current state
+    mood: int = 0  # extra mood change on top of the signals' own
+    say: tuple[Line, ...] = ()  # overrides the target state's lines
+    line: int = 0  # source line, for diagnostics
+    to_line: int = 0
+
+
+@dataclass(frozen=True)
+class Otherwise:
+    """The reply when no transition matches."""
+
+    say: tuple[Line, ...]
+    mood: int = 0
+    to: str | None = None
+    line: int = 0
+    to_line: int = 0
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    say: tuple[Line, ...]
+    on: tuple[Transition, ...] = ()
+    otherwise: Otherwise | None = None
+    end: Outcome | None = None  # set on end states only
+    mood_effects: dict[str, int] = field(default_factory=dict)
+    line: int = 0
+
+    @property
+    def is_end(self) -> bool:
+        return self.end is not None
+
+
+@dataclass(frozen=True)
+class Resident:
+    name: str
+    persona: str
+    mood: int  # 0 at ease .. 100 hostile
+
+
+@dataclass(frozen=True)
+class Escalation:
+    above: int
+    to: str
+
+
+@dataclass(frozen=True)
+class Idle:
+    after_seconds: int
+    say: tuple[Line, ...]
+    abandon_after_seconds: int
+
+
+@dataclass(frozen=True)
+class Skill:
+    """A rubric item: points for showing a behaviour, in time and in order."""
+
+    name: str
+    label: str
+    signals: tuple[str, ...]  # any of these earns the skill
+    points: int
+    by_turn: int | None = None  # full points only if shown by this turn
+    before: tuple[str, ...] = ()  # full points only if shown before any of these
+    tip: str = ""
+    example: str = ""
+
+
+@dataclass(frozen=True)
+class Rubric:
+    skills: tuple[Skill, ...]
+    penalties: dict[str, int]  # signal -> points (negative), per message it appears in
+    critical: tuple[str, ...]  # any occurrence fails the scenario
+    critical_cap: int = 30  # highest score possible after a critical failure
+    late_fraction: float = 0.5  # share of points for a skill shown late or out of order
+
+    @property
+    def max_points(self) -> int:
+        return sum(skill.points for skill in self.skills)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    briefing: str
+    resident: Resident
+    start: str
+    states: dict[str, State]
+    rubric: Rubric
+    audience: tuple[str, ...] = ()
+    signals: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+    mood_effects: dict[str, int] = field(default_factory=dict)
+    escalate: Escalation | None = None
+    idle: Idle | None = None
+    path: str = ""
+    digest: str = ""  # sha256 of the file, so a stored session knows what it ran
+    key_lines: dict[str, int] = field(default_factory=dict)  # "start", "rubric.skills.x"... -> line
+
+    @property
+    def end_states(self) -> tuple[State, ...]:
+        return tuple(state for state in self.states.values() if state.is_end)

@@ -1,0 +1,393 @@
+"""Detectors: one trainee line -> the behaviours ("signals") in it, each with its quoted span.
+
+The word lists and patterns live in ``lexicon/signals.yaml``; the score weights in
+``lexicon/scores.yaml``. This module only compiles them (once) and applies them, so the
+rules stay data that instructors can read and extend.
+
+Matching runs on a *normalised copy* of the text whose length equals the original's
+(curly quotes -> straight, odd spaces -> space), so every span indexes the original text.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+SIGNALS: tuple[str, ...] = (
+    "greeting",
+    "introduction",
+    "reason_for_contact",
+    "formal_address",
+    "informal_address",
+    "polite_request",
+    "gratitude",
+    "apology",
+    "empathy",
+    "reassurance",
+    "open_question",
+    "explain_next_steps",
+    "offer_help",
+    "ask_permission",
+    "closing",
+    "command",
+    "jargon",
+    "dismissive",
+    "blame",
+    "threat",
+    "profanity",
+)
+
+# One-to-one character replacements, so spans in the normalised text are spans in the original.
+_NORMALISE = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u02bc": "'",
+        "\u00b4": "'",
+        "`": "'",
+        "\uff07": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u3000": " ",
+    }
+)
+
+_MACRO = re.compile(r"\{([A-Z][A-Z_]*)\}")
+_GROUP = re.compile(r"\(\?P<(detail|span)>")
+_LOOKBACK = 160  # characters of context inspected before a match (clause start, negation)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One matched span: ``text[start:end] == quote`` in the original text."""
+
+    signal: str
+    start: int
+    end: int
+    quote: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Detection:
+    """All evidence found in one line, ordered by start."""
+
+    text: str
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(e.signal for e in self.evidence)
+
+    def has(self, name: str) -> bool:
+        return any(e.signal == name for e in self.evidence)
+
+    def first(self, name: str) -> Evidence | None:
+        return next((e for e in self.evidence if e.signal == name), None)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One signal's patterns, compiled into a single alternation, plus its context checks."""
+
+    name: str
+    pattern: re.Pattern[str]
+    not_after: re.Pattern[str] | None  # searched in the clause text before the match
+    not_before: re.Pattern[str] | None  # matched at the text right after the match
+    negatable: bool  # a negator just before the match cancels it ("not sorry")
+    clause_start: bool  # only filler words may precede it in its clause (bare commands)
+    details: Mapping[str, str]  # canonical spelling of captured details (e.g. titles)
+
+
+@dataclass(frozen=True)
+class _Feature:
+    """An internal politeness marker used only by the respect score."""
+
+    name: str
+    pattern: re.Pattern[str]
+    weight: float
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Everything loaded from ``lexicon/*.yaml``, compiled."""
+
+    rules: tuple[_Rule, ...]
+    boundary: re.Pattern[str]
+    negation: re.Pattern[str]
+    clause_lead: re.Pattern[str]
+    respect_weights: Mapping[str, float]
+    respect_features: tuple[_Feature, ...]
+    respect_scale: float
+    empathy_weights: Mapping[str, float]
+    empathy_scale: float
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_yaml(name: str) -> dict[str, Any]:
+    path = resources.files("bot.engine") / "lexicon" / name
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"lexicon/{name}: expected a mapping at the top level")
+    return data
+
+
+def _optional_apostrophes(pattern: str) -> str:
+    """Make literal apostrophes optional ("don't" ~ "dont"), except in classes and look-behinds."""
+    out: list[str] = []
+    groups: list[bool] = []  # per open group: is it a look-behind (must stay fixed-width)?
+    in_class = escaped = False
+    for i, ch in enumerate(pattern):
+        out.append(ch)
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            groups.append(pattern.startswith(("(?<=", "(?<!"), i))
+        elif ch == ")" and groups:
+            groups.pop()
+        elif ch == "'" and pattern[i + 1 : i + 2] != "?" and not any(groups):
+            out.append("?")
+    return "".join(out)
+
+
+def _expand(pattern: str, macros: Mapping[str, str]) -> str:
+    for _ in range(5):  # macros may use macros; a fixed depth avoids runaway recursion
+        expanded = _MACRO.sub(lambda m: macros.get(m.group(1), m.group(0)), pattern)
+        if expanded == pattern:
+            break
+        pattern = expanded
+    unknown = _MACRO.search(pattern)
+    if unknown:
+        raise ValueError(f"unknown lexicon macro {{{unknown.group(1)}}} in {pattern!r}")
+    return pattern
+
+
+def _compile(pattern: str, macros: Mapping[str, str]) -> re.Pattern[str]:
+    return re.compile(_optional_apostrophes(_expand(pattern, macros)), re.IGNORECASE)
+
+
+def _alternation(patterns: Sequence[str], macros: Mapping[str, str]) -> re.Pattern[str]:
+    """Join a signal's patterns; named groups get an index because names must be unique."""
+    parts = []
+    for i, raw in enumerate(patterns):
+        body = _optional_apostrophes(_expand(raw, macros))
+        parts.append("(?:" + _GROUP.sub(lambda m: f"(?P<{m.group(1)}_{i}>", body) + ")")
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+def _rule(name: str, spec: Mapping[str, Any], macros: Mapping[str, str]) -> _Rule:
+    def optional(key: str) -> re.Pattern[str] | None:
+        value = spec.get(key)
+        return _compile(value, macros) if value else None
+
+    try:
+        pattern = _alternation(spec["patterns"], macros)
+    except re.error as exc:
+        raise ValueError(f"lexicon/signals.yaml: signal {name!r}: {exc}") from exc
+    return _Rule(
+        name=name,
+        pattern=pattern,
+        not_after=optional("not_after"),
+        not_before=optional("not_before"),
+        negatable=bool(spec.get("negatable", False)),
+        clause_start=bool(spec.get("clause_start", False)),
+        details={str(k).lower(): str(v) for k, v in (spec.get("details") or {}).items()},
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def load_lexicon() -> Lexicon:
+    """Load and compile the lexicon once per process."""
+    sig = _read_yaml("signals.yaml")
+    scores = _read_yaml("scores.yaml")
+    macros: dict[str, str] = {str(k): str(v) for k, v in sig["macros"].items()}
+    specs: Mapping[str, Any] = sig["signals"]
+    missing = [s for s in SIGNALS if s not in specs]
+    if missing:
+        raise ValueError(f"lexicon/signals.yaml lacks signals: {missing}")
+    respect = scores["respect"]
+    empathy = scores["empathy"]
+    return Lexicon(
+        rules=tuple(_rule(name, specs[name], macros) for name in SIGNALS),
+        boundary=_compile(sig["clause_boundary"], macros),
+        negation=_compile(sig["negation_before"], macros),
+        clause_lead=_compile(sig["clause_lead"], macros),
+        respect_weights={str(k): float(v) for k, v in respect["signals"].items()},
+        respect_features=tuple(
+            _Feature(str(name), _compile(f["pattern"], macros), float(f["weight"]))
+            for name, f in respect["features"].items()
+        ),
+        respect_scale=float(respect["scale"]),
+        empathy_weights={str(k): float(v) for k, v in empathy["signals"].items()},
+        empathy_scale=float(empathy["scale"]),
+    )
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def _normalise(text: str) -> str:
+    return text.translate(_NORMALISE)
+
+
+def _clause_before(norm: str, start: int, boundary: re.Pattern[str]) -> str:
+    """The text of the current clause up to ``start`` (after the last punctuation)."""
+    window = norm[max(0, start - _LOOKBACK) : start]
+    cut = 0
+    for m in boundary.finditer(window):
+        cut = m.end()
+    return window[cut:]
+
+
+def _span_and_detail(m: re.Match[str], rule: _Rule) -> tuple[int, int, str | None]:
+    start, end = m.span()
+    detail: str | None = None
+    for key, value in m.groupdict().items():
+        if value is None:
+            continue
+        if key.startswith("span_"):
+            start, end = m.span(key)
+        elif key.startswith("detail_"):
+            cleaned = value.strip(" .,'")
+            detail = rule.details.get(cleaned.lower(), cleaned) or None
+    return start, end, detail
+
+
+def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon) -> bool:
+    """Context checks that a single regex cannot express cheaply."""
+    if not (rule.not_after or rule.negatable or rule.clause_start or rule.not_before):
+        return True
+    before = _clause_before(norm, m.start(), lex.boundary)
+    if rule.clause_start and not lex.clause_lead.fullmatch(before):
+        return False
+    if rule.negatable and lex.negation.search(before):
+        return False
+    if rule.not_after and rule.not_after.search(before):
+        return False
+    if rule.not_before and rule.not_before.match(norm, m.end()):
+        return False
+    return True
+
+
+def _rule_evidence(norm: str, text: str, rule: _Rule, lex: Lexicon) -> list[Evidence]:
+    found = []
+    for m in rule.pattern.finditer(norm):
+        start, end, detail = _span_and_detail(m, rule)
+        if end <= start or not _accepted(norm, m, start, rule, lex):
+            continue
+        found.append(Evidence(rule.name, start, end, text[start:end], detail))
+    return found
+
+
+def _extra_evidence(
+    norm: str, text: str, extra: Mapping[str, Sequence[re.Pattern[str]]]
+) -> list[Evidence]:
+    found = []
+    for name, patterns in extra.items():
+        for pattern in patterns:
+            for m in pattern.finditer(norm):
+                if m.end() > m.start():
+                    found.append(Evidence(str(name), m.start(), m.end(), text[m.start() : m.end()]))
+    return found
+
+
+def _without_overlaps(evidence: list[Evidence]) -> tuple[Evidence, ...]:
+    """Keep, per signal, the earliest-longest of overlapping spans, ordered by start."""
+    evidence.sort(key=lambda e: (e.start, -(e.end - e.start), e.signal))
+    last_end: dict[str, int] = {}
+    kept = []
+    for e in evidence:
+        if e.start >= last_end.get(e.signal, -1):
+            kept.append(e)
+            last_end[e.signal] = e.end
+    return tuple(kept)
+
+
+def detect(
+    text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None = None
+) -> Detection:
+    """Find every built-in signal (and scenario ``extra`` signals) in one trainee line.
+
+    ``extra`` maps a signal name to compiled patterns; they run on the normalised text
+    (straight apostrophes), so a pattern written with ``'`` also matches ``’``.
+    """
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    lex = load_lexicon()
+    norm = _normalise(text)
+    evidence: list[Evidence] = []
+    for rule in lex.rules:
+        evidence.extend(_rule_evidence(norm, text, rule, lex))
+    if extra:
+        evidence.extend(_extra_evidence(norm, text, extra))
+    return Detection(text=text, evidence=_without_overlaps(evidence))
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def _squash(raw: float, scale: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, raw * scale))))
+
+
+def _clamp(value: float) -> int:
+    return max(0, min(100, round(value)))
+
+
+def respect_features(detection: Detection) -> dict[str, float]:
+    """The internal politeness markers found in the line, with their weights (for tuning)."""
+    norm = _normalise(detection.text)
+    return {f.name: f.weight for f in load_lexicon().respect_features if f.pattern.search(norm)}
+
+
+def respect_score(detection: Detection) -> int:
+    """0..100, 50 neutral: signal weights (Voigt et al. 2017) plus generic politeness markers."""
+    lex = load_lexicon()
+    raw = sum(lex.respect_weights.get(name, 0.0) for name in detection.names)
+    raw += sum(respect_features(detection).values())
+    return _clamp(100 * _squash(raw, lex.respect_scale))
+
+
+def empathy_score(detection: Detection) -> int:
+    """0..100, 0 when nothing empathic was said; hostile signals pull it down."""
+    lex = load_lexicon()
+    weights = [lex.empathy_weights.get(name, 0.0) for name in detection.names]
+    gained = sum(w for w in weights if w > 0)
+    if gained <= 0:
+        return 0
+    lost = -sum(w for w in weights if w < 0)
+    level = 1.0 - math.exp(-gained * lex.empathy_scale)
+    return _clamp(100 * level * math.exp(-lost))
+
+
+def analyze(text: str) -> dict[str, Any]:
+    """JSON-ready summary of one line: signals with evidence, respect and empathy."""
+    detection = detect(text)
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for e in detection.evidence:
+        grouped.setdefault(e.signal, []).append(
+            {"start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail}
+        )
+    return {
+        "text": detection.text,
+        "signals": [{"name": name, "evidence": ev} for name, ev in grouped.items()],
+        "respect": respect_score(detection),
+        "empathy": empathy_score(detection),
+    }
