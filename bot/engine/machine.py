@@ -1,0 +1,123 @@
+"""One `transitions` machine per scenario; every live session is one of its models.
+
+Each non-end state gets an ordered list of `respond` transitions (the scenario's `on`
+rules, then `otherwise`); `transitions` fires the first whose guard holds. Guards read
+the model's current message context, so a machine holds no per-session data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from transitions import EventData, Machine
+
+from bot.engine.scenario import Guard, Otherwise, Scenario, Transition
+
+
+class MessageContext(Protocol):
+    """What a guard may look at: the model's view of the message being handled."""
+
+    def in_message(self, name: str) -> bool: ...
+    def seen_so_far(self, name: str) -> bool: ...
+    @property
+    def mood(self) -> int: ...
+    @property
+    def turn_number(self) -> int: ...
+
+
+def guard_holds(guard: Guard, ctx: MessageContext) -> bool:
+    if guard.when and not all(ctx.in_message(n) for n in guard.when):
+        return False
+    if guard.any and not any(ctx.in_message(n) for n in guard.any):
+        return False
+    if any(ctx.in_message(n) for n in guard.unless):
+        return False
+    if guard.seen and not all(ctx.seen_so_far(n) for n in guard.seen):
+        return False
+    if any(ctx.seen_so_far(n) for n in guard.not_seen):
+        return False
+    if guard.mood_above is not None and not ctx.mood > guard.mood_above:
+        return False
+    if guard.mood_below is not None and not ctx.mood < guard.mood_below:
+        return False
+    if guard.turn_at_least is not None and ctx.turn_number < guard.turn_at_least:
+        return False
+    if guard.turn_at_most is not None and ctx.turn_number > guard.turn_at_most:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Fired:
+    """Which rule of the scenario a message triggered."""
+
+    rule: Transition | Otherwise
+    source: str
+    dest: str
+
+
+class _Condition:
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+
+    def __call__(self, event: EventData) -> bool:
+        return guard_holds(self.guard, event.model)
+
+
+class _Record:
+    def __init__(self, rule: Transition | Otherwise, source: str, dest: str) -> None:
+        self.fired = Fired(rule, source, dest)
+
+    def __call__(self, event: EventData) -> None:
+        event.model.fired = self.fired
+
+
+class ScenarioMachine:
+    """The shared state machine of one scenario."""
+
+    RESPOND = "respond"
+    ESCALATE = "escalate"
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self._machine = Machine(
+            model=None,
+            states=list(scenario.states),
+            initial=scenario.start,
+            send_event=True,
+            auto_transitions=False,
+            ignore_invalid_triggers=True,  # an ended session simply does not move
+        )
+        for state in scenario.states.values():
+            if state.is_end:
+                continue
+            for rule in state.on:
+                dest = rule.to or state.name
+                self._machine.add_transition(
+                    self.RESPOND, state.name, dest,
+                    conditions=[_Condition(rule.guard)], after=[_Record(rule, state.name, dest)],
+                )
+            if state.otherwise is not None:
+                dest = state.otherwise.to or state.name
+                self._machine.add_transition(
+                    self.RESPOND, state.name, dest, after=[_Record(state.otherwise, state.name, dest)],
+                )
+        if scenario.escalate is not None:
+            target = scenario.escalate.to
+            sources = [s.name for s in scenario.states.values() if not s.is_end and s.name != target]
+            if sources:
+                self._machine.add_transition(
+                    self.ESCALATE, sources, target,
+                    after=[_Record(Otherwise(say=(), line=0), "*", target)],
+                )
+
+    def attach(self, model: object, state: str | None = None) -> None:
+        self._machine.add_model(model, initial=state or self.scenario.start)
+
+    def detach(self, model: object) -> None:
+        self._machine.remove_model(model)
+
+    @property
+    def model_count(self) -> int:
+        return len(self._machine.models)

@@ -1,0 +1,104 @@
+"""Scoring rules: quoted evidence, deadlines, order, penalties, critical failures."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from bot.engine.catalog import load_checked
+from bot.engine.scenario import Outcome, Scenario
+from bot.engine.scoring import SkillStatus
+from bot.engine.session import RolePlay
+
+SCENE = textwrap.dedent(
+    """\
+    id: scene
+    title: Scene
+    briefing: Practice.
+    resident: {name: Pat Doe, persona: A caller., mood: 50}
+    start: talk
+    states:
+      talk:
+        say: "Yes?"
+        on:
+          - when: [closing]
+            to: done
+        otherwise: {say: "Go on."}
+      done:
+        end: success
+        say: "Bye."
+    rubric:
+      skills:
+        greeting: {points: 20, by_turn: 1, tip: "Greet first.", example: "Hello."}
+        reason_for_contact: {points: 40, before: [command], tip: "Reason first."}
+        closing: {points: 40}
+      penalties: {command: -10}
+      critical: [threat]
+      critical_cap: 25
+    """
+)
+
+
+def scene(tmp_path: Path) -> Scenario:
+    path = tmp_path / "scene.yaml"
+    path.write_text(SCENE, encoding="utf-8")
+    return load_checked(path)
+
+
+def run(scenario: Scenario, *lines: str) -> RolePlay:
+    play = RolePlay.start(scenario, seed=0)
+    for line in lines:
+        if not play.ended:
+            play.step(line)
+    play.abandon()
+    return play
+
+
+def test_full_marks_with_quotes(tmp_path: Path) -> None:
+    play = run(scene(tmp_path), "Hello there.", "The reason I stopped you is your tag expired.", "Drive safe.")
+    score = play.score()
+    assert score.total == 100 and score.outcome is Outcome.SUCCESS
+    greeting = score.skill_points()
+    assert greeting == {"greeting": 20, "reason_for_contact": 40, "closing": 40}
+    skill = score.skills[0]
+    assert skill.status is SkillStatus.EARNED and skill.turn == 1 and skill.quote.lower().startswith("hello")
+    assert any("Hello there." in item for item in score.went_well)
+
+
+def test_late_and_out_of_order_get_partial_points(tmp_path: Path) -> None:
+    play = run(scene(tmp_path), "License and registration.", "Hello. The reason I stopped you is your tag expired.", "Drive safe.")
+    score = play.score()
+    by_name = {s.name: s for s in score.skills}
+    assert by_name["greeting"].status is SkillStatus.LATE and by_name["greeting"].points == 10
+    assert by_name["reason_for_contact"].status is SkillStatus.OUT_OF_ORDER and by_name["reason_for_contact"].points == 20
+    assert "command" in by_name["reason_for_contact"].note
+    assert score.penalty == -10
+    assert score.total == round(100 * (10 + 20 + 40 - 10) / 100)
+    assert any(tip.about == "reason_for_contact" and tip.tip.startswith("In order") for tip in score.try_next)
+    assert any(tip.about == "command" for tip in score.try_next)
+
+
+def test_reason_before_command_in_the_same_message_is_in_order(tmp_path: Path) -> None:
+    play = run(scene(tmp_path), "Hi. The reason I stopped you is your tag expired. License and registration.")
+    result = {s.name: s for s in play.score().skills}["reason_for_contact"]
+    assert result.status is SkillStatus.EARNED
+
+
+def test_critical_signal_fails_and_caps(tmp_path: Path) -> None:
+    play = run(scene(tmp_path), "Hello. The reason I stopped you is your tag expired.", "Keep it up and you're going to jail.", "Drive safe.")
+    score = play.score()
+    assert play.outcome is Outcome.FAILURE and score.outcome is Outcome.FAILURE
+    assert score.total == 25 and score.critical[0].signal == "threat"
+
+
+def test_abandoned_scene_scores_what_was_shown(tmp_path: Path) -> None:
+    play = run(scene(tmp_path), "Hello there.")
+    score = play.score()
+    assert score.outcome is Outcome.ABANDONED and score.total == 20
+    assert {t.about for t in score.try_next} == {"reason_for_contact", "closing"}
+
+
+def test_turning_points_record_big_mood_swings(tmp_path: Path) -> None:
+    play = run(scene(tmp_path), "Keep it up and you're going to jail.")
+    points = play.score().turning_points
+    assert points and points[0].mood_after > points[0].mood_before

@@ -1,0 +1,119 @@
+"""The engine: one shared machine, sessions as models, deterministic replies and moods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.engine.catalog import load_checked
+from bot.engine.machine import ScenarioMachine
+from bot.engine.scenario import Outcome, Scenario
+from bot.engine.session import RolePlay
+from bot.errors import SessionError
+
+DIALOGUES = Path(__file__).resolve().parents[2] / "dialogues"
+
+
+@pytest.fixture(scope="module")
+def traffic_stop() -> Scenario:
+    return load_checked(DIALOGUES / "traffic_stop.yaml")
+
+
+COURTEOUS = [
+    "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
+    "The reason I pulled you over is that your registration tag expired in July.",
+    "May I please see your license and registration?",
+    "I understand, a twelve-hour shift is exhausting. I appreciate your patience.",
+    "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
+    "Thank you for your patience, ma'am. Drive safe and get home safe.",
+]
+RUDE = [
+    "License and registration.",
+    "I said license and registration. Now.",
+    "Calm down, I don't have all night.",
+    "Keep it up and you're going to jail.",
+]
+
+
+def play_lines(scenario: Scenario, lines: list[str], seed: int = 1, machine: ScenarioMachine | None = None) -> RolePlay:
+    play = RolePlay.start(scenario, machine, seed=seed)
+    for line in lines:
+        if play.ended:
+            break
+        play.step(line)
+    if not play.ended:
+        play.abandon()
+    return play
+
+
+def test_courteous_officer_succeeds(traffic_stop: Scenario) -> None:
+    play = play_lines(traffic_stop, COURTEOUS)
+    score = play.score()
+    assert play.outcome is Outcome.SUCCESS and play.state == "resolved"
+    assert score.total >= 80
+    assert play.mood < traffic_stop.resident.mood
+
+
+def test_rude_officer_fails(traffic_stop: Scenario) -> None:
+    play = play_lines(traffic_stop, RUDE)
+    score = play.score()
+    assert play.outcome is Outcome.FAILURE and play.state == "complaint"
+    assert score.total <= 35
+
+
+def test_replies_are_deterministic_per_seed(traffic_stop: Scenario) -> None:
+    first = [t.reply for t in play_lines(traffic_stop, COURTEOUS, seed=3).turns]
+    again = [t.reply for t in play_lines(traffic_stop, COURTEOUS, seed=3).turns]
+    assert first == again
+    openings = {RolePlay.start(traffic_stop, seed=s).opening for s in range(20)}
+    assert len(openings) > 1  # the seed really picks among variations
+
+
+def test_sessions_share_one_machine_and_do_not_interfere(traffic_stop: Scenario) -> None:
+    machine = ScenarioMachine(traffic_stop)
+    polite = RolePlay.start(traffic_stop, machine, seed=1)
+    rude = RolePlay.start(traffic_stop, machine, seed=1)
+    assert machine.model_count == 2
+    for kind, other in zip(COURTEOUS, RUDE):
+        polite.step(kind)
+        if not rude.ended:
+            rude.step(other)
+    assert rude.state == "complaint" and polite.state != "complaint"
+    assert machine.model_count == 1  # the ended session left the machine
+    polite.abandon()
+    assert machine.model_count == 0
+
+
+def test_escalation_by_mood(traffic_stop: Scenario) -> None:
+    play = RolePlay.start(traffic_stop, seed=1)
+    lines = ["License and registration.", "Whatever. Calm down.", "I don't care, just do it.", "Whatever, not my problem."]
+    turns = [play.step(line) for line in lines if not play.ended]
+    assert play.state == "complaint"
+    assert any(t.escalated for t in turns)
+    assert all(0 <= t.mood_after <= 100 for t in turns)
+
+
+def test_negated_threat_is_not_critical(traffic_stop: Scenario) -> None:
+    play = RolePlay.start(traffic_stop, seed=1)
+    turn = play.step("Good evening, ma'am. I'm not going to arrest you; I stopped you because your tag is expired.")
+    assert "threat" not in turn.detection.names
+    assert turn.state_after == "explained"
+
+
+def test_officer_name_in_replies(traffic_stop: Scenario) -> None:
+    play = play_lines(traffic_stop, COURTEOUS)
+    assert "Officer Smith" in play.turns[-1].reply or "{officer}" not in str(traffic_stop.states["resolved"].say)
+
+
+def test_stepping_an_ended_scene_is_an_error(traffic_stop: Scenario) -> None:
+    play = play_lines(traffic_stop, RUDE)
+    with pytest.raises(SessionError):
+        play.step("Sorry.")
+
+
+def test_empty_and_huge_messages(traffic_stop: Scenario) -> None:
+    play = RolePlay.start(traffic_stop, seed=1)
+    assert play.step("").reply
+    turn = play.step("hello " * 10_000)
+    assert len(turn.trainee) <= 4000 and turn.reply
