@@ -1,0 +1,279 @@
+"""`trainer` command line. Errors a user can cause print one line and exit non-zero;
+tracebacks go to the log file, never to the user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bot import __version__
+from bot.errors import TrainerError, UsageError
+from bot.export import FORMATS
+
+log = logging.getLogger("trainer")
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trainer",
+        description="Role-play trainer: practise talking with residents, get quoted feedback.",
+    )
+    parser.add_argument("--version", action="version", version=f"trainer {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to standard error")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    play = commands.add_parser("play", help="role-play a scenario in the terminal", description=(
+        "Role-play a scenario. On a terminal it is interactive; otherwise each line of standard "
+        "input is one trainee message and the scene ends when input ends."))
+    play.add_argument("scenario", nargs="?", help="scenario id (e.g. traffic_stop) or path to a scenario file")
+    play.add_argument("--resume", type=int, metavar="SESSION_ID", help="continue an unfinished session (see 'trainer sessions --status active')")
+    play.add_argument("--seed", type=int, help="seed for the resident's line variations (default: random, saved with the session)")
+    play.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    play.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    play.add_argument("--name", default=None, help="the trainee's name for the records (default: your login name)")
+    play.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
+
+    check = commands.add_parser("check", help="validate scenario files", description=(
+        "Check scenario files: structure, then names and reachability. Prints 'file:line: CODE message' "
+        "per problem; exit 0 when clean, 1 when there are problems."))
+    check.add_argument("paths", nargs="*", type=Path, help="files or directories (default: dialogues/)")
+
+    sessions = commands.add_parser("sessions", help="list role-play sessions", description="One row per session, oldest first.")
+    sessions.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    sessions.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    sessions.add_argument("--status", choices=("active", "ended"), help="only active (unfinished) or ended sessions")
+
+    export = commands.add_parser("export", help="sessions or every line said, as CSV or JSON Lines", description=(
+        "Export for spreadsheets: UTF-8, every trainee line verbatim. Writes to standard output unless --output is given."))
+    export.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    export.add_argument("--what", choices=("sessions", "turns"), required=True, help="one row per session, or per line said")
+    export.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or jsonl")
+    export.add_argument("--cohort", help="only trainees in this cohort")
+    export.add_argument("--since", type=_date, help="only sessions started on or after this date (YYYY-MM-DD)")
+    export.add_argument("-o", "--output", type=Path, help="write to this file instead of standard output")
+
+    backup = commands.add_parser("backup", help="copy the database safely, even while the bot runs", description=(
+        "Online backup (SQLite's backup API): a consistent copy while other processes keep writing."))
+    backup.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    backup.add_argument("--to", type=Path, required=True, help="the backup file to write")
+
+    purge = commands.add_parser("purge", help="delete sessions older than a date (data retention)", description=(
+        "Delete sessions started before DATE with all their lines and evidence. Says how many first."))
+    purge.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    purge.add_argument("--before", type=_date, required=True, help="cut-off date, YYYY-MM-DD (sessions started earlier are deleted)")
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation (for scripts)")
+
+    analyze = commands.add_parser("analyze", help="the signals, respect and empathy of a text", description=(
+        "Detect behaviours (signals) in what an officer says, with the words that showed each, "
+        "and estimate respect and empathy (0..100)."))
+    analyze.add_argument("text", nargs="?", help="the text (omit with --jsonl)")
+    analyze.add_argument("--jsonl", action="store_true", help="read lines from standard input, print one JSON object per line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handlers = {
+        "play": cmd_play, "check": cmd_check, "analyze": cmd_analyze, "sessions": cmd_sessions,
+        "export": cmd_export, "backup": cmd_backup, "purge": cmd_purge,
+    }
+    try:
+        return handlers[args.command](args)
+    except TrainerError as exc:
+        log.debug("command failed", exc_info=True)
+        print(f"trainer: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("trainer: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot.engine.catalog import check
+
+    paths = args.paths or [Path("dialogues")]
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        print(f"{path}:1: S022 no such file or directory")
+    scenarios, problems = check([p for p in paths if p.exists()])
+    for problem in problems:
+        print(problem)
+    if problems or missing:
+        return EXIT_PROBLEMS
+    print(f"{len(scenarios)} scenario(s) OK", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from bot.engine.signals import analyze
+
+    if args.jsonl:
+        for line in sys.stdin:
+            text = line.rstrip("\n")
+            print(json.dumps(analyze(text), ensure_ascii=False), flush=True)
+        return EXIT_OK
+    if args.text is None:
+        print("trainer: analyze needs a TEXT argument or --jsonl with lines on standard input", file=sys.stderr)
+        return EXIT_ERROR
+    print(json.dumps(analyze(args.text), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from bot.engine.catalog import load
+    from bot.runner import SceneRunner
+    from bot.store import Store
+    from bot.terminal import play_in_terminal
+
+    if args.scenario is None and args.resume is None:
+        raise UsageError("play needs a SCENARIO (e.g. traffic_stop) or --resume SESSION_ID")
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+
+    async def run() -> None:
+        async with Store.open(_db(args)) as store:
+            if args.resume is not None:
+                session = await store.get_session(args.resume)
+                if session is None:
+                    raise UsageError(f"there is no session {args.resume} in {_db(args)}")
+                scenario = load(args.scenario or session.scenario_id, args.dialogues)
+                runner = await SceneRunner.resume(store, args.resume, scenario)
+            else:
+                scenario = load(args.scenario, args.dialogues)
+                runner = await SceneRunner.start(store, scenario, trainee=args.name or _login_name(), seed=args.seed)
+            await play_in_terminal(runner, interactive=interactive, as_json=args.json, resumed=args.resume is not None)
+
+    asyncio.run(run())
+    return EXIT_OK
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.store import Store
+
+    async def fetch() -> list[Any]:
+        async with Store.open(_db(args)) as store:
+            return await store.list_sessions(status=args.status)
+
+    rows = asyncio.run(fetch())
+    records = [
+        {"id": r.id, "scenario": r.scenario_id, "trainee": r.trainee, "status": r.status, "turns": r.turns,
+         "score": r.score, "outcome": r.outcome, "started_at": r.started_at}
+        for r in rows
+    ]
+    if args.json:
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False))
+        return EXIT_OK
+    table = Table("id", "scenario", "trainee", "status", "turns", "score", "outcome", "started_at", box=None)
+    for record in records:
+        table.add_row(*("" if v is None else str(v) for v in record.values()))
+    Console(highlight=False).print(table if records else "no sessions")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.export import write_rows
+    from bot.store import Store
+
+    async def fetch() -> list[Any]:
+        async with Store.open(_db(args)) as store:
+            if args.cohort is not None and await store.cohort(args.cohort) is None:
+                raise UsageError(f"there is no cohort named '{args.cohort}'")
+            if args.what == "sessions":
+                return list(await store.export_sessions(cohort=args.cohort, since=args.since))
+            return list(await store.export_turns(cohort=args.cohort, since=args.since))
+
+    rows = asyncio.run(fetch())
+    fields = SESSION_FIELDS if args.what == "sessions" else None
+    if args.output is not None:
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            count = write_rows(rows, out, args.format, fields)
+        print(f"{count} {args.what} written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.reconfigure(encoding="utf-8", newline="")  # type: ignore[union-attr]
+        write_rows(rows, sys.stdout, args.format, fields)
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.store import Store
+
+    if args.to.resolve() == _db(args).resolve():
+        raise UsageError("the backup file must not be the database itself")
+
+    async def run() -> None:
+        async with Store.open(_db(args)) as store:
+            await store.backup(args.to)
+
+    asyncio.run(run())
+    print(f"backed up {_db(args)} to {args.to}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from bot.store import Store
+
+    async def run() -> int:
+        async with Store.open(_db(args)) as store:
+            sessions, turns = await store.count_before(args.before)
+            print(f"{sessions} session(s) with {turns} line(s) started before {args.before}.", file=sys.stderr)
+            if sessions == 0:
+                return EXIT_OK
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    raise UsageError("purge deletes data: confirm with --yes when not on a terminal")
+                if input("Delete them? [y/N] ").strip().lower() not in ("y", "yes"):
+                    print("nothing deleted", file=sys.stderr)
+                    return EXIT_OK
+            deleted = await store.purge(args.before)
+            print(f"deleted {deleted} session(s)", file=sys.stderr)
+            return EXIT_OK
+
+    return asyncio.run(run())
+
+
+SESSION_FIELDS = (
+    "id", "scenario_id", "trainee", "mode", "status", "outcome", "score", "turns",
+    "state", "mood", "seed", "started_at", "ended_at", "guild_id", "thread_id",
+)
+
+
+def _db(args: argparse.Namespace) -> Path:
+    from bot.store import default_db_path
+
+    return Path(args.db) if args.db is not None else default_db_path()
+
+
+def _date(text: str) -> str:
+    """A YYYY-MM-DD date as the ISO prefix stored timestamps compare against."""
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "trainee"
