@@ -19,6 +19,7 @@ class NewSession:
     channel_id: int | None = None
     thread_id: int | None = None
     trainee_id: int | None = None  # Discord user id
+    member_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class SessionRow:
     trainee_id: int | None
     started_at: str
     ended_at: str | None
+    member_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,3 +58,47 @@ class TurnRow:
     state: str = ""  # after this line
     source_message_id: str | None = None
     created_at: str = ""
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    id: int
+    guild_id: int
+    discord_id: int | None
+    display_name: str
+    role: str  # trainee | instructor
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    id: int
+    guild_id: int
+    name: str
+    channel_id: int | None
+
+
+@dataclass(frozen=True)
+class SkillEvidenceRow:
+    skill: str
+    label: str
+    status: str  # earned | late | out_of_order | missed
+    points: int
+    max_points: int
+    turn: int | None
+    quote: str
+
+
+@dataclass(frozen=True)
+class ExportTurn:
+    """A line of a session with what an instructor's spreadsheet needs beside it."""
+
+    session_id: int
+    scenario_id: str
+    trainee: str
+    seq: int
+    speaker: str
+    text: str
+    signals: str  # names, space-separated
+    mood: int
+    state: str
+    created_at: str

@@ -14,7 +14,7 @@ import aiosqlite
 import platformdirs
 
 from bot.errors import StoreError
-from bot.store.rows import NewSession, SessionRow, TurnRow
+from bot.store.rows import CohortRow, ExportTurn, MemberRow, NewSession, SessionRow, SkillEvidenceRow, TurnRow
 
 BUSY_TIMEOUT_MS = 30_000  # several processes may share one file; wait rather than fail
 
@@ -59,10 +59,10 @@ class Store:
         async with self._write():
             cursor = await self._db.execute(
                 "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
-                " guild_id, channel_id, thread_id, trainee_id, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " guild_id, channel_id, thread_id, trainee_id, member_id, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood,
-                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, started),
+                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, new.member_id, started),
             )
             session_id = cursor.lastrowid
             assert session_id is not None
@@ -91,12 +91,147 @@ class Store:
             raise StoreError(f"could not record turn {trainee.seq} of session {trainee.session_id}: {exc}") from exc
         return True
 
-    async def finish_session(self, session_id: int, outcome: str, score: int) -> None:
+    async def finish_session(self, session_id: int, outcome: str, score: int, skills: tuple[SkillEvidenceRow, ...] = ()) -> None:
+        """Mark a session ended with its result and per-skill evidence (idempotent)."""
         async with self._write():
             await self._db.execute(
-                "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = ? WHERE id = ?",
+                "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
                 (outcome, score, now(), session_id),
             )
+            await self._db.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
+            await self._db.executemany(
+                "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in skills],
+            )
+
+    async def skill_evidence(self, session_id: int) -> list[SkillEvidenceRow]:
+        async with self._db.execute(
+            "SELECT skill, label, status, points, max_points, turn, quote FROM skill_evidence WHERE session_id = ? ORDER BY rowid",
+            (session_id,),
+        ) as cursor:
+            return [SkillEvidenceRow(*row) async for row in cursor]
+
+    # -- people --
+    async def ensure_member(self, display_name: str, *, guild_id: int = 0, discord_id: int | None = None, role: str = "trainee") -> MemberRow:
+        """The member with this Discord id (or, off Discord, this name), created on first sight."""
+        async with self._write():
+            if discord_id is None:
+                await self._db.execute(
+                    "INSERT INTO members (guild_id, display_name, role, created_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (guild_id, display_name) WHERE discord_id IS NULL DO NOTHING",
+                    (guild_id, display_name, role, now()),
+                )
+                query, args = "SELECT * FROM members WHERE guild_id = ? AND discord_id IS NULL AND display_name = ?", (guild_id, display_name)
+            else:
+                await self._db.execute(
+                    "INSERT INTO members (guild_id, discord_id, display_name, role, created_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name",
+                    (guild_id, discord_id, display_name, role, now()),
+                )
+                query, args = "SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)
+            async with self._db.execute(query, args) as cursor:
+                row = await cursor.fetchone()
+        assert row is not None
+        return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
+
+    async def create_cohort(self, name: str, *, guild_id: int = 0, channel_id: int | None = None) -> CohortRow:
+        try:
+            async with self._write():
+                cursor = await self._db.execute(
+                    "INSERT INTO cohorts (guild_id, name, channel_id, created_at) VALUES (?, ?, ?, ?)",
+                    (guild_id, name, channel_id, now()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"a cohort named '{name}' already exists") from exc
+        assert cursor.lastrowid is not None
+        return CohortRow(cursor.lastrowid, guild_id, name, channel_id)
+
+    async def cohort(self, name: str, *, guild_id: int = 0) -> CohortRow | None:
+        async with self._db.execute("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? AND name = ?", (guild_id, name)) as cursor:
+            row = await cursor.fetchone()
+        return CohortRow(*row) if row else None
+
+    async def add_to_cohort(self, cohort_id: int, member_id: int) -> bool:
+        """False when the member was already in the cohort."""
+        async with self._write():
+            cursor = await self._db.execute(
+                "INSERT OR IGNORE INTO cohort_members (cohort_id, member_id) VALUES (?, ?)", (cohort_id, member_id)
+            )
+        return cursor.rowcount == 1
+
+    async def remove_from_cohort(self, cohort_id: int, member_id: int) -> bool:
+        async with self._write():
+            cursor = await self._db.execute(
+                "DELETE FROM cohort_members WHERE cohort_id = ? AND member_id = ?", (cohort_id, member_id)
+            )
+        return cursor.rowcount == 1
+
+    # -- data out and retention --
+    async def export_sessions(self, *, cohort: str | None = None, since: str | None = None, guild_id: int | None = None) -> list[SessionRow]:
+        where, args = self._export_filter(cohort, since, guild_id)
+        async with self._db.execute(f"SELECT s.* FROM sessions s {where} ORDER BY s.id", args) as cursor:
+            return [_session(row) async for row in cursor]
+
+    async def export_turns(self, *, cohort: str | None = None, since: str | None = None, guild_id: int | None = None) -> list[ExportTurn]:
+        where, args = self._export_filter(cohort, since, guild_id)
+        async with self._db.execute(
+            "SELECT t.session_id, s.scenario_id, s.trainee, t.seq, t.speaker, t.text, t.signals, t.mood, t.state, t.created_at"
+            f" FROM turns t JOIN sessions s ON s.id = t.session_id {where}"
+            " ORDER BY t.session_id, t.seq, t.speaker DESC",  # in a turn, the trainee's line before the reply
+            args,
+        ) as cursor:
+            rows = [row async for row in cursor]
+        return [
+            ExportTurn(
+                row[0], row[1], row[2], row[3], row[4], row[5],
+                " ".join(dict.fromkeys(item["name"] for item in json.loads(row[6]))), row[7], row[8], row[9],
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    def _export_filter(cohort: str | None, since: str | None, guild_id: int | None) -> tuple[str, tuple[Any, ...]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if since is not None:
+            clauses.append("s.started_at >= ?")
+            args.append(since)
+        if guild_id is not None:
+            clauses.append("s.guild_id = ?")
+            args.append(guild_id)
+        if cohort is not None:
+            clauses.append(
+                "s.member_id IN (SELECT cm.member_id FROM cohort_members cm JOIN cohorts c ON c.id = cm.cohort_id WHERE c.name = ?"
+                + (" AND c.guild_id = ?" if guild_id is not None else "") + ")"
+            )
+            args.extend([cohort, guild_id] if guild_id is not None else [cohort])
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+
+    async def count_before(self, before: str) -> tuple[int, int]:
+        """(sessions, turns) started before the date: what `purge` would remove."""
+        async with self._db.execute(
+            "SELECT COUNT(*), (SELECT COUNT(*) FROM turns WHERE session_id IN (SELECT id FROM sessions WHERE started_at < ?))"
+            " FROM sessions WHERE started_at < ?",
+            (before, before),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def purge(self, before: str) -> int:
+        """Delete sessions started before the date, with their turns and evidence. Returns how many."""
+        async with self._write():
+            cursor = await self._db.execute("DELETE FROM sessions WHERE started_at < ?", (before,))
+        return cursor.rowcount
+
+    async def backup(self, target: Path) -> None:
+        """SQLite's online backup: a consistent copy even while other processes write."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            async with aiosqlite.connect(target) as copy:
+                await self._db.backup(copy)
+        except sqlite3.Error as exc:
+            raise StoreError(f"backup to {target} failed: {exc}") from exc
 
     async def get_session(self, session_id: int) -> SessionRow | None:
         async with self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)) as cursor:
@@ -225,7 +360,7 @@ def _session(row: Any) -> SessionRow:
         turns=row["turns"], mode=row["mode"], status=row["status"], outcome=row["outcome"],
         score=row["score"], guild_id=row["guild_id"], channel_id=row["channel_id"],
         thread_id=row["thread_id"], trainee_id=row["trainee_id"],
-        started_at=row["started_at"], ended_at=row["ended_at"],
+        started_at=row["started_at"], ended_at=row["ended_at"], member_id=row["member_id"],
     )
 
 
