@@ -47,6 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
         "per problem; exit 0 when clean, 1 when there are problems."))
     check.add_argument("paths", nargs="*", type=Path, help="files or directories (default: dialogues/)")
 
+    record = commands.add_parser("record", help="write a golden transcript from lines on standard input", description=(
+        "Play the lines on standard input and print a golden transcript (YAML) of what happened, to keep "
+        "in dialogues/golden/<scenario>/ so the test suite replays it. Review it before committing: it "
+        "records what the engine does now, not what it should do."))
+    record.add_argument("scenario", help="scenario id or path")
+    record.add_argument("--seed", type=int, default=1, help="seed for line variations (default 1)")
+    record.add_argument("--description", default="", help="what this transcript shows")
+    record.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
+
+    replay = commands.add_parser("replay", help="replay golden transcripts and report differences", description=(
+        "Replay golden transcripts (default: every file under dialogues/golden/). Exit 0 when all match, 1 otherwise."))
+    replay.add_argument("paths", nargs="*", type=Path, help="transcript files or directories")
+    replay.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
+
     sessions = commands.add_parser("sessions", help="list role-play sessions", description="One row per session, oldest first.")
     sessions.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
     sessions.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
@@ -89,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     handlers = {
         "play": cmd_play, "check": cmd_check, "analyze": cmd_analyze, "sessions": cmd_sessions,
-        "export": cmd_export, "backup": cmd_backup, "purge": cmd_purge,
+        "export": cmd_export, "backup": cmd_backup, "purge": cmd_purge, "record": cmd_record, "replay": cmd_replay,
     }
     try:
         return handlers[args.command](args)
@@ -160,6 +174,41 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return EXIT_OK
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    import yaml
+
+    from bot.engine.catalog import load
+    from bot.engine.golden import record
+
+    scenario = load(args.scenario, args.dialogues)
+    lines = [line.strip() for line in sys.stdin if line.strip()]
+    data = record(scenario, lines, args.seed, args.description)
+    print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), end="")
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from bot.engine.catalog import default_dialogues_dir, load
+    from bot.engine.golden import load_transcript, replay
+
+    dialogues = args.dialogues or default_dialogues_dir()
+    files: list[Path] = []
+    for path in args.paths or [dialogues / "golden"]:
+        files.extend(sorted(path.rglob("*.yaml")) if path.is_dir() else [path])
+    if not files:
+        raise UsageError(f"no golden transcripts found in {', '.join(map(str, args.paths or [dialogues / 'golden']))}")
+    failed = 0
+    for file in files:
+        transcript = load_transcript(file)
+        diffs = replay(load(transcript.scenario, dialogues), transcript)
+        print(f"{'FAIL' if diffs else 'ok'}   {file}")
+        for diff in diffs:
+            print(f"       {diff}")
+        failed += bool(diffs)
+    print(f"{len(files) - failed} passed, {failed} failed", file=sys.stderr)
+    return EXIT_PROBLEMS if failed else EXIT_OK
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:

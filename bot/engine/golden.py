@@ -73,6 +73,23 @@ def load_transcript(path: Path) -> Transcript:
         raise TranscriptError(f"{path}: not a golden transcript: {exc}") from exc
 
 
+def record(scenario: Scenario, lines: list[str], seed: int, description: str = "") -> dict[str, Any]:
+    """Play `lines` and write down everything that happened, as a golden transcript's data."""
+    play = RolePlay.start(scenario, seed=seed)
+    turns: list[dict[str, Any]] = []
+    for line in lines:
+        if play.ended:
+            break
+        turn = play.step(line)
+        turns.append({"officer": turn.trainee, "state": turn.state_after, "signals": turn.signals, "resident": turn.reply})
+    if not play.ended:
+        play.abandon()
+    score = play.score()
+    expect: dict[str, Any] = {"outcome": score.outcome.value, "final_state": play.state}
+    expect["score_at_least" if score.total >= 50 else "score_at_most"] = score.total
+    return {"scenario": scenario.id, "seed": seed, "description": description or "Recorded transcript.", "turns": turns, "expect": expect}
+
+
 def transcripts_for(scenario: Scenario, dialogues_dir: Path) -> list[Path]:
     folder = dialogues_dir / "golden" / scenario.id
     return sorted(folder.glob("*.yaml")) if folder.is_dir() else []

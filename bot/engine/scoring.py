@@ -197,11 +197,21 @@ def _hits(turns: Sequence[Turn], signals: Mapping[str, int]) -> list[Hit]:
 
 
 def _went_well(skills: Sequence[SkillResult]) -> list[str]:
-    return [
-        f"{s.label}: \u201c{s.line}\u201d (turn {s.turn})"
-        for s in skills
-        if s.status is not SkillStatus.MISSED
-    ]
+    """One entry per line that earned something: the line quoted once, then what it did."""
+    by_turn: dict[int, list[SkillResult]] = {}
+    for skill in skills:
+        if skill.status is not SkillStatus.MISSED and skill.turn is not None:
+            by_turn.setdefault(skill.turn, []).append(skill)
+    entries = []
+    for turn in sorted(by_turn):
+        earned = by_turn[turn]
+        labels = [earned[0].label] + [_lower_first(s.label) for s in earned[1:]]
+        entries.append(f"{', '.join(labels)}: \u201c{earned[0].line}\u201d (turn {turn})")
+    return entries
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 def _try_next(rubric_skills: Sequence[Skill], skills: Sequence[SkillResult], penalties: Sequence[Hit], critical: Sequence[Hit]) -> list[Tip]:
