@@ -18,6 +18,8 @@ from importlib import resources
 from typing import Any, Mapping, Sequence
 
 import yaml
+from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
+
 
 SIGNALS: tuple[str, ...] = (
     "greeting",
@@ -62,8 +64,8 @@ _NORMALISE = str.maketrans(
 )
 
 _MACRO = re.compile(r"\{([A-Z][A-Z_]*)\}")
-_GROUP = re.compile(r"\(\?P<(detail|span)>")
 _LOOKBACK = 160  # characters of context inspected before a match (clause start, negation)
+_GRAM = 6  # longest substring used by the pre-filter (longer: more selective, costlier set)
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,19 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class _Branch:
+    """One pattern, plus the 2-3 letter grams one of which any match must contain."""
+
+    pattern: re.Pattern[str]
+    grams: frozenset[str] | None  # None: no cheap pre-filter could be derived
+
+
+@dataclass(frozen=True)
 class _Rule:
-    """One signal's patterns, compiled into a single alternation, plus its context checks."""
+    """One signal's patterns plus its context checks."""
 
     name: str
-    pattern: re.Pattern[str]
+    branches: tuple[_Branch, ...]
     not_after: re.Pattern[str] | None  # searched in the clause text before the match
     not_before: re.Pattern[str] | None  # matched at the text right after the match
     negatable: bool  # a negator just before the match cancels it ("not sorry")
@@ -183,13 +193,68 @@ def _compile(pattern: str, macros: Mapping[str, str]) -> re.Pattern[str]:
     return re.compile(_optional_apostrophes(_expand(pattern, macros)), re.IGNORECASE)
 
 
-def _alternation(patterns: Sequence[str], macros: Mapping[str, str]) -> re.Pattern[str]:
-    """Join a signal's patterns; named groups get an index because names must be unique."""
-    parts = []
-    for i, raw in enumerate(patterns):
+def _required_literals(items: Any) -> set[str] | None:
+    """Strings one of which every match of a parsed pattern must contain, if known.
+
+    Skipping patterns whose required text is absent from a line is what keeps ~400
+    patterns fast: Python's regex engine would otherwise try each at every position.
+    Among the pattern's mandatory parts we pick the most selective (longest shortest).
+    """
+    best: set[str] | None = None
+    run: list[str] = []
+
+    def consider(candidate: set[str] | None) -> None:
+        nonlocal best
+        if candidate and (best is None or min(map(len, candidate)) > min(map(len, best))):
+            best = candidate
+
+    for op, av in items:
+        kind = op.name
+        if kind == "LITERAL":
+            run.append(chr(av).lower())
+            continue
+        consider({"".join(run)} if run else None)
+        run = []
+        if kind in ("SUBPATTERN",):
+            consider(_required_literals(av[3]))
+        elif kind == "ATOMIC_GROUP":
+            consider(_required_literals(av))
+        elif kind in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
+            consider(_required_literals(av[2]))
+        elif kind == "BRANCH":
+            found: set[str] = set()
+            for alternative in av[1]:
+                sub = _required_literals(alternative)
+                if sub is None:
+                    found = set()
+                    break
+                found |= sub
+            consider(found or None)
+    consider({"".join(run)} if run else None)
+    return best
+
+
+def _grams(pattern: str) -> frozenset[str] | None:
+    try:
+        prefixes = _required_literals(_sre_parse.parse(pattern, re.IGNORECASE))
+    except Exception:  # a pre-filter is an optimisation; never let it break loading
+        return None
+    if not prefixes or any(len(p) < 2 for p in prefixes):
+        return None
+    return frozenset(p[:_GRAM] for p in prefixes)
+
+
+def _branches(patterns: Sequence[str], macros: Mapping[str, str]) -> tuple[_Branch, ...]:
+    out = []
+    for raw in patterns:
         body = _optional_apostrophes(_expand(raw, macros))
-        parts.append("(?:" + _GROUP.sub(lambda m: f"(?P<{m.group(1)}_{i}>", body) + ")")
-    return re.compile("|".join(parts), re.IGNORECASE)
+        out.append(_Branch(re.compile(body, re.IGNORECASE), _grams(body)))
+    return tuple(out)
+
+
+def _text_grams(norm: str) -> frozenset[str]:
+    low = norm.lower()
+    return frozenset(low[i : i + n] for n in range(2, _GRAM + 1) for i in range(len(low) - n + 1))
 
 
 def _rule(name: str, spec: Mapping[str, Any], macros: Mapping[str, str]) -> _Rule:
@@ -198,12 +263,12 @@ def _rule(name: str, spec: Mapping[str, Any], macros: Mapping[str, str]) -> _Rul
         return _compile(value, macros) if value else None
 
     try:
-        pattern = _alternation(spec["patterns"], macros)
+        branches = _branches(spec["patterns"], macros)
     except re.error as exc:
         raise ValueError(f"lexicon/signals.yaml: signal {name!r}: {exc}") from exc
     return _Rule(
         name=name,
-        pattern=pattern,
+        branches=branches,
         not_after=optional("not_after"),
         not_before=optional("not_before"),
         negatable=bool(spec.get("negatable", False)),
@@ -262,9 +327,9 @@ def _span_and_detail(m: re.Match[str], rule: _Rule) -> tuple[int, int, str | Non
     for key, value in m.groupdict().items():
         if value is None:
             continue
-        if key.startswith("span_"):
+        if key == "span":
             start, end = m.span(key)
-        elif key.startswith("detail_"):
+        elif key == "detail":
             cleaned = value.strip(" .,'")
             detail = rule.details.get(cleaned.lower(), cleaned) or None
     return start, end, detail
@@ -286,13 +351,18 @@ def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon
     return True
 
 
-def _rule_evidence(norm: str, text: str, rule: _Rule, lex: Lexicon) -> list[Evidence]:
+def _rule_evidence(
+    norm: str, text: str, grams: frozenset[str], rule: _Rule, lex: Lexicon
+) -> list[Evidence]:
     found = []
-    for m in rule.pattern.finditer(norm):
-        start, end, detail = _span_and_detail(m, rule)
-        if end <= start or not _accepted(norm, m, start, rule, lex):
+    for branch in rule.branches:
+        if branch.grams is not None and branch.grams.isdisjoint(grams):
             continue
-        found.append(Evidence(rule.name, start, end, text[start:end], detail))
+        for m in branch.pattern.finditer(norm):
+            start, end, detail = _span_and_detail(m, rule)
+            if end <= start or not _accepted(norm, m, start, rule, lex):
+                continue
+            found.append(Evidence(rule.name, start, end, text[start:end], detail))
     return found
 
 
@@ -332,9 +402,10 @@ def detect(
         text = "" if text is None else str(text)
     lex = load_lexicon()
     norm = _normalise(text)
+    grams = _text_grams(norm)
     evidence: list[Evidence] = []
     for rule in lex.rules:
-        evidence.extend(_rule_evidence(norm, text, rule, lex))
+        evidence.extend(_rule_evidence(norm, text, grams, rule, lex))
     if extra:
         evidence.extend(_extra_evidence(norm, text, extra))
     return Detection(text=text, evidence=_without_overlaps(evidence))

@@ -1,0 +1,479 @@
+"""Tests for bot.engine.signals: every built-in signal, negation, spans, scores, robustness."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.engine.signals import (
+    SIGNALS,
+    Detection,
+    Evidence,
+    analyze,
+    detect,
+    empathy_score,
+    load_lexicon,
+    respect_score,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "officer_lines.jsonl"
+
+# (signal, line that shows it) -- phrasings a trainee might type.
+POSITIVES: list[tuple[str, str]] = [
+    ("greeting", "Hello, how are you?"),
+    ("greeting", "Good evening."),
+    ("greeting", "hi there"),
+    ("greeting", "Heyyy, what's up"),
+    ("greeting", "Morning, sir."),
+    ("greeting", "Welcome to the Fifth Precinct."),
+    ("introduction", "I'm Officer Smith."),
+    ("introduction", "My name is Deputy Jones."),
+    ("introduction", "This is Sergeant Diaz with the state patrol."),
+    ("introduction", "im officer smith"),
+    ("introduction", "Officer Kim here, Metro PD."),
+    ("introduction", "I'm with the Riverside Police Department."),
+    ("reason_for_contact", "The reason I stopped you is a broken taillight."),
+    ("reason_for_contact", "I pulled you over because you were weaving."),
+    ("reason_for_contact", "I stopped you for an expired registration."),
+    ("reason_for_contact", "Your registration is expired."),
+    ("reason_for_contact", "You were going 52 in a 35."),
+    ("reason_for_contact", "You ran the stop sign at Fifth and Main."),
+    ("reason_for_contact", "I'm here about the call you made earlier."),
+    ("reason_for_contact", "We got a call about a loud party."),
+    ("reason_for_contact", "I'm following up on your report from Tuesday."),
+    ("formal_address", "Yes, sir."),
+    ("formal_address", "Thank you, ma'am."),
+    ("formal_address", "Mr. Johnson, can we talk?"),
+    ("formal_address", "Good morning Ms Alvarez."),
+    ("formal_address", "maam, one moment"),
+    ("formal_address", "Mrs. O'Neil, are you hurt?"),
+    ("informal_address", "Listen, buddy."),
+    ("informal_address", "Hey bro, what's going on?"),
+    ("informal_address", "Dude, seriously?"),
+    ("informal_address", "Okay pal."),
+    ("informal_address", "Sure thing, honey."),
+    ("informal_address", "Thanks, chief."),
+    ("informal_address", "Look man, I just need your ID."),
+    ("informal_address", "Sweetie, it's fine."),
+    ("polite_request", "Please stay in the car."),
+    ("polite_request", "Could you roll the window down?"),
+    ("polite_request", "Would you mind stepping out for a moment?"),
+    ("polite_request", "If you could grab your registration, that would help."),
+    ("polite_request", "Can I see your license?"),
+    ("polite_request", "pleeease stay back"),
+    ("gratitude", "Thank you."),
+    ("gratitude", "thanks a lot"),
+    ("gratitude", "I appreciate your patience."),
+    ("gratitude", "Thx for waiting"),
+    ("gratitude", "I'm grateful you called."),
+    ("gratitude", "Thank you so much for your help."),
+    ("apology", "Sorry about that."),
+    ("apology", "I apologize for the delay."),
+    ("apology", "I'm sorry for the wait."),
+    ("apology", "My apologies, I misspoke."),
+    ("apology", "soooo sorry"),
+    ("apology", "Pardon the interruption."),
+    ("empathy", "I understand."),
+    ("empathy", "I can see you're upset."),
+    ("empathy", "That must be frustrating."),
+    ("empathy", "I hear you."),
+    ("empathy", "That sounds scary."),
+    ("empathy", "That's a long shift."),
+    ("empathy", "You must be exhausted."),
+    ("empathy", "I'd be upset too."),
+    ("reassurance", "You're not in trouble."),
+    ("reassurance", "I'm not going to arrest you."),
+    ("reassurance", "You're safe now."),
+    ("reassurance", "This will only take a few minutes."),
+    ("reassurance", "There's nothing to worry about."),
+    ("reassurance", "I don't want you to worry."),
+    ("reassurance", "I won't keep you long."),
+    ("reassurance", "It's not your fault."),
+    ("open_question", "What happened?"),
+    ("open_question", "How can I help?"),
+    ("open_question", "Can you tell me what you saw?"),
+    ("open_question", "How are you doing tonight?"),
+    ("open_question", "So where were you headed?"),
+    ("open_question", "Walk me through what happened next."),
+    ("explain_next_steps", "Here's what happens next."),
+    ("explain_next_steps", "I'm going to run your license and then I'll be back."),
+    ("explain_next_steps", "You'll get a copy of the report."),
+    ("explain_next_steps", "You can contest it in court."),
+    ("explain_next_steps", "It will take about five minutes."),
+    ("explain_next_steps", "Next I will check the back yard."),
+    ("offer_help", "Is there anything I can do for you?"),
+    ("offer_help", "Can I help you?"),
+    ("offer_help", "Let me get you some water."),
+    ("offer_help", "I can give you the number for a tow company."),
+    ("offer_help", "Do you need a ride home?"),
+    ("offer_help", "If you need anything, call me."),
+    ("ask_permission", "Do you mind if I look around?"),
+    ("ask_permission", "May I come in?"),
+    ("ask_permission", "Is it okay if I take a photo?"),
+    ("ask_permission", "Mind if I ask you a few questions?"),
+    ("ask_permission", "Would it be alright if I sat down?"),
+    ("ask_permission", "With your permission, I'll check the garage."),
+    ("closing", "Drive safe."),
+    ("closing", "Have a good night."),
+    ("closing", "Take care."),
+    ("closing", "Get home safe, okay?"),
+    ("closing", "You're free to go."),
+    ("closing", "Be safe out there."),
+    ("command", "License and registration."),
+    ("command", "Step out of the car."),
+    ("command", "Hands on the wheel!"),
+    ("command", "Give me your ID."),
+    ("command", "Turn off the engine."),
+    ("command", "Stay in the car."),
+    ("command", "Don't move."),
+    ("command", "Shut up."),
+    ("command", "Sir, step out of the vehicle."),
+    ("command", "I need you to get out of the car."),
+    ("jargon", "10-4, show me 10-8."),
+    ("jargon", "The perp ran north."),
+    ("jargon", "We have a suspect vehicle."),
+    ("jargon", "We're code 3 to your location."),
+    ("jargon", "There's a BOLO out for that car."),
+    ("jargon", "I had PC for the search."),
+    ("dismissive", "Calm down."),
+    ("dismissive", "Whatever."),
+    ("dismissive", "I don't care."),
+    ("dismissive", "That's not my problem."),
+    ("dismissive", "Save it."),
+    ("dismissive", "Tell it to the judge."),
+    ("dismissive", "You people always do this."),
+    ("blame", "This is your fault."),
+    ("blame", "You brought this on yourself."),
+    ("blame", "If you had just listened, we wouldn't be here."),
+    ("blame", "You should have stopped."),
+    ("blame", "What were you thinking?"),
+    ("blame", "That's on you."),
+    ("threat", "I'll arrest you."),
+    ("threat", "You're going to jail."),
+    ("threat", "I will tase you."),
+    ("threat", "Keep it up and see."),
+    ("threat", "Do you want to go to jail?"),
+    ("threat", "I can make this worse."),
+    ("threat", "Last warning."),
+    ("profanity", "What the fuck."),
+    ("profanity", "f*ck this"),
+    ("profanity", "that's sh!t"),
+    ("profanity", "Don't be an ass."),
+    ("profanity", "This is bullshit."),
+    ("profanity", "damn it"),
+    ("profanity", "You're an a**hole."),
+]
+
+# (signal, line that must NOT show it) -- near misses and negations.
+NEGATIVES: list[tuple[str, str]] = [
+    ("greeting", "Othello is on tonight."),
+    ("greeting", "Have a good evening."),
+    ("greeting", "The shell casing was there."),
+    ("introduction", "I'm going to need your name."),
+    ("introduction", "I'm sorry about that."),
+    ("introduction", "Detective Jones will call you tomorrow."),
+    ("reason_for_contact", "Do you know why I stopped you?"),
+    ("reason_for_contact", "Do you know why I pulled you over?"),
+    ("reason_for_contact", "Any idea why I stopped you tonight?"),
+    ("reason_for_contact", "Do you know the reason I stopped you?"),
+    ("formal_address", "Sherman is my partner."),
+    ("formal_address", "I miss my dog."),
+    ("formal_address", "The sirloin was great."),
+    ("informal_address", "My buddy Tom saw it."),
+    ("informal_address", "A man ran out the back."),
+    ("informal_address", "The chief of police will call."),
+    ("informal_address", "Man, that's a lot to deal with."),
+    ("polite_request", "I'm pleased to meet you."),
+    ("polite_request", "Would you like some water?"),
+    ("polite_request", "Can you hear me?"),
+    ("gratitude", "I don't appreciate your tone."),
+    ("gratitude", "No thanks."),
+    ("apology", "You're going to be sorry."),
+    ("apology", "I'm not sorry."),
+    ("apology", "Don't be sorry."),
+    ("empathy", "I don't understand."),
+    ("empathy", "I understand you called about a break-in."),
+    ("empathy", "Can I get that license?"),
+    ("empathy", "I hear you have a dog."),
+    ("reassurance", "You're in trouble."),
+    ("reassurance", "I'm glad you're safe."),
+    ("reassurance", "Is it okay if I come in?"),
+    ("open_question", "What I'm going to do is run your plate."),
+    ("open_question", "Here's what's going to happen next."),
+    ("open_question", "When you get a chance, call me."),
+    ("explain_next_steps", "I'm going to arrest you."),
+    ("explain_next_steps", "I'm going to need you to step out."),
+    ("offer_help", "There's nothing I can do."),
+    ("offer_help", "I can give you a ticket."),
+    ("offer_help", "Let me see your license."),
+    ("ask_permission", "May I see your license?"),
+    ("ask_permission", "Can I help you?"),
+    ("closing", "Take care of that registration."),
+    ("closing", "You'll be safe here."),
+    ("closing", "You can go ahead and grab your registration."),
+    ("command", "Could you step out of the car?"),
+    ("command", "Could I see your license?"),
+    ("command", "Can I see your license and registration?"),
+    ("command", "Your license is suspended."),
+    ("command", "Give me a second to check."),
+    ("command", "You can stay in the car."),
+    ("command", "Don't worry."),
+    ("command", "Keep up the good work."),
+    ("jargon", "Call 211 for housing help."),
+    ("jargon", "My zip code 3 digits are 902."),
+    ("jargon", "I'll pick up a new PC charger."),
+    ("jargon", "I live at 415 Main Street."),
+    ("dismissive", "Whatever you need, just ask."),
+    ("dismissive", "It's not a big deal."),
+    ("dismissive", "Once things calm down we'll talk."),
+    ("dismissive", "I can help you calm down."),
+    ("blame", "It's not your fault."),
+    ("blame", "I'm not saying this is your fault."),
+    ("blame", "You should have received a letter."),
+    ("blame", "I'm not trying to give you a hard time."),
+    ("threat", "I'm not going to arrest you."),
+    ("threat", "You're not going to jail."),
+    ("threat", "I won't arrest you."),
+    ("threat", "I'm not trying to give you a hard time."),
+    ("threat", "I can take you to the station to make a report."),
+    ("threat", "Can you spell that one more time?"),
+    ("profanity", "Please pass the salt."),
+    ("profanity", "Do you need assistance?"),
+    ("profanity", "Hello, class."),
+    ("profanity", "Shell Street and Cockburn Avenue."),
+    ("profanity", "We'll assess the damage."),
+    ("profanity", "He shifted lanes."),
+]
+
+
+def test_signal_names_are_the_contract() -> None:
+    assert SIGNALS[0] == "greeting" and SIGNALS[-1] == "profanity"
+    assert len(SIGNALS) == 21 and len(set(SIGNALS)) == 21
+
+
+def test_lexicon_loads_once() -> None:
+    assert load_lexicon() is load_lexicon()
+    assert [r.name for r in load_lexicon().rules] == list(SIGNALS)
+
+
+def test_every_signal_has_positive_and_negative_examples() -> None:
+    for name in SIGNALS:
+        assert sum(s == name for s, _ in POSITIVES) >= 6, name
+        assert sum(s == name for s, _ in NEGATIVES) >= 2, name
+
+
+@pytest.mark.parametrize(("signal", "text"), POSITIVES)
+def test_positive(signal: str, text: str) -> None:
+    assert detect(text).has(signal), f"{signal} not found in {text!r}: {detect(text).names}"
+
+
+@pytest.mark.parametrize(("signal", "text"), NEGATIVES)
+def test_negative(signal: str, text: str) -> None:
+    found = detect(text).first(signal)
+    assert found is None, f"{signal} wrongly found in {text!r}: {found}"
+
+
+@pytest.mark.parametrize(
+    ("text", "present", "absent"),
+    [
+        ("I'm not going to arrest you.", "reassurance", "threat"),
+        ("I don't want you to worry.", "reassurance", "threat"),
+        ("I'm not trying to give you a hard time.", "reassurance", "blame"),
+        ("I won't keep you long.", "reassurance", "command"),
+        ("It isn't your fault.", "reassurance", "blame"),
+        ("Nobody's going to jail tonight.", "reassurance", "threat"),
+        ("Don't worry about it.", "reassurance", "command"),
+    ],
+)
+def test_negation_flips_meaning(text: str, present: str, absent: str) -> None:
+    d = detect(text)
+    assert d.has(present) and not d.has(absent), d.evidence
+
+
+def test_license_please_is_both_command_and_polite() -> None:
+    d = detect("License and registration, please.")
+    assert d.has("command") and d.has("polite_request")
+
+
+def test_introduction_captures_name() -> None:
+    assert detect("Hi, I'm Officer Smith with CMPD.").first("introduction").detail == "Smith"
+    assert detect("my name is Deputy Jones").first("introduction").detail == "Jones"
+    assert detect("This is Sergeant Diaz with the county.").first("introduction").detail == "Diaz"
+    assert detect("im officer smith").first("introduction").detail == "smith"
+    assert detect("My name's Maria Lopez.").first("introduction").detail == "Maria Lopez"
+
+
+def test_formal_address_detail_is_the_title() -> None:
+    assert detect("Thanks, Mr. Smith").first("formal_address").detail == "Mr."
+    assert detect("yes maam").first("formal_address").detail == "ma'am"
+    assert detect("Yes, sir.").first("formal_address").detail == "sir"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I’m Officer Smith, I don’t want you to worry 🙂",
+        "HELLO SIR!!! THE REASON I STOPPED YOU IS YOUR TAG IS EXPIRED",
+        "hey… thx 🙏🏽 drive safe",
+        "\u00a0\tI'm   sorry\u2019 for the wait\x00\x07",
+        "İstanbul? ß sir straße ǅ",
+    ],
+)
+def test_spans_index_the_original_text(text: str) -> None:
+    d = detect(text)
+    assert d.evidence, text
+    for e in d.evidence:
+        assert text[e.start : e.end] == e.quote
+    assert [e.start for e in d.evidence] == sorted(e.start for e in d.evidence)
+
+
+def test_curly_apostrophes_case_and_emoji() -> None:
+    d = detect("I’M NOT GOING TO ARREST YOU 😊, DON’T WORRY")
+    assert d.has("reassurance") and not d.has("threat")
+    assert detect("IM OFFICER BROWN").first("introduction").detail == "BROWN"
+    assert detect("dont move!!").has("command")
+
+
+def test_extra_signals_from_a_scenario() -> None:
+    extra = {
+        "mentions_tag": [re.compile(r"\b(tag|registration|sticker)\b", re.IGNORECASE)],
+        "reason_for_contact": [re.compile(r"\bfaded plate\b", re.IGNORECASE)],
+        "hedging": [re.compile(r"don't", re.IGNORECASE)],
+    }
+    d = detect("Your sticker is hard to read, and the faded plate. Don’t panic.", extra)
+    assert d.first("mentions_tag").quote == "sticker"
+    assert d.first("reason_for_contact").quote == "faded plate"
+    assert d.first("hedging").quote == "Don’t"  # extra patterns see straight apostrophes
+
+
+def test_detection_helpers() -> None:
+    d = detect("Hello sir, thank you.")
+    assert isinstance(d, Detection) and d.names == {"greeting", "formal_address", "gratitude"}
+    assert isinstance(d.first("greeting"), Evidence) and d.first("threat") is None
+
+
+def test_analyze_is_json_ready() -> None:
+    out = analyze("Good evening, I'm Officer Lee. Drive safe.")
+    json.dumps(out)
+    names = [s["name"] for s in out["signals"]]
+    assert {"greeting", "introduction", "closing"} <= set(names)
+    assert out["signals"][1]["evidence"][0]["detail"] == "Lee"
+    assert 0 <= out["respect"] <= 100 and 0 <= out["empathy"] <= 100
+
+
+# ---------------------------------------------------------------- labelled officer lines
+
+
+def _labelled() -> list[dict[str, object]]:
+    return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_labelled_lines_are_valid() -> None:
+    rows = _labelled()
+    assert len(rows) >= 150
+    for row in rows:
+        assert set(row["signals"]) <= set(SIGNALS), row  # type: ignore[arg-type]
+
+
+def test_recall_and_specificity_on_labelled_lines() -> None:
+    expected_hits = expected_total = absent_kept = absent_total = 0
+    misses: list[str] = []
+    for row in _labelled():
+        expected = set(row["signals"])  # type: ignore[arg-type]
+        found = detect(str(row["text"])).names & set(SIGNALS)
+        expected_total += len(expected)
+        expected_hits += len(expected & found)
+        absent = set(SIGNALS) - expected
+        absent_total += len(absent)
+        absent_kept += len(absent - found)
+        if found != expected:
+            misses.append(f"{row['text']!r}: missing {expected - found}, extra {found - expected}")
+    recall = expected_hits / expected_total
+    specificity = absent_kept / absent_total
+    report = "\n".join(misses)
+    assert recall >= 0.90, f"recall {recall:.3f}\n{report}"
+    assert specificity >= 0.95, f"specificity {specificity:.3f}\n{report}"
+
+
+# ---------------------------------------------------------------- scores
+
+
+@pytest.mark.parametrize(
+    ("courteous", "harsh"),
+    [
+        ("Good evening, sir. I'm Officer Diaz; thanks for pulling over.", "License and registration."),
+        ("Could you please step out of the car? Thank you.", "Step out of the car, now, buddy."),
+        ("I'm sorry for the wait, ma'am. Drive safe.", "Keep it up and you're going to jail."),
+        ("Thank you for calling us.", "Whatever. Not my problem."),
+        ("Hello, how can I help you today?", "Shut the f*** up."),
+    ],
+)
+def test_courteous_lines_score_higher_respect(courteous: str, harsh: str) -> None:
+    assert respect_score(detect(courteous)) > 50 > respect_score(detect(harsh))
+
+
+def test_neutral_line_is_fifty() -> None:
+    assert respect_score(detect("The car is blue.")) == 50
+
+
+@pytest.mark.parametrize(
+    ("empathic", "flat"),
+    [
+        ("That must have been terrifying. Are you okay?", "Fill out this form."),
+        ("I understand, take your time.", "Step out of the car."),
+        ("I'm so sorry this happened. Is there anything I can do?", "What is your name?"),
+        ("I hear you, that sounds frustrating.", "I hear you, that sounds frustrating, but calm down or you're going to jail."),
+    ],
+)
+def test_empathetic_lines_score_higher_empathy(empathic: str, flat: str) -> None:
+    assert empathy_score(detect(empathic)) > empathy_score(detect(flat))
+
+
+def test_empathy_is_zero_without_empathic_signals() -> None:
+    assert empathy_score(detect("License and registration.")) == 0
+    assert empathy_score(detect("Hello, thanks.")) == 0
+
+
+# ---------------------------------------------------------------- robustness
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_never_raises_and_stays_in_range(text: str) -> None:
+    d = detect(text)
+    for e in d.evidence:
+        assert 0 <= e.start < e.end <= len(text)
+        assert text[e.start : e.end] == e.quote
+        assert e.signal in SIGNALS
+    assert 0 <= respect_score(d) <= 100
+    assert 0 <= empathy_score(d) <= 100
+    json.dumps(analyze(text))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["sir", "I'm", "not", "going", "to", "arrest", "you", "please", "f*ck", "’", "😊",
+             "step", "out", "10-4", "what", "?", "!", ",", ".", "\n", "\x00", "thanks", "dude"]
+        ),
+        max_size=80,
+    )
+)
+def test_word_soup_never_raises(words: list[str]) -> None:
+    text = " ".join(words)
+    d = detect(text)
+    assert all(text[e.start : e.end] == e.quote for e in d.evidence)
+    analyze(text)
+
+
+def test_long_and_odd_inputs() -> None:
+    for text in ["", " ", "\x00" * 50, "what " * 2000, "a" * 10_000, "sir, " * 2000, "🚓" * 3000]:
+        d = detect(text)
+        assert 0 <= respect_score(d) <= 100
+        analyze(text)
