@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("paths", nargs="*", type=Path, help="transcript files or directories")
     replay.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
 
+    run = commands.add_parser("run", help="run the Discord bot", description=(
+        "Run the Discord bot until stopped (Ctrl-C or SIGTERM). The token comes from DISCORD_TOKEN or the config; "
+        "DISCORD_API_BASE and DISCORD_GATEWAY_URL, when set, replace Discord's REST and gateway URLs."))
+    run.add_argument("--config", type=Path, help="configuration file (see config.example.yaml); default: config.yaml if present")
+
     sessions = commands.add_parser("sessions", help="list role-play sessions", description="One row per session, oldest first.")
     sessions.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
     sessions.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
@@ -104,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "play": cmd_play, "check": cmd_check, "analyze": cmd_analyze, "sessions": cmd_sessions,
         "export": cmd_export, "backup": cmd_backup, "purge": cmd_purge, "record": cmd_record, "replay": cmd_replay,
+        "run": cmd_run,
     }
     try:
         return handlers[args.command](args)
@@ -173,6 +179,26 @@ def cmd_play(args: argparse.Namespace) -> int:
             await play_in_terminal(runner, interactive=interactive, as_json=args.json, resumed=args.resume is not None)
 
     asyncio.run(run())
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    from bot.config import load_settings
+    from bot.discord_app.run import configure_logging, run_bot
+
+    config = args.config
+    if config is None and Path("config.yaml").is_file():
+        config = Path("config.yaml")
+    settings = load_settings(config, os.environ)
+    configure_logging(settings)
+    guild_ready = os.environ.get("TRAINER_GUILD_READY_TIMEOUT")  # tests against a fake gateway wait less
+    options = {"guild_ready_timeout": float(guild_ready)} if guild_ready else {}
+    try:
+        asyncio.run(run_bot(settings, **options))
+    except KeyboardInterrupt:
+        pass
     return EXIT_OK
 
 

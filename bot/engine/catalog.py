@@ -95,3 +95,26 @@ def available(dialogues_dir: Path | None = None) -> list[Scenario]:
     directory = dialogues_dir or default_dialogues_dir()
     scenarios, _ = check([directory]) if directory.is_dir() else ([], [])
     return scenarios
+
+
+class Library:
+    """The valid scenarios of a directory, each with the one machine all its sessions share."""
+
+    def __init__(self, directory: Path) -> None:
+        from bot.engine.machine import ScenarioMachine
+
+        self.directory = directory
+        scenarios, self.problems = check([directory]) if directory.is_dir() else ([], [])
+        self.scenarios = {scenario.id: scenario for scenario in scenarios}
+        self.machines = {scenario.id: ScenarioMachine(scenario) for scenario in scenarios}
+
+    def get(self, scenario_id: str) -> Scenario:
+        try:
+            return self.scenarios[scenario_id]
+        except KeyError:
+            raise ScenarioNotFound(
+                f"unknown scenario '{scenario_id}'{did_you_mean(scenario_id, self.scenarios)}"
+            ) from None
+
+    def ids(self) -> list[str]:
+        return sorted(self.scenarios)

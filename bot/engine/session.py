@@ -126,6 +126,11 @@ class RolePlay:
         self.turns.append(turn)
         return turn
 
+    def idle_line(self) -> str:
+        """What the resident says when the trainee goes quiet: not a turn, nothing is scored."""
+        lines = self.scenario.idle.say if self.scenario.idle else (Line(f"*{self.scenario.resident.name} waits for you to say something.*"),)
+        return self._say(lines, turn=-(len(self.turns) + 1))  # its own seed stream, apart from replies
+
     def abandon(self) -> None:
         """End a scene that reached no ending (input ended, trainee left, idle timeout)."""
         if not self.ended:

@@ -102,3 +102,35 @@ class ExportTurn:
     mood: int
     state: str
     created_at: str
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """Recognition only: people appear for what they did well, never ranked by failures."""
+
+    member_id: int
+    display_name: str
+    discord_id: int | None
+    successes: int
+    best_score: int
+    kudos: int
+
+
+@dataclass(frozen=True)
+class SkillSummary:
+    skill: str
+    label: str
+    shown: int  # sessions where the skill was earned (in time or late)
+    sessions: int
+
+
+@dataclass(frozen=True)
+class MemberReport:
+    member: MemberRow
+    sessions: int
+    ended: int
+    successes: int
+    average_score: float | None
+    recent: tuple[SessionRow, ...]
+    skills: tuple[SkillSummary, ...]
+    kudos_received: int

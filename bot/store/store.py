@@ -14,7 +14,18 @@ import aiosqlite
 import platformdirs
 
 from bot.errors import StoreError
-from bot.store.rows import CohortRow, ExportTurn, MemberRow, NewSession, SessionRow, SkillEvidenceRow, TurnRow
+from bot.store.rows import (
+    CohortRow,
+    ExportTurn,
+    LeaderboardRow,
+    MemberReport,
+    MemberRow,
+    NewSession,
+    SessionRow,
+    SkillEvidenceRow,
+    SkillSummary,
+    TurnRow,
+)
 
 BUSY_TIMEOUT_MS = 30_000  # several processes may share one file; wait rather than fail
 
@@ -152,6 +163,73 @@ class Store:
             row = await cursor.fetchone()
         return CohortRow(*row) if row else None
 
+    async def cohorts(self, *, guild_id: int = 0) -> list[CohortRow]:
+        async with self._db.execute("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? ORDER BY name", (guild_id,)) as cursor:
+            return [CohortRow(*row) async for row in cursor]
+
+    async def cohorts_of(self, member_id: int) -> list[CohortRow]:
+        async with self._db.execute(
+            "SELECT c.id, c.guild_id, c.name, c.channel_id FROM cohorts c JOIN cohort_members cm ON cm.cohort_id = c.id"
+            " WHERE cm.member_id = ? ORDER BY c.name",
+            (member_id,),
+        ) as cursor:
+            return [CohortRow(*row) async for row in cursor]
+
+    async def add_kudos(self, guild_id: int, from_member: int, to_member: int, skill: str, reason: str) -> None:
+        async with self._write():
+            await self._db.execute(
+                "INSERT INTO kudos (guild_id, from_member_id, to_member_id, skill, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (guild_id, from_member, to_member, skill, reason, now()),
+            )
+
+    async def leaderboard(self, *, guild_id: int, cohort_id: int | None = None, since: str | None = None, limit: int = 10) -> list[LeaderboardRow]:
+        """Members ranked by successful role-plays, then kudos; only people with something to celebrate."""
+        args: list[Any] = [since or "", guild_id, since or "", guild_id]
+        cohort_clause = ""
+        if cohort_id is not None:
+            cohort_clause = " AND m.id IN (SELECT member_id FROM cohort_members WHERE cohort_id = ?)"
+            args.append(cohort_id)
+        args.append(limit)
+        query = (
+            "SELECT m.id, m.display_name, m.discord_id,"
+            " (SELECT COUNT(*) FROM sessions s WHERE s.member_id = m.id AND s.outcome = 'success' AND s.started_at >= ?) AS wins,"
+            " (SELECT COALESCE(MAX(s.score), 0) FROM sessions s WHERE s.member_id = m.id AND s.outcome = 'success') AS best,"
+            " (SELECT COUNT(*) FROM kudos k WHERE k.to_member_id = m.id AND k.guild_id = ? AND k.created_at >= ?) AS praise"
+            " FROM members m WHERE m.guild_id = ?" + cohort_clause +
+            " AND (wins > 0 OR praise > 0) ORDER BY wins DESC, praise DESC, best DESC, m.display_name LIMIT ?"
+        )
+        async with self._db.execute(query, args) as cursor:
+            return [LeaderboardRow(*row) async for row in cursor]
+
+    async def member_report(self, member_id: int, recent: int = 5) -> MemberReport | None:
+        async with self._db.execute("SELECT * FROM members WHERE id = ?", (member_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        member = MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
+        async with self._db.execute(
+            "SELECT COUNT(*), SUM(status = 'ended'), SUM(outcome = 'success'), AVG(CASE WHEN status = 'ended' THEN score END)"
+            " FROM sessions WHERE member_id = ?",
+            (member_id,),
+        ) as cursor:
+            counts = await cursor.fetchone()
+        async with self._db.execute("SELECT * FROM sessions WHERE member_id = ? ORDER BY id DESC LIMIT ?", (member_id, recent)) as cursor:
+            latest = tuple([_session(r) async for r in cursor])
+        async with self._db.execute(
+            "SELECT e.skill, MIN(e.label), SUM(e.status != 'missed'), COUNT(*) FROM skill_evidence e"
+            " JOIN sessions s ON s.id = e.session_id WHERE s.member_id = ? GROUP BY e.skill ORDER BY e.skill",
+            (member_id,),
+        ) as cursor:
+            skills = tuple([SkillSummary(r[0], r[1], int(r[2] or 0), int(r[3])) async for r in cursor])
+        async with self._db.execute("SELECT COUNT(*) FROM kudos WHERE to_member_id = ?", (member_id,)) as cursor:
+            kudos = await cursor.fetchone()
+        assert counts is not None and kudos is not None
+        return MemberReport(
+            member=member, sessions=int(counts[0]), ended=int(counts[1] or 0), successes=int(counts[2] or 0),
+            average_score=float(counts[3]) if counts[3] is not None else None, recent=latest, skills=skills,
+            kudos_received=int(kudos[0]),
+        )
+
     async def add_to_cohort(self, cohort_id: int, member_id: int) -> bool:
         """False when the member was already in the cohort."""
         async with self._write():
@@ -238,12 +316,50 @@ class Store:
             row = await cursor.fetchone()
         return _session(row) if row else None
 
-    async def list_sessions(self, status: str | None = None) -> list[SessionRow]:
-        query, args = "SELECT * FROM sessions", ()
+    async def list_sessions(self, status: str | None = None, *, guild_id: int | None = None) -> list[SessionRow]:
+        clauses, args = [], []
         if status is not None:
-            query, args = query + " WHERE status = ?", (status,)
-        async with self._db.execute(query + " ORDER BY id", args) as cursor:
+            clauses.append("status = ?")
+            args.append(status)
+        if guild_id is not None:
+            clauses.append("guild_id = ?")
+            args.append(guild_id)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        async with self._db.execute("SELECT * FROM sessions" + where + " ORDER BY id", args) as cursor:
             return [_session(row) async for row in cursor]
+
+    async def session_by_thread(self, thread_id: int) -> SessionRow | None:
+        async with self._db.execute("SELECT * FROM sessions WHERE thread_id = ?", (thread_id,)) as cursor:
+            row = await cursor.fetchone()
+        return _session(row) if row else None
+
+    async def mark_delivered(self, session_id: int, seq: int, message_id: str) -> None:
+        """Record the chat message that carried a resident line, so a restart knows it went out."""
+        async with self._write():
+            await self._db.execute(
+                "UPDATE turns SET source_message_id = ? WHERE session_id = ? AND seq = ? AND speaker = 'resident'",
+                (message_id, session_id, seq),
+            )
+
+    async def last_trainee_message_id(self, session_id: int) -> str | None:
+        async with self._db.execute(
+            "SELECT source_message_id FROM turns WHERE session_id = ? AND speaker = 'trainee' AND source_message_id IS NOT NULL"
+            " ORDER BY seq DESC LIMIT 1",
+            (session_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._write():
+            await self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value)
+            )
 
     async def message_seen(self, source_message_id: str) -> bool:
         async with self._db.execute("SELECT 1 FROM turns WHERE source_message_id = ?", (source_message_id,)) as cursor:

@@ -1,0 +1,160 @@
+"""config.yaml + environment -> frozen Settings. Fails fast with the offending key's name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.errors import ConfigError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+KNOWN: dict[str, set[str]] = {
+    "discord": {"token", "guild_id", "instructor_role", "practice_channel_id", "allow_self_practice", "owner_ids"},
+    "database": {"path"},
+    "dialogues": {"path"},
+    "recognition": {"threshold"},
+    "idle": {"nudge_after_seconds", "abandon_after_seconds"},
+    "logging": {"level", "file"},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str
+    guild_id: int | None
+    instructor_role: str
+    practice_channel_id: int | None
+    allow_self_practice: bool
+    owner_ids: frozenset[int]
+    database: Path
+    dialogues: Path
+    recognition_threshold: int
+    idle_nudge_seconds: int
+    idle_abandon_seconds: int
+    log_level: str
+    log_file: Path | None
+    api_base: str | None = None  # DISCORD_API_BASE: a proxy or a test fake of Discord's REST API
+    gateway_url: str | None = None  # DISCORD_GATEWAY_URL: the same for the gateway
+
+    def __repr__(self) -> str:  # the token must never reach a log line
+        return f"Settings(guild_id={self.guild_id}, database={self.database}, dialogues={self.dialogues}, token=<hidden>)"
+
+
+def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text("utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file {path}: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}{where}: not valid YAML") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the config must be a mapping of sections (discord:, database:, ...)")
+        data = loaded or {}
+        base = path.resolve().parent
+    for section, value in data.items():
+        if section not in KNOWN:
+            raise ConfigError(f"unknown config section '{section}' (known: {', '.join(KNOWN)})")
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(f"config section '{section}' must be a mapping")
+        for key in value or {}:
+            if key not in KNOWN[section]:
+                raise ConfigError(f"unknown config key '{section}.{key}'")
+    reader = _Reader(data)
+    token = env.get("DISCORD_TOKEN") or reader.text("discord.token", "")
+    if not token.strip():
+        raise ConfigError("no Discord token: set DISCORD_TOKEN or discord.token in the config")
+    if any(ch.isspace() for ch in token.strip()) or len(token.strip()) < 20:
+        raise ConfigError("discord.token does not look like a bot token (copy it from the developer portal's Bot page)")
+    nudge = reader.integer("idle.nudge_after_seconds", 300, low=10)
+    abandon = reader.integer("idle.abandon_after_seconds", 1800, low=20)
+    if abandon <= nudge:
+        raise ConfigError("idle.abandon_after_seconds must be longer than idle.nudge_after_seconds")
+    level = reader.text("logging.level", "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"logging.level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    log_file = reader.text("logging.file", "")
+    return Settings(
+        token=token.strip(),
+        guild_id=reader.snowflake("discord.guild_id"),
+        instructor_role=reader.text("discord.instructor_role", "Instructor"),
+        practice_channel_id=reader.snowflake("discord.practice_channel_id"),
+        allow_self_practice=reader.boolean("discord.allow_self_practice", True),
+        owner_ids=frozenset(reader.snowflakes("discord.owner_ids")),
+        database=base / reader.text("database.path", "trainer.db"),
+        dialogues=base / reader.text("dialogues.path", "dialogues"),
+        recognition_threshold=reader.integer("recognition.threshold", 80, low=0, high=100),
+        idle_nudge_seconds=nudge,
+        idle_abandon_seconds=abandon,
+        log_level=level,
+        log_file=(base / log_file) if log_file else None,
+        api_base=env.get("DISCORD_API_BASE") or None,
+        gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
+    )
+
+
+class _Reader:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def raw(self, key: str) -> Any:
+        section, name = key.split(".")
+        return (self.data.get(section) or {}).get(name)
+
+    def text(self, key: str, default: str) -> str:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ConfigError(f"{key} must be text")
+        return str(value)
+
+    def integer(self, key: str, default: int, low: int = 0, high: int = 10**9) -> int:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be a whole number")
+        if not low <= value <= high:
+            raise ConfigError(f"{key} must be between {low} and {high}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false")
+        return value
+
+    def snowflake(self, key: str) -> int | None:
+        value = self.raw(key)
+        if value in (None, ""):
+            return None
+        return _snowflake(key, value)
+
+    def snowflakes(self, key: str) -> list[int]:
+        value = self.raw(key)
+        if value in (None, ""):
+            return []
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list of Discord ids")
+        return [_snowflake(key, item) for item in value]
+
+
+def _snowflake(key: str, value: Any) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ConfigError(f"{key} must be a Discord id (a number), not {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{key} must be a Discord id (a positive number)")
+    return number

@@ -1,0 +1,81 @@
+"""The Discord bot: a commands.Bot holding the settings, the store and the scenario library."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.discord_app.live import LiveSessions
+from bot.discord_app.views import EndSceneButton, HintButton
+from bot.engine.catalog import Library
+from bot.store import Store
+
+log = logging.getLogger("trainer.discord")
+
+EXTENSIONS = (
+    "bot.discord_app.cogs.roleplay",
+    "bot.discord_app.cogs.cohorts",
+    "bot.discord_app.cogs.recognition",
+    "bot.discord_app.cogs.admin",
+)
+# Whatever a trainee writes, the bot's own messages never ping @everyone, @here or a role.
+ALLOWED_MENTIONS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.default()
+    wanted.message_content = True  # privileged: switch it on in the developer portal (README)
+    return wanted
+
+
+class TrainerBot(commands.Bot):
+    def __init__(self, settings: Settings, store: Store, library: Library, **options: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents(),
+            allowed_mentions=ALLOWED_MENTIONS,
+            **options,
+        )
+        self.settings = settings
+        self.store = store
+        self.library = library
+        self.live = LiveSessions()
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        self.add_dynamic_items(EndSceneButton, HintButton)
+        await self.sync_commands_if_changed()
+
+    def command_scope(self) -> discord.Object | None:
+        return discord.Object(self.settings.guild_id) if self.settings.guild_id else None
+
+    def command_payload(self) -> list[dict[str, Any]]:
+        scope = self.command_scope()
+        if scope is not None:
+            self.tree.copy_global_to(guild=scope)
+        return [command.to_dict(self.tree) for command in self.tree.get_commands(guild=scope)]
+
+    async def sync_commands_if_changed(self, force: bool = False) -> bool:
+        """Register slash commands only when their definition changed since the last sync."""
+        scope = self.command_scope()
+        payload = json.dumps(self.command_payload(), sort_keys=True, default=str)
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        key = f"commands:{scope.id if scope else 'global'}"
+        if not force and await self.store.get_meta(key) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return False
+        synced = await self.tree.sync(guild=scope)
+        await self.store.set_meta(key, digest)
+        log.info("synced %d slash commands %s", len(synced), f"to guild {scope.id}" if scope else "globally")
+        return True
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) to %d server(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))

@@ -1,0 +1,64 @@
+"""Settings: every key from config.yaml, the environment wins, bad values name their key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "MTA0.fake-token-for-tests.abcdefghijklmnop"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_example_config_is_complete_and_loads(tmp_path: Path) -> None:
+    settings = load_settings(ROOT / "config.example.yaml", {"DISCORD_TOKEN": TOKEN})
+    assert settings.token == TOKEN and settings.instructor_role == "Instructor"
+    assert settings.database == ROOT / "trainer.db" and settings.recognition_threshold == 80
+    assert settings.guild_id is None and settings.allow_self_practice
+
+
+def test_environment_wins_and_token_never_shows(tmp_path: Path) -> None:
+    path = write(tmp_path, f"discord:\n  token: {TOKEN}x\n  guild_id: 123\n")
+    settings = load_settings(path, {"DISCORD_TOKEN": TOKEN, "DISCORD_API_BASE": "http://127.0.0.1:1/api/v10"})
+    assert settings.token == TOKEN and settings.guild_id == 123
+    assert settings.api_base == "http://127.0.0.1:1/api/v10"
+    assert TOKEN not in repr(settings) and TOKEN not in str(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("discord:\n  guild_id: abc\n", "discord.guild_id"),
+        ("discord:\n  tokn: x\n", "discord.tokn"),
+        ("recognition:\n  threshold: 150\n", "recognition.threshold"),
+        ("idle:\n  nudge_after_seconds: 100\n  abandon_after_seconds: 50\n", "idle.abandon_after_seconds"),
+        ("logging:\n  level: LOUD\n", "logging.level"),
+        ("databse:\n  path: x\n", "databse"),
+        ("discord: [1, 2]\n", "discord"),
+        ("discord:\n  allow_self_practice: maybe\n", "discord.allow_self_practice"),
+        ("[unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_settings_name_the_key(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        load_settings(write(tmp_path, text), {"DISCORD_TOKEN": TOKEN})
+
+
+def test_missing_token_is_one_clear_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", str(write(tmp_path, "database:\n  path: t.db\n"))],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "trainer: no Discord token: set DISCORD_TOKEN or discord.token in the config"
