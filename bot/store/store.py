@@ -6,6 +6,7 @@ import json
 import sqlite3
 from datetime import datetime, timezone
 from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -117,11 +118,10 @@ class Store:
             )
 
     async def skill_evidence(self, session_id: int) -> list[SkillEvidenceRow]:
-        async with self._db.execute(
+        return [SkillEvidenceRow(*row) for row in await self._all(
             "SELECT skill, label, status, points, max_points, turn, quote FROM skill_evidence WHERE session_id = ? ORDER BY rowid",
             (session_id,),
-        ) as cursor:
-            return [SkillEvidenceRow(*row) async for row in cursor]
+        )]
 
     # -- people --
     async def ensure_member(self, display_name: str, *, guild_id: int = 0, discord_id: int | None = None, role: str = "trainee") -> MemberRow:
@@ -141,8 +141,7 @@ class Store:
                     (guild_id, discord_id, display_name, role, now()),
                 )
                 query, args = "SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)
-            async with self._db.execute(query, args) as cursor:
-                row = await cursor.fetchone()
+            row = await self._one(query, args)
         assert row is not None
         return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
 
@@ -159,21 +158,18 @@ class Store:
         return CohortRow(cursor.lastrowid, guild_id, name, channel_id)
 
     async def cohort(self, name: str, *, guild_id: int = 0) -> CohortRow | None:
-        async with self._db.execute("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? AND name = ?", (guild_id, name)) as cursor:
-            row = await cursor.fetchone()
+        row = await self._one("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? AND name = ?", (guild_id, name))
         return CohortRow(*row) if row else None
 
     async def cohorts(self, *, guild_id: int = 0) -> list[CohortRow]:
-        async with self._db.execute("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? ORDER BY name", (guild_id,)) as cursor:
-            return [CohortRow(*row) async for row in cursor]
+        return [CohortRow(*row) for row in await self._all("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? ORDER BY name", (guild_id,))]
 
     async def cohorts_of(self, member_id: int) -> list[CohortRow]:
-        async with self._db.execute(
+        return [CohortRow(*row) for row in await self._all(
             "SELECT c.id, c.guild_id, c.name, c.channel_id FROM cohorts c JOIN cohort_members cm ON cm.cohort_id = c.id"
             " WHERE cm.member_id = ? ORDER BY c.name",
             (member_id,),
-        ) as cursor:
-            return [CohortRow(*row) async for row in cursor]
+        )]
 
     async def add_kudos(self, guild_id: int, from_member: int, to_member: int, skill: str, reason: str) -> None:
         async with self._write():
@@ -198,31 +194,28 @@ class Store:
             " FROM members m WHERE m.guild_id = ?" + cohort_clause +
             " AND (wins > 0 OR praise > 0) ORDER BY wins DESC, praise DESC, best DESC, m.display_name LIMIT ?"
         )
-        async with self._db.execute(query, args) as cursor:
-            return [LeaderboardRow(*row) async for row in cursor]
+        return [LeaderboardRow(*row) for row in await self._all(query, args)]
 
     async def member_report(self, member_id: int, recent: int = 5) -> MemberReport | None:
-        async with self._db.execute("SELECT * FROM members WHERE id = ?", (member_id,)) as cursor:
-            row = await cursor.fetchone()
+        row = await self._one("SELECT * FROM members WHERE id = ?", (member_id,))
         if row is None:
             return None
         member = MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
-        async with self._db.execute(
+        counts = await self._one(
             "SELECT COUNT(*), SUM(status = 'ended'), SUM(outcome = 'success'), AVG(CASE WHEN status = 'ended' THEN score END)"
             " FROM sessions WHERE member_id = ?",
             (member_id,),
-        ) as cursor:
-            counts = await cursor.fetchone()
-        async with self._db.execute("SELECT * FROM sessions WHERE member_id = ? ORDER BY id DESC LIMIT ?", (member_id, recent)) as cursor:
-            latest = tuple([_session(r) async for r in cursor])
-        async with self._db.execute(
-            "SELECT e.skill, MIN(e.label), SUM(e.status != 'missed'), COUNT(*) FROM skill_evidence e"
-            " JOIN sessions s ON s.id = e.session_id WHERE s.member_id = ? GROUP BY e.skill ORDER BY e.skill",
-            (member_id,),
-        ) as cursor:
-            skills = tuple([SkillSummary(r[0], r[1], int(r[2] or 0), int(r[3])) async for r in cursor])
-        async with self._db.execute("SELECT COUNT(*) FROM kudos WHERE to_member_id = ?", (member_id,)) as cursor:
-            kudos = await cursor.fetchone()
+        )
+        latest = tuple(_session(r) for r in await self._all("SELECT * FROM sessions WHERE member_id = ? ORDER BY id DESC LIMIT ?", (member_id, recent)))
+        skills = tuple(
+            SkillSummary(r[0], r[1], int(r[2] or 0), int(r[3]))
+            for r in await self._all(
+                "SELECT e.skill, MIN(e.label), SUM(e.status != 'missed'), COUNT(*) FROM skill_evidence e"
+                " JOIN sessions s ON s.id = e.session_id WHERE s.member_id = ? GROUP BY e.skill ORDER BY e.skill",
+                (member_id,),
+            )
+        )
+        kudos = await self._one("SELECT COUNT(*) FROM kudos WHERE to_member_id = ?", (member_id,))
         assert counts is not None and kudos is not None
         return MemberReport(
             member=member, sessions=int(counts[0]), ended=int(counts[1] or 0), successes=int(counts[2] or 0),
@@ -248,18 +241,16 @@ class Store:
     # -- data out and retention --
     async def export_sessions(self, *, cohort: str | None = None, since: str | None = None, guild_id: int | None = None) -> list[SessionRow]:
         where, args = self._export_filter(cohort, since, guild_id)
-        async with self._db.execute(f"SELECT s.* FROM sessions s {where} ORDER BY s.id", args) as cursor:
-            return [_session(row) async for row in cursor]
+        return [_session(row) for row in await self._all(f"SELECT s.* FROM sessions s {where} ORDER BY s.id", args)]
 
     async def export_turns(self, *, cohort: str | None = None, since: str | None = None, guild_id: int | None = None) -> list[ExportTurn]:
         where, args = self._export_filter(cohort, since, guild_id)
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT t.session_id, s.scenario_id, s.trainee, t.seq, t.speaker, t.text, t.signals, t.mood, t.state, t.created_at"
             f" FROM turns t JOIN sessions s ON s.id = t.session_id {where}"
             " ORDER BY t.session_id, t.seq, t.speaker DESC",  # in a turn, the trainee's line before the reply
             args,
-        ) as cursor:
-            rows = [row async for row in cursor]
+        )
         return [
             ExportTurn(
                 row[0], row[1], row[2], row[3], row[4], row[5],
@@ -288,12 +279,11 @@ class Store:
 
     async def count_before(self, before: str) -> tuple[int, int]:
         """(sessions, turns) started before the date: what `purge` would remove."""
-        async with self._db.execute(
+        row = await self._one(
             "SELECT COUNT(*), (SELECT COUNT(*) FROM turns WHERE session_id IN (SELECT id FROM sessions WHERE started_at < ?))"
             " FROM sessions WHERE started_at < ?",
             (before, before),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def purge(self, before: str) -> int:
@@ -312,8 +302,7 @@ class Store:
             raise StoreError(f"backup to {target} failed: {exc}") from exc
 
     async def get_session(self, session_id: int) -> SessionRow | None:
-        async with self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)) as cursor:
-            row = await cursor.fetchone()
+        row = await self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return _session(row) if row else None
 
     async def list_sessions(self, status: str | None = None, *, guild_id: int | None = None) -> list[SessionRow]:
@@ -325,12 +314,10 @@ class Store:
             clauses.append("guild_id = ?")
             args.append(guild_id)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        async with self._db.execute("SELECT * FROM sessions" + where + " ORDER BY id", args) as cursor:
-            return [_session(row) async for row in cursor]
+        return [_session(row) for row in await self._all("SELECT * FROM sessions" + where + " ORDER BY id", args)]
 
     async def session_by_thread(self, thread_id: int) -> SessionRow | None:
-        async with self._db.execute("SELECT * FROM sessions WHERE thread_id = ?", (thread_id,)) as cursor:
-            row = await cursor.fetchone()
+        row = await self._one("SELECT * FROM sessions WHERE thread_id = ?", (thread_id,))
         return _session(row) if row else None
 
     async def mark_delivered(self, session_id: int, seq: int, message_id: str) -> None:
@@ -342,17 +329,15 @@ class Store:
             )
 
     async def last_trainee_message_id(self, session_id: int) -> str | None:
-        async with self._db.execute(
+        row = await self._one(
             "SELECT source_message_id FROM turns WHERE session_id = ? AND speaker = 'trainee' AND source_message_id IS NOT NULL"
             " ORDER BY seq DESC LIMIT 1",
             (session_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return str(row[0]) if row else None
 
     async def get_meta(self, key: str) -> str | None:
-        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
-            row = await cursor.fetchone()
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
         return str(row[0]) if row else None
 
     async def set_meta(self, key: str, value: str) -> None:
@@ -362,16 +347,20 @@ class Store:
             )
 
     async def message_seen(self, source_message_id: str) -> bool:
-        async with self._db.execute("SELECT 1 FROM turns WHERE source_message_id = ?", (source_message_id,)) as cursor:
-            return await cursor.fetchone() is not None
+        return await self._one("SELECT 1 FROM turns WHERE source_message_id = ?", (source_message_id,)) is not None
 
     async def turns(self, session_id: int) -> list[TurnRow]:
-        async with self._db.execute(
-            "SELECT * FROM turns WHERE session_id = ? ORDER BY seq, speaker DESC", (session_id,)
-        ) as cursor:
-            return [_turn(row) async for row in cursor]
+        return [_turn(row) for row in await self._all("SELECT * FROM turns WHERE session_id = ? ORDER BY seq, speaker DESC", (session_id,))]
 
     # -- plumbing --
+    async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        async with self._db.execute(sql, args) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        async with self._db.execute(sql, args) as cursor:
+            return list(await cursor.fetchall())
+
     async def _insert_turn(self, turn: TurnRow, stamp: str) -> None:
         await self._db.execute(
             "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at)"
