@@ -1,0 +1,340 @@
+"""The real TrainerBot driven through simcord: discord.py's own parsers, command tree and
+views against an in-memory Discord, with the real store on a temporary SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import discord
+import pytest
+import simcord
+from discord import app_commands
+
+from bot.config import Settings
+from bot.discord_app.client import TrainerBot
+from bot.engine.catalog import Library
+from bot.store import Store
+from tests.discord import simharness as sh
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = Library(ROOT / "dialogues")
+COURTEOUS = [
+    "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
+    "The reason I pulled you over is that your registration tag expired in July.",
+    "I understand, a twelve-hour shift is exhausting. I appreciate your patience.",
+    "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
+    "Thank you for your patience, ma'am. Drive safe and get home safe.",
+]
+RUDE = ["License and registration.", "Don't argue with me. Give me your license.", "Keep talking and you're going to jail."]
+
+
+def make_settings(db: Path, **changes: object) -> Settings:
+    values: dict[str, object] = dict(
+        token="test-token-" + "x" * 30, guild_id=None, instructor_role="Instructor", practice_channel_id=None,
+        allow_self_practice=True, owner_ids=frozenset(), database=db, dialogues=ROOT / "dialogues",
+        recognition_threshold=80, idle_nudge_seconds=300, idle_abandon_seconds=1800, log_level="INFO", log_file=None,
+    )
+    values.update(changes)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store.open(tmp_path / "bot.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "bot.db")
+
+
+@pytest.fixture
+def simcord_bot(settings: Settings, store: Store) -> TrainerBot:
+    return TrainerBot(settings, store, LIBRARY)
+
+
+@pytest.fixture
+def world(simcord_env: simcord.Env) -> sh.World:
+    # Instructors moderate practice threads, so they hold Manage Threads (docs/deploy.md).
+    return sh.build_world(simcord_env, instructor_permissions=discord.Permissions(manage_threads=True))
+
+
+def moderator(world: sh.World) -> simcord.MemberActor:
+    """Can see private threads and instructor commands, but is not an instructor."""
+    role = world.guild.create_role("Moderator", permissions=discord.Permissions(manage_threads=True))
+    return world.guild.add_member(world.env.create_user("mo"), roles=[role])
+
+
+async def start_scene(world: sh.World, actor: simcord.MemberActor | None = None, **options: object) -> simcord.ChannelHandle:
+    before = {t.id for t in world.practice.threads}
+    result = await world.slash(actor or world.trainee, "roleplay start", scenario="traffic_stop", **options)
+    assert result.ephemeral and "Role-play started" in (result.response.content or ""), result.response.content
+    (thread,) = [t for t in world.practice.threads if t.id not in before]
+    return thread
+
+
+async def play(world: sh.World, thread: simcord.ChannelHandle, lines: list[str], actor: simcord.MemberActor | None = None) -> list[discord.Message]:
+    replies: list[discord.Message] = []
+    for line in lines:
+        replies.extend(await world.say(actor or world.trainee, thread, line))
+    return replies
+
+
+def embeds_in(world: sh.World, thread: simcord.ChannelHandle) -> list[discord.Embed]:
+    return [e for m in sh.bot_messages(world.env, thread) for e in m.embeds]
+
+
+def feedback(world: sh.World, thread: simcord.ChannelHandle) -> discord.Embed:
+    found = [e for e in embeds_in(world, thread) if (e.title or "").startswith("Feedback")]
+    assert len(found) == 1, [e.title for e in embeds_in(world, thread)]
+    return found[0]
+
+
+# -- commands and the thread flow --
+
+async def test_commands_are_synced_once_and_listed(world: sh.World, store: Store) -> None:
+    trainee_sees = set(world.trainee.available_commands(world.practice))
+    assert {"roleplay start", "roleplay end", "roleplay hint", "scenario list", "leaderboard", "kudos"} <= trainee_sees
+    assert not trainee_sees & {"cohort create", "report", "admin sync"}  # default_permissions hide them
+    assert {"cohort create", "cohort add", "cohort remove", "report"} <= set(world.instructor.available_commands(world.practice))
+    assert await store.get_meta("commands:global") is not None
+    syncs = [r for r in world.env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+    assert len(syncs) == 1
+    listing = await world.slash(world.trainee, "scenario list")
+    assert listing.ephemeral and "traffic_stop" in (listing.response.content or "")
+
+
+async def test_scenario_autocomplete(world: sh.World) -> None:
+    choices = await world.trainee.autocomplete(world.practice, "roleplay start", "scenario", "traf")
+    assert [c["value"] for c in choices] == ["traffic_stop"]
+    assert await world.trainee.autocomplete(world.practice, "roleplay start", "scenario", "zzz") == []
+
+
+async def test_self_practice_runs_in_a_private_thread_to_feedback(world: sh.World, store: Store) -> None:
+    thread = await start_scene(world)
+    assert sh.bot_thread(world.env, thread).type is discord.ChannelType.private_thread
+    assert world.trainee.id in sh.thread_member_ids(world.env, thread)
+    opening = sh.bot_messages(world.env, thread)
+    assert opening[0].embeds[0].title == "Traffic stop: expired registration"
+    assert opening[1].content.startswith("**Denise Carter:**")
+    replies = await play(world, thread, COURTEOUS)
+    assert all(r.content.startswith("**Denise Carter:**") for r in replies if r.content)
+    result = feedback(world, thread)
+    assert "outcome **success**" in (result.description or "")
+    assert "/100" in (result.description or "")
+    assert any("Good evening" in (field.value or "") for field in result.fields)
+    (session,) = await store.list_sessions()
+    assert (session.status, session.outcome, session.thread_id) == ("ended", "success", thread.id)
+    assert session.score is not None and session.score >= 70 and f"{session.score:02d}/100" in (result.description or "")
+
+
+async def test_only_the_trainee_moves_the_scene(world: sh.World, store: Store) -> None:
+    thread = await start_scene(world)
+    assert await world.say(world.instructor, thread, "Keep it up and you're going to jail.") == []
+    (session,) = await store.list_sessions()
+    assert session.turns == 0 and session.status == "active"
+
+
+async def test_rude_trainee_gets_failure_feedback_and_no_public_post(world: sh.World, store: Store) -> None:
+    cohort_channel = world.guild.create_text_channel("academy-wins")
+    await world.slash(world.instructor, "cohort create", name="Spring", channel=cohort_channel)
+    await world.slash(world.instructor, "cohort add", cohort="Spring", member=world.trainee)
+    thread = await start_scene(world)
+    await play(world, thread, RUDE)
+    assert "outcome **failure**" in (feedback(world, thread).description or "")
+    assert sh.bot_messages(world.env, cohort_channel) == []
+
+
+async def test_good_result_is_recognised_in_the_cohort_channel(world: sh.World) -> None:
+    cohort_channel = world.guild.create_text_channel("academy-wins")
+    await world.slash(world.instructor, "cohort create", name="Spring", channel=cohort_channel)
+    added = await world.slash(world.instructor, "cohort add", cohort="Spring", member=world.trainee)
+    assert added.ephemeral and "joined" in (added.response.content or "")
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS)
+    (post,) = sh.bot_messages(world.env, cohort_channel)
+    assert f"<@{world.trainee.id}>" in post.content and "Traffic stop" in post.content
+    assert "greeted the driver" in post.content
+
+
+async def test_instructor_starts_an_assessment_for_a_trainee(world: sh.World, store: Store) -> None:
+    thread = await start_scene(world, world.instructor, trainee=world.trainee, mode="assessment")
+    assert world.trainee.id in sh.thread_member_ids(world.env, thread)
+    (session,) = await store.list_sessions()
+    assert session.trainee_id == world.trainee.id and session.mode == "assessment"
+    hint = await world.trainee.slash(thread, "roleplay hint")
+    assert hint.ephemeral and "only available in practice" in (hint.response.content or "")
+
+
+async def test_trainees_cannot_start_for_others_or_assess(world: sh.World, store: Store) -> None:
+    other = world.member("olga")
+    refused = await world.slash(world.trainee, "roleplay start", scenario="traffic_stop", trainee=other)
+    assert refused.ephemeral and "Only instructors" in (refused.response.content or "")
+    refused = await world.slash(world.trainee, "roleplay start", scenario="traffic_stop", mode="assessment")
+    assert refused.ephemeral and "Only instructors" in (refused.response.content or "")
+    assert await store.list_sessions() == []
+
+
+async def test_one_scene_at_a_time_and_unknown_scenarios(world: sh.World) -> None:
+    await start_scene(world)
+    again = await world.slash(world.trainee, "roleplay start", scenario="traffic_stop")
+    assert again.ephemeral and "already has a role-play" in (again.response.content or "")
+    unknown = await world.slash(world.instructor, "roleplay start", scenario="trafic_stop")
+    assert unknown.ephemeral and "did you mean 'traffic_stop'" in (unknown.response.content or "")
+
+
+async def test_hint_and_end_by_command(world: sh.World, store: Store) -> None:
+    thread = await start_scene(world)
+    hint = await world.trainee.slash(thread, "roleplay hint")
+    assert hint.ephemeral and "Greeted the driver" in (hint.response.content or "")
+    ended = await world.trainee.slash(thread, "roleplay end")
+    assert ended.ephemeral
+    assert "outcome **abandoned**" in (feedback(world, thread).description or "")
+    (session,) = await store.list_sessions()
+    assert session.outcome == "abandoned"
+
+
+async def test_end_button_and_who_may_press_it(world: sh.World) -> None:
+    thread = await start_scene(world)
+    briefing = sh.bot_messages(world.env, thread)[0]
+    refused = await moderator(world).click(briefing, label="End role-play")
+    assert refused.ephemeral and "Only the trainee or an instructor" in (refused.response.content or "")
+    ended = await world.instructor.click(briefing, label="End role-play")
+    assert ended.acknowledged
+    assert "abandoned" in (feedback(world, thread).description or "")
+
+
+async def test_empty_and_long_messages(world: sh.World, store: Store) -> None:
+    thread = await start_scene(world)
+    replies = await world.say(world.trainee, thread, "Hello " + "very " * 380 + "long")
+    assert len(replies) == 1
+    (session,) = await store.list_sessions()
+    assert session.turns == 1
+
+
+# -- permissions and mentions --
+
+async def test_cohort_commands_are_for_instructors(world: sh.World, simcord_env: simcord.Env) -> None:
+    assert "cohort create" not in world.trainee.available_commands(world.practice)
+    refused = await world.slash(moderator(world), "cohort create", name="X", channel=world.practice)
+    assert refused.ephemeral and "Instructor role" in (refused.response.content or "")
+    simcord.assert_error(simcord_env, app_commands.CheckFailure)
+    created = await world.slash(world.instructor, "cohort create", name="Spring", channel=world.practice)
+    assert created.ephemeral and "created" in (created.response.content or "")
+    duplicate = await world.slash(world.instructor, "cohort create", name="Spring", channel=world.practice)
+    assert "already exists" in (duplicate.response.content or "")
+    choices = await world.instructor.autocomplete(world.practice, "cohort add", "cohort", "spr")
+    assert [c["value"] for c in choices] == ["Spring"]
+    assert "joined" in ((await world.slash(world.instructor, "cohort add", cohort="Spring", member=world.trainee)).response.content or "")
+    assert "left" in ((await world.slash(world.instructor, "cohort remove", cohort="Spring", member=world.trainee)).response.content or "")
+    missing = await world.slash(world.instructor, "cohort add", cohort="Nope", member=world.trainee)
+    assert "no cohort named 'Nope'" in (missing.response.content or "")
+
+
+async def test_report_is_private_and_for_instructors(world: sh.World) -> None:
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS)
+    refused = await world.slash(moderator(world), "report", member=world.trainee)
+    assert refused.ephemeral and "Only members with the Instructor role" in (refused.response.content or "")
+    report = await world.slash(world.instructor, "report", member=world.trainee)
+    assert report.ephemeral
+    (embed,) = report.response.embeds
+    assert "1 successful" in (embed.description or "")
+
+
+async def test_kudos_and_leaderboard_celebrate_only(world: sh.World) -> None:
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS)
+    struggling = world.member("rita")
+    rita_thread = await start_scene(world, struggling)
+    await play(world, rita_thread, RUDE, actor=struggling)
+    kudos = await world.slash(world.instructor, "kudos", member=world.trainee, skill="Acknowledged how she feels", reason="@everyone listen: great empathy")
+    assert not kudos.ephemeral and not kudos.response.message.mention_everyone
+    self_kudos = await world.slash(world.trainee, "kudos", member=world.trainee, skill="x", reason="me")
+    assert self_kudos.ephemeral
+    board = await world.slash(world.trainee, "leaderboard", period="week")
+    (embed,) = board.response.embeds
+    assert f"<@{world.trainee.id}>" in (embed.description or "") and "1 successful role-play" in (embed.description or "")
+    assert f"<@{struggling.id}>" not in (embed.description or "")  # never shamed by a poor result
+
+
+async def test_bot_never_pings_everyone_or_roles(world: sh.World) -> None:
+    thread = await start_scene(world)
+    await play(world, thread, ["@everyone @here <@&123> good evening ma'am"])
+    for body in sh.message_posts(world.env, thread):
+        mentions = body.get("allowed_mentions", {})
+        assert "everyone" not in mentions.get("parse", []) and "roles" not in mentions.get("parse", [])
+
+
+# -- restart safety and idle sessions --
+
+async def test_restart_catches_up_on_messages_written_while_down(world: sh.World, settings: Settings, tmp_path: Path) -> None:
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS[:1])
+    async with Store.open(tmp_path / "bot.db") as second_store:
+        async with sh.downtime(world.env, lambda: TrainerBot(settings, second_store, LIBRARY)):
+            await world.trainee.send(thread, COURTEOUS[1])
+            await world.trainee.send(thread, COURTEOUS[2])
+        await settle_until(lambda: len(sh.bot_messages(world.env, thread)) >= 5)
+        texts = [m.content for m in sh.bot_messages(world.env, thread)]
+        assert len([t for t in texts if t.startswith("**Denise Carter:**")]) == 4  # opening + 3 replies
+        (session,) = await second_store.list_sessions()
+        assert session.turns == 3 and session.state == "understood"
+        replies = await play(world, thread, COURTEOUS[3:])
+        assert replies
+        assert "outcome **success**" in (feedback(world, thread).description or "")
+        await world.env.bot.close()
+
+
+async def test_buttons_work_after_restart(world: sh.World, settings: Settings, tmp_path: Path) -> None:
+    thread = await start_scene(world)
+    briefing = sh.bot_messages(world.env, thread)[0]
+    async with Store.open(tmp_path / "bot.db") as second_store:
+        await sh.restart(world.env, lambda: TrainerBot(settings, second_store, LIBRARY))
+        await settle_until(lambda: world.env.bot.live.get(thread.id) is not None)
+        hint = await world.trainee.click(briefing, label="Hint")
+        assert hint.ephemeral and "Greeted the driver" in (hint.response.content or "")
+        assert await second_store.get_meta("commands:global") is not None
+        await world.env.bot.close()
+
+
+async def test_idle_nudge_then_abandon(world: sh.World, store: Store) -> None:
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS[:1])
+    idle = LIBRARY.get("traffic_stop").idle
+    assert idle is not None
+    await world.env.advance_time(idle.after_seconds + 20)
+    nudges = [m for m in sh.bot_messages(world.env, thread) if m.content.startswith("**Denise Carter:**")]
+    assert len(nudges) == 3  # opening, reply, nudge
+    await world.env.advance_time(idle.abandon_after_seconds)
+    assert "abandoned" in (feedback(world, thread).description or "")
+    (session,) = await store.list_sessions()
+    assert session.outcome == "abandoned"
+
+
+async def test_servers_never_mix(world: sh.World, store: Store) -> None:
+    other_guild = world.env.create_guild("Second department")
+    other_channel = other_guild.create_text_channel("practice")
+    other_role = other_guild.create_role("Instructor", permissions=discord.Permissions(manage_threads=True))
+    other_instructor = other_guild.add_member(world.env.create_user("ola"), roles=[other_role])
+    await world.slash(world.instructor, "cohort create", name="Spring", channel=world.practice)
+    created = await other_instructor.slash(other_channel, "cohort create", name="Spring", channel=other_channel)
+    assert "created" in (created.response.content or "")  # same name, another server
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS)
+    board = await other_instructor.slash(other_channel, "leaderboard", period="all")
+    assert "Nobody on the board yet" in (board.response.embeds[0].description or "")
+    assert {c.guild_id for c in await store.cohorts(guild_id=world.guild.id)} == {world.guild.id}
+
+
+async def settle_until(condition: object, timeout: float = 10.0) -> None:
+    """Background work (a catch-up after restart) is not an actor's reaction; wait for its effect."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():  # type: ignore[operator]
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.05)
