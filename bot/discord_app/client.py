@@ -8,9 +8,11 @@ import logging
 from typing import Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.discord_app.checks import refuse
 from bot.discord_app.live import LiveSessions
 from bot.discord_app.views import EndSceneButton, HintButton
 from bot.engine.catalog import Library
@@ -34,6 +36,29 @@ def intents() -> discord.Intents:
     return wanted
 
 
+class TrainerTree(app_commands.CommandTree["TrainerBot"]):
+    """Every failed command still gets an answer: one clear line for the user, the traceback to the log."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CheckFailure):
+            return  # the check has already answered
+        original = getattr(error, "original", error)
+        if isinstance(original, discord.Forbidden):
+            text = (
+                "I'm missing a permission here. I need: View Channel, Send Messages, Send Messages in Threads, "
+                "Create Private Threads, Manage Threads, Embed Links and Read Message History."
+            )
+            log.warning("missing permission in channel %s: %s", interaction.channel_id, original)
+        else:
+            name = interaction.command.qualified_name if interaction.command else "?"
+            log.error("/%s failed", name, exc_info=original)
+            text = "Something went wrong on my side; the error has been logged. Please try again."
+        try:
+            await refuse(interaction, text)
+        except discord.HTTPException:
+            log.warning("could not tell the user about the error (interaction expired)")
+
+
 class TrainerBot(commands.Bot):
     def __init__(self, settings: Settings, store: Store, library: Library, **options: Any) -> None:
         super().__init__(
@@ -41,6 +66,7 @@ class TrainerBot(commands.Bot):
             help_command=None,
             intents=intents(),
             allowed_mentions=ALLOWED_MENTIONS,
+            tree_cls=TrainerTree,
             **options,
         )
         self.settings = settings

@@ -217,6 +217,14 @@ async def test_empty_and_long_messages(world: sh.World, store: Store) -> None:
 
 # -- permissions and mentions --
 
+async def test_missing_thread_permission_gets_a_clear_answer(simcord_env: simcord.Env, store: Store) -> None:
+    world = sh.build_world(simcord_env, bot_overwrite=discord.PermissionOverwrite(create_private_threads=False))
+    result = await world.slash(world.trainee, "roleplay start", scenario="traffic_stop")
+    assert result.ephemeral and "missing a permission" in (result.response.content or "")
+    simcord.assert_error(simcord_env, app_commands.CommandInvokeError)
+    assert await store.list_sessions() == []
+
+
 async def test_cohort_commands_are_for_instructors(world: sh.World, simcord_env: simcord.Env) -> None:
     assert "cohort create" not in world.trainee.available_commands(world.practice)
     refused = await world.slash(moderator(world), "cohort create", name="X", channel=world.practice)
