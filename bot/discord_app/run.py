@@ -37,10 +37,18 @@ def configure_logging(settings: Settings) -> None:
     else:
         handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_without_voice_warnings)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+    # transitions logs every state change at INFO; the session log lines already say what matters.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+
+
+def _without_voice_warnings(record: logging.LogRecord) -> bool:
+    """The bot never joins voice; discord.py's 'PyNaCl is not installed' warnings are noise."""
+    return "voice will NOT be supported" not in record.getMessage()
 
 
 async def run_bot(settings: Settings, **client_options: object) -> None:

@@ -4,6 +4,7 @@ views against an in-memory Discord, with the real store on a temporary SQLite fi
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from discord import app_commands
 from bot.config import Settings
 from bot.discord_app.client import TrainerBot
 from bot.engine.catalog import Library
+from bot.runner import SceneRunner
 from bot.store import Store
 from tests.discord import simharness as sh
 
@@ -295,6 +297,42 @@ async def test_restart_catches_up_on_messages_written_while_down(world: sh.World
         assert replies
         assert "outcome **success**" in (feedback(world, thread).description or "")
         await world.env.bot.close()
+
+
+async def test_crash_between_posting_and_recording_does_not_post_twice(world: sh.World, settings: Settings, tmp_path: Path) -> None:
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS[:1])
+    before = [m.id for m in sh.bot_messages(world.env, thread)]
+    async with Store.open(tmp_path / "bot.db") as second_store:
+        async with sh.downtime(world.env, lambda: TrainerBot(settings, second_store, LIBRARY)):
+            forget_delivery(tmp_path / "bot.db", seq=1)
+        await settle_until(lambda: world.env.bot.live.get(thread.id) is not None)
+        await settle_until(lambda: not _undelivered_sync(tmp_path / "bot.db"))
+        assert [m.id for m in sh.bot_messages(world.env, thread)] == before
+        await world.env.bot.close()
+
+
+async def test_reply_saved_but_never_posted_goes_out_after_restart(world: sh.World, settings: Settings, tmp_path: Path) -> None:
+    thread = await start_scene(world)
+    async with Store.open(tmp_path / "bot.db") as second_store:
+        async with sh.downtime(world.env, lambda: TrainerBot(settings, second_store, LIBRARY)):
+            (session,) = await second_store.list_sessions()
+            runner = await SceneRunner.resume(second_store, session.id, LIBRARY.get("traffic_stop"))
+            turn = await runner.step(COURTEOUS[0], source_message_id="1")  # committed; the process "dies" before posting
+            assert turn is not None
+        await settle_until(lambda: any(m.content.endswith(turn.reply) for m in sh.bot_messages(world.env, thread)))
+        await world.env.bot.close()
+
+
+def forget_delivery(db: Path, seq: int) -> None:
+    """What a crash right after posting a reply leaves behind: the reply is not marked as posted."""
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE turns SET source_message_id = NULL WHERE speaker = 'resident' AND seq = ?", (seq,))
+
+
+def _undelivered_sync(db: Path) -> bool:
+    with sqlite3.connect(db) as raw:
+        return raw.execute("SELECT COUNT(*) FROM turns WHERE speaker = 'resident' AND source_message_id IS NULL").fetchone()[0] > 0
 
 
 async def test_buttons_work_after_restart(world: sh.World, settings: Settings, tmp_path: Path) -> None:

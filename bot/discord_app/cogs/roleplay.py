@@ -278,12 +278,22 @@ class RolePlayCog(commands.Cog):
                 log.warning("catch-up of session %d failed: %s", session.id, exc)
 
     async def redeliver_last_reply(self, live: LiveSession, thread: discord.Thread) -> None:
-        """A reply committed but never posted (the process died in between) goes out now."""
+        """A reply committed but never recorded as posted goes out now, unless it did reach the
+        thread (the process died between posting it and recording that): then it is recorded."""
         rows = await self.bot.store.turns(live.runner.session_id)
         last = next((row for row in reversed(rows) if row.speaker == "resident"), None)
-        if last is not None and last.source_message_id is None:
-            sent = await thread.send(embeds.resident_line(live.runner.play.scenario, last.text))
-            await self.bot.store.mark_delivered(live.runner.session_id, last.seq, str(sent.id))
+        if last is None or last.source_message_id is not None:
+            return
+        line = embeds.resident_line(live.runner.play.scenario, last.text)
+        asked = next((row.source_message_id for row in rows if row.speaker == "trainee" and row.seq == last.seq), None)
+        after = discord.Object(int(asked) if asked else live.thread_id)
+        me = self.bot.user.id if self.bot.user else 0
+        async for message in thread.history(limit=50, after=after, oldest_first=True):
+            if message.author.id == me and message.content == line:
+                await self.bot.store.mark_delivered(live.runner.session_id, last.seq, str(message.id))
+                return
+        sent = await thread.send(line)
+        await self.bot.store.mark_delivered(live.runner.session_id, last.seq, str(sent.id))
 
 
 class _Mentionable:

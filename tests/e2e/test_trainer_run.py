@@ -1,0 +1,156 @@
+"""The unmodified `trainer run` process over real loopback sockets against a fake of Discord:
+it starts, syncs its commands, runs a role-play from /roleplay start to the feedback embed,
+and after kill -9 and a restart continues the same scene in the same thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.engine.catalog import load_checked
+from tests.fakediscord import FakeDiscord
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-test-token-" + "x" * 40
+MANAGE_THREADS = 1 << 34
+SCENARIO = load_checked(ROOT / "dialogues" / "traffic_stop.yaml")
+COURTEOUS = [
+    "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
+    "The reason I pulled you over is that your registration tag expired in July.",
+    "I understand, a twelve-hour shift is exhausting. I appreciate your patience.",
+    "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
+    "Thank you for your patience, ma'am. Drive safe and get home safe.",
+]
+
+
+def resident(message: dict[str, Any]) -> bool:
+    return str(message.get("content", "")).startswith("**Denise Carter:**")
+
+
+def is_feedback(message: dict[str, Any]) -> bool:
+    return any(str(embed.get("title", "")).startswith("Feedback") for embed in message.get("embeds") or [])
+
+
+class BotProcess:
+    """`python -m bot run` as a child process, its log kept for failure messages."""
+
+    def __init__(self, config: Path, fake: FakeDiscord, log: Path) -> None:
+        self.config, self.fake, self.log = config, fake, log
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        env = {**os.environ, **self.fake.env(), "DISCORD_TOKEN": TOKEN, "TRAINER_GUILD_READY_TIMEOUT": "0.1"}
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", "--config", str(self.config),
+                env=env, cwd=ROOT, stdout=log, stderr=log,
+            )
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout=20)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        return self.process.returncode or 0
+
+    def output(self) -> str:
+        return self.log.read_text("utf-8", errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(token=TOKEN) as server:
+        yield server
+
+
+def write_config(tmp_path: Path, guild_id: str) -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"discord:\n  guild_id: {guild_id}\n  instructor_role: Instructor\n"
+        f"database:\n  path: {tmp_path / 'trainer.db'}\n"
+        f"dialogues:\n  path: {ROOT / 'dialogues'}\n"
+        "logging:\n  level: INFO\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+async def say(fake: FakeDiscord, thread: dict[str, Any], user: dict[str, Any], text: str) -> dict[str, Any]:
+    sent = await fake.user_message(thread, user, text)
+    return await fake.wait_for_message(thread, resident, after=sent, timeout=30)
+
+
+async def test_roleplay_end_to_end_survives_kill_9(fake: FakeDiscord, tmp_path: Path) -> None:
+    guild = fake.add_guild("Metro PD")
+    practice = fake.add_text_channel(guild, "practice")
+    fake.add_role(guild, "Instructor", permissions=MANAGE_THREADS)
+    trainee = fake.add_member(guild, "tom")
+    bot = BotProcess(write_config(tmp_path, guild["id"]), fake, tmp_path / "bot.log")
+    await bot.start()
+    try:
+        await fake.wait_for_bot_ready(timeout=60)
+        commands = await fake.wait_for_commands(guild, timeout=60)
+        assert {"roleplay", "scenario", "cohort", "leaderboard", "kudos", "report"} <= {c["name"] for c in commands}
+
+        started = await fake.invoke_slash(practice, trainee, "roleplay", subcommand="start", options={"scenario": "traffic_stop"})
+        reply = await fake.wait_for_reply(started, timeout=30)
+        assert started.ephemeral and "Role-play started" in reply["content"]
+        thread = await fake.wait_for_thread(parent=practice, timeout=30)
+        assert trainee["user"]["id"] in fake.thread_member_ids(thread)
+        await fake.wait_for_message(thread, resident, timeout=30)  # the opening line
+        for line in COURTEOUS[:2]:
+            await say(fake, thread, trainee, line)
+
+        await bot.kill()
+        written_while_down = await fake.user_message(thread, trainee, COURTEOUS[2])
+        await bot.start()
+        await fake.wait_for_bot_ready(timeout=60, identifies=2)
+        caught_up = await fake.wait_for_message(thread, resident, after=written_while_down, timeout=60)
+        assert caught_up["content"] in {f"**Denise Carter:** {line.text}" for line in SCENARIO.states["understood"].say}
+        replies = [m["content"] for m in fake.bot_messages(thread) if resident(m)]
+        assert len(replies) == len(set(replies)) == 4  # opening + 3 replies, none posted twice
+        assert len(fake.requests_to("PUT", r"/commands$")) == 1  # unchanged commands are not synced again
+
+        for line in COURTEOUS[3:]:
+            await say(fake, thread, trainee, line)
+        final = await fake.wait_for_message(thread, is_feedback, timeout=30)
+        description = final["embeds"][0]["description"]
+        assert "outcome **success**" in description and "/100" in description
+        for message in fake.bot_messages(thread):
+            mentions = fake.allowed_mentions(message) or {}
+            assert not {"everyone", "roles"} & set(mentions.get("parse", []))
+    except BaseException:
+        print(bot.output())
+        raise
+    finally:
+        code = await bot.stop()
+    assert code == 0, bot.output()
+    assert TOKEN not in bot.output()
+
+
+async def test_bad_token_is_one_clear_line(fake: FakeDiscord, tmp_path: Path) -> None:
+    guild = fake.add_guild("Metro PD")
+    env = {**os.environ, **fake.env(), "DISCORD_TOKEN": "wrong-token-" + "y" * 30}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--config", str(write_config(tmp_path, guild["id"])),
+        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 2
+    assert stderr.decode().strip().splitlines()[-1] == "trainer: Discord rejected the token (DISCORD_TOKEN or discord.token)"
