@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         "per problem; exit 0 when clean, 1 when there are problems."))
     check.add_argument("paths", nargs="*", type=Path, help="files or directories (default: dialogues/)")
 
+    graph = commands.add_parser("graph", help="draw a scenario's states and transitions", description=(
+        "The scenario as a diagram: Mermaid text (default, or a .mmd file), or SVG/PNG through Graphviz's "
+        "'dot' when it is installed."))
+    graph.add_argument("scenario", help="scenario id or path")
+    graph.add_argument("-o", "--output", type=Path, help="write to FILE (.mmd, .dot, .svg or .png) instead of printing Mermaid")
+    graph.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
+
     record = commands.add_parser("record", help="write a golden transcript from lines on standard input", description=(
         "Play the lines on standard input and print a golden transcript (YAML) of what happened, to keep "
         "in dialogues/golden/<scenario>/ so the test suite replays it. Review it before committing: it "
@@ -109,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "play": cmd_play, "check": cmd_check, "analyze": cmd_analyze, "sessions": cmd_sessions,
         "export": cmd_export, "backup": cmd_backup, "purge": cmd_purge, "record": cmd_record, "replay": cmd_replay,
-        "run": cmd_run,
+        "run": cmd_run, "graph": cmd_graph,
     }
     try:
         return handlers[args.command](args)
@@ -199,6 +206,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(run_bot(settings, **options))
     except KeyboardInterrupt:
         pass
+    return EXIT_OK
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from bot.engine.catalog import load
+    from bot.engine.diagram import dot, mermaid
+
+    scenario = load(args.scenario, args.dialogues)
+    output: Path | None = args.output
+    if output is None:
+        print(mermaid(scenario), end="")
+        return EXIT_OK
+    suffix = output.suffix.lower()
+    if suffix in (".mmd", ".mermaid"):
+        output.write_text(mermaid(scenario), encoding="utf-8")
+    elif suffix == ".dot":
+        output.write_text(dot(scenario), encoding="utf-8")
+    elif suffix in (".svg", ".png"):
+        if shutil.which("dot") is None:
+            raise UsageError("drawing SVG or PNG needs Graphviz's 'dot' (e.g. apt install graphviz); or write a .mmd file")
+        result = subprocess.run(["dot", f"-T{suffix[1:]}", "-o", str(output)], input=dot(scenario), text=True, capture_output=True)
+        if result.returncode != 0:
+            raise UsageError(f"Graphviz failed: {result.stderr.strip()}")
+    else:
+        raise UsageError(f"unknown diagram format '{suffix}': use .mmd, .dot, .svg or .png")
+    print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -169,9 +169,9 @@ class RolePlayCog(commands.Cog):
     # -- the scene itself --
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if message.author.bot or message.guild is None:
+        if message.author.bot:
             return
-        live = self.bot.live.get(message.channel.id)
+        live = self.bot.live.get(message.channel.id)  # only session threads are live; nothing else to check
         if live is None or message.author.id != live.trainee_id:
             return  # observers (instructors) may write without affecting the scene
         async with live.lock:

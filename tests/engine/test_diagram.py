@@ -1,0 +1,47 @@
+"""`trainer graph`: every state and transition of a scenario, as Mermaid or DOT."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.engine.catalog import load_checked
+from bot.engine.diagram import dot, edges, mermaid
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = load_checked(ROOT / "dialogues" / "traffic_stop.yaml")
+
+
+def test_mermaid_has_every_state_and_ending() -> None:
+    text = mermaid(SCENARIO)
+    assert text.startswith("stateDiagram-v2") and "[*] --> window" in text
+    for name in SCENARIO.states:
+        assert f" {name} " in text or f" {name}:" in text or f"--> {name}" in text
+    assert "resolved --> [*]: success" in text and "complaint --> [*]: failure" in text
+    transitions = sum(len(s.on) + (s.otherwise is not None) for s in SCENARIO.states.values())
+    assert len(edges(SCENARIO)) >= transitions
+
+
+def test_labels_stay_parseable() -> None:
+    for _, _, label in edges(SCENARIO):
+        assert not set(label) & set(':;{}"<>|')
+    assert dot(SCENARIO).count("->") >= len(edges(SCENARIO))
+
+
+def test_graph_command_writes_files_and_refuses_unknown_formats(tmp_path: Path) -> None:
+    out = tmp_path / "t.mmd"
+    done = subprocess.run([sys.executable, "-m", "bot", "graph", "traffic_stop", "-o", str(out)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and out.read_text("utf-8") == mermaid(SCENARIO)
+    bad = subprocess.run([sys.executable, "-m", "bot", "graph", "traffic_stop", "-o", str(tmp_path / "t.pdf")], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert bad.returncode == 2 and "unknown diagram format" in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed on this machine")
+def test_svg_through_graphviz(tmp_path: Path) -> None:
+    out = tmp_path / "t.svg"
+    done = subprocess.run([sys.executable, "-m", "bot", "graph", "traffic_stop", "-o", str(out)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and out.read_text("utf-8").lstrip().startswith(("<?xml", "<svg"))
