@@ -83,7 +83,11 @@ class SceneRunner:
                     f"cannot resume session {session_id}: {cause}turn {row.seq} now leads to "
                     f"'{turn.state_after}' (mood {turn.mood_after}) instead of '{row.state}' (mood {row.mood})"
                 )
-        return cls(store, play, session)
+        runner = cls(store, play, session)
+        if play.ended:
+            # The process died after the last turn was saved but before the session was closed.
+            await runner.finish()
+        return runner
 
     @property
     def session_id(self) -> int:

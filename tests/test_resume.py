@@ -119,3 +119,22 @@ def test_resume_after_scenario_edit_explains_why_not(tmp_path: Path) -> None:
     )
     assert resumed.returncode == 2
     assert "state 'greeted' no longer exists" in resumed.stderr and "changed since it started" in resumed.stderr
+
+
+def test_resume_closes_a_scene_that_ended_just_before_a_crash(tmp_path: Path, uninterrupted: tuple[dict[str, object], list[tuple[int, str, str, int, str]]]) -> None:
+    expected, _ = uninterrupted
+    db = tmp_path / "t.db"
+    done = subprocess.run(
+        trainer("play", "traffic_stop", "--json", "--seed", SEED, "--db", str(db)),
+        input="\n".join(LINES) + "\n", capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
+    )
+    session = final(done.stdout)["session"]
+    with sqlite3.connect(db) as raw:  # what a crash between the last turn and closing the session leaves
+        raw.execute("UPDATE sessions SET status = 'active', outcome = NULL, score = NULL, ended_at = NULL")
+    resumed = subprocess.run(
+        trainer("play", "--resume", str(session), "--json", "--db", str(db)), input="", capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert final(resumed.stdout)["outcome"] == expected["outcome"] and final(resumed.stdout)["score"] == expected["score"]
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT status, outcome, score FROM sessions").fetchone() == ("ended", expected["outcome"], expected["score"])

@@ -129,7 +129,9 @@ class RolePlay:
     def idle_line(self) -> str:
         """What the resident says when the trainee goes quiet: not a turn, nothing is scored."""
         lines = self.scenario.idle.say if self.scenario.idle else (Line(f"*{self.scenario.resident.name} waits for you to say something.*"),)
-        return self._say(lines, turn=-(len(self.turns) + 1))  # its own seed stream, apart from replies
+        # Its own seed stream and no memory of 'once' lines: nudges are not stored, so they must
+        # not change what a resumed session would say next.
+        return self._say(lines, turn=-(len(self.turns) + 1), remember=False)
 
     def abandon(self) -> None:
         """End a scene that reached no ending (input ended, trainee left, idle timeout)."""
@@ -176,13 +178,13 @@ class RolePlay:
         name = evidence.detail.strip()
         self.officer_name = name if RANKS.search(name) else f"Officer {name}"
 
-    def _say(self, lines: tuple[Line, ...], turn: int = 0) -> str:
+    def _say(self, lines: tuple[Line, ...], turn: int = 0, remember: bool = True) -> str:
         if not lines:
             return ""
         fresh = [line for line in lines if not (line.once and line.text in self.said_once)]
         pool = fresh or [line for line in lines if not line.once] or list(lines)
         # A string seed is hashed with SHA-512 by `random`, so it is stable across processes.
         line = random.Random(f"{self.seed}:{turn}").choice(pool)
-        if line.once:
+        if line.once and remember:
             self.said_once.add(line.text)
         return line.text.replace("{officer}", self.officer_name or "officer").replace("{resident}", self.scenario.resident.name)

@@ -269,6 +269,9 @@ class RolePlayCog(commands.Cog):
                 if not isinstance(thread, discord.Thread):
                     return
                 await self.redeliver_last_reply(live, thread)
+                if live.runner.ended:  # it ended just before the crash: the feedback is still owed
+                    await self.conclude(live, live.runner.play.score())
+                    return
                 after = await self.bot.store.last_trainee_message_id(session.id)
                 async for message in thread.history(limit=None, after=discord.Object(int(after) if after else live.thread_id), oldest_first=True):
                     if message.author.id == live.trainee_id and not live.runner.ended:
