@@ -99,10 +99,10 @@ class Detection:
 
 @dataclass(frozen=True)
 class _Branch:
-    """One pattern, plus the 2-3 letter grams one of which any match must contain."""
+    """One pattern, plus groups of short grams: any match contains one gram of *each* group."""
 
     pattern: re.Pattern[str]
-    grams: frozenset[str] | None  # None: no cheap pre-filter could be derived
+    grams: tuple[frozenset[str], ...] | None  # None: no cheap pre-filter could be derived
 
 
 @dataclass(frozen=True)
@@ -234,14 +234,66 @@ def _required_literals(items: Any) -> set[str] | None:
     return best
 
 
-def _grams(pattern: str) -> frozenset[str] | None:
+def _requirements(items: Any) -> list[set[str]]:
+    """Every mandatory part of a parsed pattern, each as the strings one of which it contains.
+
+    A match must satisfy *all* of them, so checking several (not only the most selective
+    one, as ``_required_literals`` picks) skips far more patterns on lines that contain a
+    common word of the pattern ("you", "that") but not its rarer other half.
+    """
+    reqs: list[set[str]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            reqs.append({"".join(run)})
+            run.clear()
+
+    for op, av in items:
+        kind = op.name
+        if kind == "LITERAL":
+            run.append(chr(av).lower())
+            continue
+        flush()
+        if kind == "SUBPATTERN":
+            reqs.extend(_requirements(av[3]))
+        elif kind == "ATOMIC_GROUP":
+            reqs.extend(_requirements(av))
+        elif kind in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
+            reqs.extend(_requirements(av[2]))
+        elif kind == "BRANCH":
+            found: set[str] = set()
+            for alternative in av[1]:
+                sub = _required_literals(alternative)
+                if sub is None:
+                    found = set()
+                    break
+                found |= sub
+            if found:
+                reqs.append(found)
+    flush()
+    return reqs
+
+
+_MAX_GROUPS = 4  # pre-filter groups checked per pattern (each check is one small set op)
+
+
+def _grams(pattern: str) -> tuple[frozenset[str], ...] | None:
     try:
-        prefixes = _required_literals(_sre_parse.parse(pattern, re.IGNORECASE))
+        reqs = _requirements(_sre_parse.parse(pattern, re.IGNORECASE))
     except Exception:  # a pre-filter is an optimisation; never let it break loading
         return None
-    if not prefixes or any(len(p) < 2 for p in prefixes):
+    groups: list[frozenset[str]] = []
+    for req in reqs:
+        if not req or any(len(p) < 2 for p in req):
+            continue  # single letters are not in the text's gram set: unusable as a filter
+        group = frozenset(p[:_GRAM] for p in req)
+        if group not in groups:
+            groups.append(group)
+    if not groups:
         return None
-    return frozenset(p[:_GRAM] for p in prefixes)
+    groups.sort(key=lambda g: (-min(map(len, g)), len(g)))  # most selective first
+    return tuple(groups[:_MAX_GROUPS])
 
 
 def _branches(patterns: Sequence[str], macros: Mapping[str, str]) -> tuple[_Branch, ...]:
@@ -356,8 +408,18 @@ def _rule_evidence(
 ) -> list[Evidence]:
     found = []
     for branch in rule.branches:
-        if branch.grams is not None and branch.grams.isdisjoint(grams):
-            continue
+        groups = branch.grams
+        if groups is not None:
+            # Plain loop, no generator: this runs ~450 times per line, most exit at once.
+            if groups[0].isdisjoint(grams):
+                continue
+            for group in groups[1:]:
+                if group.isdisjoint(grams):
+                    break
+            else:
+                group = None
+            if group is not None:
+                continue
         for m in branch.pattern.finditer(norm):
             start, end, detail = _span_and_detail(m, rule)
             if end <= start or not _accepted(norm, m, start, rule, lex):
