@@ -121,6 +121,7 @@ async def test_self_practice_runs_in_a_private_thread_to_feedback(world: sh.Worl
     assert world.trainee.id in sh.thread_member_ids(world.env, thread)
     opening = sh.bot_messages(world.env, thread)
     assert opening[0].embeds[0].title == "Traffic stop: expired registration"
+    assert opening[0].content == f"<@{world.trainee.id}>"
     assert opening[1].content.startswith("**Denise Carter:**")
     replies = await play(world, thread, COURTEOUS)
     assert all(r.content.startswith("**Denise Carter:**") for r in replies if r.content)

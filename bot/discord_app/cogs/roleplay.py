@@ -88,7 +88,10 @@ class RolePlayCog(commands.Cog):
             invitable=False,
             auto_archive_duration=1440,
         )
-        await thread.add_user(player)
+        try:
+            await thread.add_user(player)
+        except discord.HTTPException as exc:  # the mention below also brings them in, on Discord
+            log.warning("could not add %s to thread %d: %s", player.id, thread.id, exc)
         runner = await SceneRunner.start(
             self.bot.store, chosen, trainee=player.display_name, machine=self.bot.library.machines[chosen.id],
             mode=mode, guild_id=interaction.guild.id, channel_id=channel.id, thread_id=thread.id, trainee_id=player.id,
@@ -96,7 +99,10 @@ class RolePlayCog(commands.Cog):
         live = LiveSession(runner=runner, thread_id=thread.id, guild_id=interaction.guild.id, trainee_id=player.id)
         self.bot.live.add(live)
         async with live.lock:
-            await thread.send(embed=embeds.briefing_embed(chosen, player, mode), view=scene_controls(thread.id, mode == "practice"))
+            await thread.send(
+                player.mention,  # notifies the trainee (and adds them to a private thread)
+                embed=embeds.briefing_embed(chosen, player, mode), view=scene_controls(thread.id, mode == "practice"),
+            )
             sent = await thread.send(embeds.resident_line(chosen, runner.play.opening))
             await self.bot.store.mark_delivered(runner.session_id, 0, str(sent.id))
         log.info("session %d started: %s for %s in thread %d", runner.session_id, chosen.id, player.id, thread.id)
