@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.errors import TrainerError, UsageError
+from bot.errors import ScenarioNotFound, TrainerError, UsageError
 from bot.export import FORMATS
 
 log = logging.getLogger("trainer")
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Role-play a scenario. On a terminal it is interactive; otherwise each line of standard "
         "input is one trainee message and the scene ends when input ends."))
     play.add_argument("scenario", nargs="?", help="scenario id (e.g. traffic_stop) or path to a scenario file")
-    play.add_argument("--resume", type=int, metavar="SESSION_ID", help="continue an unfinished session (see 'trainer sessions --status active')")
+    play.add_argument("--resume", type=_session_id, metavar="SESSION_ID", help="continue an unfinished session (see 'trainer sessions --status active')")
     play.add_argument("--seed", type=int, help="seed for the resident's line variations (default: random, saved with the session)")
     play.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     play.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--what", choices=("sessions", "turns"), required=True, help="one row per session, or per line said")
     export.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or jsonl")
     export.add_argument("--cohort", help="only trainees in this cohort")
+    export.add_argument("--guild", type=_session_id, metavar="SERVER_ID", help="only this Discord server (0: terminal sessions)")
     export.add_argument("--since", type=_date, help="only sessions started on or after this date (YYYY-MM-DD)")
     export.add_argument("-o", "--output", type=Path, help="write to this file instead of standard output")
 
@@ -143,6 +145,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(problem)
     if problems or missing:
         return EXIT_PROBLEMS
+    if not scenarios:
+        print(f"no scenario files (*.yaml) in {', '.join(map(str, paths))}", file=sys.stderr)
+        return EXIT_PROBLEMS
     print(f"{len(scenarios)} scenario(s) OK", file=sys.stderr)
     return EXIT_OK
 
@@ -173,12 +178,17 @@ def cmd_play(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
 
     async def run() -> None:
-        async with Store.open(_db(args)) as store:
+        async with Store.open(_db(args), create=args.resume is None) as store:
             if args.resume is not None:
                 session = await store.get_session(args.resume)
                 if session is None:
                     raise UsageError(f"there is no session {args.resume} in {_db(args)}")
-                scenario = load(args.scenario or session.scenario_id, args.dialogues)
+                if session.thread_id is not None:
+                    raise UsageError(f"session {args.resume} is a Discord role-play; it continues in its thread, not here")
+                try:
+                    scenario = load(args.scenario or session.scenario_id, args.dialogues)
+                except ScenarioNotFound as exc:
+                    raise UsageError(f"{exc}; if the session was played from a file, give it: trainer play FILE --resume {args.resume}") from exc
                 runner = await SceneRunner.resume(store, args.resume, scenario)
             else:
                 scenario = load(args.scenario, args.dialogues)
@@ -201,7 +211,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(config, os.environ)
     configure_logging(settings)
     guild_ready = os.environ.get("TRAINER_GUILD_READY_TIMEOUT")  # tests against a fake gateway wait less
-    options = {"guild_ready_timeout": float(guild_ready)} if guild_ready else {}
+    try:
+        options = {"guild_ready_timeout": float(guild_ready)} if guild_ready else {}
+    except ValueError:
+        raise UsageError(f"TRAINER_GUILD_READY_TIMEOUT must be a number of seconds, not {guild_ready!r}") from None
     try:
         asyncio.run(run_bot(settings, **options))
     except KeyboardInterrupt:
@@ -222,10 +235,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
         print(mermaid(scenario), end="")
         return EXIT_OK
     suffix = output.suffix.lower()
-    if suffix in (".mmd", ".mermaid"):
-        output.write_text(mermaid(scenario), encoding="utf-8")
-    elif suffix == ".dot":
-        output.write_text(dot(scenario), encoding="utf-8")
+    if suffix in (".mmd", ".mermaid", ".dot"):
+        try:
+            output.write_text(dot(scenario) if suffix == ".dot" else mermaid(scenario), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
     elif suffix in (".svg", ".png"):
         if shutil.which("dot") is None:
             raise UsageError("drawing SVG or PNG needs Graphviz's 'dot' (e.g. apt install graphviz); or write a .mmd file")
@@ -280,7 +294,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     from bot.store import Store
 
     async def fetch() -> list[Any]:
-        async with Store.open(_db(args)) as store:
+        async with Store.open(_db(args), create=False) as store:
             return await store.list_sessions(status=args.status)
 
     rows = asyncio.run(fetch())
@@ -303,20 +317,31 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.export import write_rows
     from bot.store import Store
+    from bot.store.rows import ExportTurn
 
     async def fetch() -> list[Any]:
-        async with Store.open(_db(args)) as store:
-            if args.cohort is not None and await store.cohort(args.cohort) is None:
-                raise UsageError(f"there is no cohort named '{args.cohort}'")
+        async with Store.open(_db(args), create=False) as store:
+            cohort_id = None
+            if args.cohort is not None:
+                found = [c for c in await store.cohorts_named(args.cohort) if args.guild is None or c.guild_id == args.guild]
+                if not found:
+                    raise UsageError(f"there is no cohort named '{args.cohort}'" + (f" in server {args.guild}" if args.guild else ""))
+                if len(found) > 1:
+                    servers = ", ".join(str(c.guild_id) for c in found)
+                    raise UsageError(f"cohort '{args.cohort}' exists in several servers ({servers}): choose one with --guild")
+                cohort_id = found[0].id
             if args.what == "sessions":
-                return list(await store.export_sessions(cohort=args.cohort, since=args.since))
-            return list(await store.export_turns(cohort=args.cohort, since=args.since))
+                return list(await store.export_sessions(cohort_id=cohort_id, since=args.since, guild_id=args.guild))
+            return list(await store.export_turns(cohort_id=cohort_id, since=args.since, guild_id=args.guild))
 
     rows = asyncio.run(fetch())
-    fields = SESSION_FIELDS if args.what == "sessions" else None
+    fields = SESSION_FIELDS if args.what == "sessions" else [f.name for f in dataclasses.fields(ExportTurn)]
     if args.output is not None:
-        with args.output.open("w", encoding="utf-8", newline="") as out:
-            count = write_rows(rows, out, args.format, fields)
+        try:
+            with args.output.open("w", encoding="utf-8", newline="") as out:
+                count = write_rows(rows, out, args.format, fields)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
         print(f"{count} {args.what} written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.reconfigure(encoding="utf-8", newline="")  # type: ignore[union-attr]
@@ -331,7 +356,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         raise UsageError("the backup file must not be the database itself")
 
     async def run() -> None:
-        async with Store.open(_db(args)) as store:
+        async with Store.open(_db(args), create=False) as store:
             await store.backup(args.to)
 
     asyncio.run(run())
@@ -343,9 +368,10 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from bot.store import Store
 
     async def run() -> int:
-        async with Store.open(_db(args)) as store:
+        async with Store.open(_db(args), create=False) as store:
             sessions, turns = await store.count_before(args.before)
-            print(f"{sessions} session(s) with {turns} line(s) started before {args.before}.", file=sys.stderr)
+            print(f"{sessions} ended session(s) with {turns} line(s) started before {args.before}"
+                  " (role-plays still in progress are kept; kudos given before then go too).", file=sys.stderr)
             if sessions == 0:
                 return EXIT_OK
             if not args.yes:
@@ -371,6 +397,16 @@ def _db(args: argparse.Namespace) -> Path:
     from bot.store import default_db_path
 
     return Path(args.db) if args.db is not None else default_db_path()
+
+
+def _session_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"out of range: {text}")
+    return value
 
 
 def _date(text: str) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import secrets
 
 from bot.engine.machine import ScenarioMachine
-from bot.engine.scenario import Outcome, Scenario
+from bot.engine.scenario import Scenario
 from bot.engine.scoring import Score
 from bot.engine.session import RolePlay, Turn
 from bot.engine.signals import Detection, Evidence
 from bot.errors import SessionError, StoreError
-from bot.store import NewSession, SessionRow, Store, TurnRow
+from bot.store import EvidenceRow, NewSession, SessionRow, Store, TurnRow
 from bot.store.rows import SkillEvidenceRow
 
 
@@ -63,31 +63,21 @@ class SceneRunner:
             raise SessionError(f"there is no session {session_id}")
         if session.status != "active":
             raise SessionError(f"session {session_id} has ended ({session.outcome}, score {session.score}); nothing to resume")
-        if session.scenario_id != scenario.id:
-            raise SessionError(f"session {session_id} is a '{session.scenario_id}' session, not '{scenario.id}'")
-        changed = session.scenario_digest != scenario.digest
-        play = RolePlay.start(scenario, machine, seed=session.seed)
-        rows = await store.turns(session_id)
-        trainee_rows = [row for row in rows if row.speaker == "trainee"]
-        for row in trainee_rows:
-            missing = row.state not in scenario.states
-            if missing or play.ended:
-                play.abandon()
-                why = f"state '{row.state}' no longer exists" if missing else f"the scene now ends before turn {row.seq}"
-                raise SessionError(f"cannot resume session {session_id}: {scenario.path} changed since it started and {why}")
-            turn = play.step(row.text, _stored_detection(row))
-            if (turn.state_after, turn.mood_after) != (row.state, row.mood):
-                play.abandon()
-                cause = f"{scenario.path} changed since it started, and " if changed else ""
-                raise SessionError(
-                    f"cannot resume session {session_id}: {cause}turn {row.seq} now leads to "
-                    f"'{turn.state_after}' (mood {turn.mood_after}) instead of '{row.state}' (mood {row.mood})"
-                )
-        runner = cls(store, play, session)
-        if play.ended:
+        runner = cls(store, await _replay(store, session, scenario, machine), session)
+        if runner.play.ended:
             # The process died after the last turn was saved but before the session was closed.
             await runner.finish()
         return runner
+
+    @classmethod
+    async def reopen_ended(cls, store: Store, session_id: int, scenario: Scenario) -> tuple[SceneRunner, Score]:
+        """An ended session rebuilt read-only, with its score (to post feedback that was owed)."""
+        session = await store.get_session(session_id)
+        if session is None or session.status != "ended":
+            raise SessionError(f"session {session_id} has not ended")
+        play = await _replay(store, session, scenario, None)
+        play.abandon()  # no-op when the replay reached an ending
+        return cls(store, play, session), play.score()
 
     @property
     def session_id(self) -> int:
@@ -106,23 +96,30 @@ class SceneRunner:
         if source_message_id is not None and await self.store.message_seen(source_message_id):
             return None
         turn = self.play.step(text)
-        recorded = await self.store.record_turn(
-            TurnRow(
-                session_id=self.session.id, seq=turn.number, speaker="trainee", text=turn.trainee,
-                signals=tuple(
-                    {"name": e.signal, "start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail}
-                    for e in turn.detection.evidence
+        try:
+            recorded = await self.store.record_turn(
+                TurnRow(
+                    session_id=self.session.id, seq=turn.number, speaker="trainee", text=turn.trainee,
+                    signals=tuple(EvidenceRow(e.signal, e.start, e.end, e.quote, e.detail) for e in turn.detection.evidence),
+                    mood=turn.mood_after, state=turn.state_after, source_message_id=source_message_id,
                 ),
-                mood=turn.mood_after, state=turn.state_after, source_message_id=source_message_id,
-            ),
-            TurnRow(self.session.id, turn.number, "resident", turn.reply, (), turn.mood_after, turn.state_after),
-        )
-        if not recorded:
-            # Only one consumer per session exists, so this means two processes drive one scene.
-            raise StoreError(f"message {source_message_id} of session {self.session.id} was recorded by another process")
+                TurnRow(self.session.id, turn.number, "resident", turn.reply, (), turn.mood_after, turn.state_after),
+            )
+            if not recorded:
+                # Only one consumer per session exists, so this means two processes drive one scene.
+                raise StoreError(f"message {source_message_id} of session {self.session.id} was recorded by another process")
+        except BaseException:
+            # Unsaved means unplayed: put the scene back as the database has it.
+            await self._rebuild()
+            raise
         if self.play.ended:
             await self.finish()
         return turn
+
+    async def _rebuild(self) -> None:
+        self.play.abandon()  # leaves the shared machine
+        scenario, machine = self.play.scenario, self.play.machine
+        self.play = (await SceneRunner.resume(self.store, self.session.id, scenario, machine)).play
 
     async def abandon(self) -> Score:
         self.play.abandon()
@@ -134,14 +131,34 @@ class SceneRunner:
             SkillEvidenceRow(s.name, s.label, s.status.value, s.points, s.max_points, s.turn, s.quote)
             for s in score.skills
         )
-        await self.store.finish_session(self.session.id, (self.play.outcome or Outcome.ABANDONED).value, score.total, evidence)
+        # The score's outcome, not the scene's: a critical signal fails even an abandoned scene.
+        await self.store.finish_session(self.session.id, score.outcome.value, score.total, evidence)
         return score
+
+
+async def _replay(store: Store, session: SessionRow, scenario: Scenario, machine: ScenarioMachine | None) -> RolePlay:
+    if session.scenario_id != scenario.id:
+        raise SessionError(f"session {session.id} is a '{session.scenario_id}' session, not '{scenario.id}'")
+    changed = session.scenario_digest != scenario.digest
+    play = RolePlay.start(scenario, machine, seed=session.seed)
+    for row in (row for row in await store.turns(session.id) if row.speaker == "trainee"):
+        missing = row.state not in scenario.states
+        if missing or play.ended:
+            play.abandon()
+            why = f"state '{row.state}' no longer exists" if missing else f"the scene now ends before turn {row.seq}"
+            raise SessionError(f"cannot resume session {session.id}: {scenario.path} changed since it started and {why}")
+        turn = play.step(row.text, _stored_detection(row))
+        if (turn.state_after, turn.mood_after) != (row.state, row.mood):
+            play.abandon()
+            cause = f"{scenario.path} changed since it started, and " if changed else ""
+            raise SessionError(
+                f"cannot resume session {session.id}: {cause}turn {row.seq} now leads to "
+                f"'{turn.state_after}' (mood {turn.mood_after}) instead of '{row.state}' (mood {row.mood})"
+            )
+    return play
 
 
 def _stored_detection(row: TurnRow) -> Detection:
     """The signals as detected when the line was first played, so a lexicon update cannot change history."""
-    evidence = tuple(
-        Evidence(signal=str(item["name"]), start=int(item["start"]), end=int(item["end"]), quote=str(item["quote"]), detail=item.get("detail"))
-        for item in row.signals
-    )
+    evidence = tuple(Evidence(signal=e.name, start=e.start, end=e.end, quote=e.quote, detail=e.detail) for e in row.signals)
     return Detection(text=row.text, evidence=evidence)

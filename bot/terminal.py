@@ -193,6 +193,11 @@ async def play_in_terminal(
 
 
 def _stdin_reader() -> Callable[[], str | None]:
+    # Transcripts pasted from word processors arrive in other encodings; keep the line, mark
+    # the odd bytes, rather than fail half-way through a scene.
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
+
     def read() -> str | None:
         line = sys.stdin.readline()
         return line if line else None

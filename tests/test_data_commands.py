@@ -77,6 +77,27 @@ async def test_export_by_cohort(tmp_path: Path) -> None:
         await store.add_to_cohort(cohort.id, (await store.ensure_member("Ana")).id)
     result = trainer("export", "--db", str(path), "--what", "sessions", "--format", "jsonl", "--cohort", "Spring academy")
     assert [json.loads(line)["trainee"] for line in result.stdout.splitlines()] == ["Ana"]
+    async with Store.open(path) as store:  # the same name in a Discord server: the user must choose
+        await store.create_cohort("Spring academy", guild_id=42)
+    ambiguous = trainer("export", "--db", str(path), "--what", "sessions", "--cohort", "Spring academy")
+    assert ambiguous.returncode == 2 and "--guild" in ambiguous.stderr
+    chosen = trainer("export", "--db", str(path), "--what", "sessions", "--format", "jsonl", "--cohort", "Spring academy", "--guild", "0")
+    assert [json.loads(line)["trainee"] for line in chosen.stdout.splitlines()] == ["Ana"]
+
+
+def test_empty_turn_export_still_has_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    assert trainer("play", "traffic_stop", "--db", str(path), stdin="Hello.\n").returncode == 0
+    result = trainer("export", "--db", str(path), "--what", "turns", "--since", "2999-01-01")
+    assert result.stdout.startswith("session_id,scenario_id,trainee,seq,speaker,text")
+
+
+def test_critical_signal_is_stored_as_failure_even_when_abandoned(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    result = trainer("play", "traffic_stop", "--json", "--db", str(path), stdin="Good evening. If you lie to me, you're going to jail.\n")
+    assert json.loads(result.stdout.strip().splitlines()[-1])["outcome"] == "failure"
+    rows = [json.loads(line) for line in trainer("sessions", "--db", str(path), "--json").stdout.splitlines()]
+    assert rows[0]["outcome"] == "failure"
 
 
 def test_backup_is_a_working_copy(db: Path, tmp_path: Path) -> None:
@@ -95,12 +116,17 @@ def test_purge_says_how_many_then_deletes(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:
         raw.execute("UPDATE sessions SET started_at = '2020-01-01T00:00:00+00:00'")
     assert trainer("play", "traffic_stop", "--db", str(path), stdin="Hello.\n").returncode == 0
+    async_active = subprocess.run(  # an unfinished role-play started long ago is kept
+        [sys.executable, "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, started_at) VALUES ('traffic_stop', '', 'x', 1, 'window', 55, '2019-01-01')\"); c.commit()", str(path)],
+        check=True,
+    )
+    assert async_active.returncode == 0
     refused = trainer("purge", "--db", str(path), "--before", "2021-01-01")
-    assert refused.returncode == 2 and "1 session(s) with 3 line(s)" in refused.stderr
+    assert refused.returncode == 2 and "1 ended session(s) with 3 line(s)" in refused.stderr
     done = trainer("purge", "--db", str(path), "--before", "2021-01-01", "--yes")
     assert done.returncode == 0 and "deleted 1 session(s)" in done.stderr
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
+        assert raw.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 2  # the recent one and the unfinished one
         assert raw.execute("SELECT COUNT(*) FROM turns WHERE session_id NOT IN (SELECT id FROM sessions)").fetchone()[0] == 0
 
 

@@ -10,6 +10,7 @@ Rules, so an instructor can explain any number:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -115,6 +116,11 @@ class Score:
         }
 
 
+def round_half_up(value: float) -> int:
+    """Rounding as instructors do it by hand (Python's round() sends 2.5 to 2)."""
+    return math.floor(value + 0.5)
+
+
 def vars_of(item: Hit | Tip) -> dict[str, Any]:
     return dict(vars(item))
 
@@ -132,7 +138,7 @@ def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -
     critical = tuple(_hits(turns, {name: 0 for name in rubric.critical}))
     earned = sum(s.points for s in skills)
     penalty = sum(hit.points for hit in penalties)
-    total = round(100 * (earned + penalty) / rubric.max_points) if rubric.max_points else 0
+    total = round_half_up(100 * (earned + penalty) / rubric.max_points) if rubric.max_points else 0
     total = max(0, min(100, total))
     if critical:
         total = min(total, rubric.critical_cap)
@@ -174,7 +180,7 @@ def _skill_result(skill: Skill, turns: Sequence[Turn], late_fraction: float) -> 
     if skill.by_turn is not None and number > skill.by_turn:
         status = SkillStatus.LATE if status is SkillStatus.EARNED else status
         note = (note + "; " if note else "") + f"came in turn {number}, aim for turn {skill.by_turn} or earlier"
-    points = skill.points if status is SkillStatus.EARNED else round(skill.points * late_fraction)
+    points = skill.points if status is SkillStatus.EARNED else round_half_up(skill.points * late_fraction)
     return SkillResult(skill.name, skill.label, status, points, skill.points, number, quote, turn.trainee, note)
 
 
@@ -197,10 +203,11 @@ def _hits(turns: Sequence[Turn], signals: Mapping[str, int]) -> list[Hit]:
 
 
 def _went_well(skills: Sequence[SkillResult]) -> list[str]:
-    """One entry per line that earned something: the line quoted once, then what it did."""
+    """One entry per line that earned a skill in full: the line quoted once, then what it did.
+    (Late or out-of-order skills belong to 'try next', not here.)"""
     by_turn: dict[int, list[SkillResult]] = {}
     for skill in skills:
-        if skill.status is not SkillStatus.MISSED and skill.turn is not None:
+        if skill.status is SkillStatus.EARNED and skill.turn is not None:
             by_turn.setdefault(skill.turn, []).append(skill)
     entries = []
     for turn in sorted(by_turn):

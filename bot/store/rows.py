@@ -46,6 +46,17 @@ class SessionRow:
 
 
 @dataclass(frozen=True)
+class EvidenceRow:
+    """A signal detected in a trainee line, with the words that showed it."""
+
+    name: str
+    start: int
+    end: int
+    quote: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
 class TurnRow:
     """One line of a session: the trainee's message or the resident's reply."""
 
@@ -53,7 +64,7 @@ class TurnRow:
     seq: int  # the trainee's turn number; 0 = the resident's opening line
     speaker: str  # trainee | resident
     text: str
-    signals: tuple[dict[str, Any], ...] = ()  # name, start, end, quote, detail
+    signals: tuple[EvidenceRow, ...] = ()
     mood: int = 0  # after this line
     state: str = ""  # after this line
     source_message_id: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import sqlite3
 from datetime import datetime, timezone
@@ -17,6 +19,7 @@ import platformdirs
 from bot.errors import StoreError
 from bot.store.rows import (
     CohortRow,
+    EvidenceRow,
     ExportTurn,
     LeaderboardRow,
     MemberReport,
@@ -56,10 +59,15 @@ class Store:
     def __init__(self, path: Path, db: aiosqlite.Connection) -> None:
         self.path = path
         self._db = db
+        # One connection serves every coroutine of the process (the bot's sessions, its idle
+        # loop, commands): transactions on it must take turns.
+        self._write_lock = asyncio.Lock()
 
     @classmethod
-    def open(cls, path: str | Path) -> _Opener:
-        return _Opener(Path(path))
+    def open(cls, path: str | Path, *, create: bool = True) -> _Opener:
+        """`create=False` for commands that only read or manage existing data: a mistyped
+        path then fails clearly instead of creating an empty database."""
+        return _Opener(Path(path), create)
 
     async def close(self) -> None:
         await self._db.close()
@@ -180,7 +188,7 @@ class Store:
 
     async def leaderboard(self, *, guild_id: int, cohort_id: int | None = None, since: str | None = None, limit: int = 10) -> list[LeaderboardRow]:
         """Members ranked by successful role-plays, then kudos; only people with something to celebrate."""
-        args: list[Any] = [since or "", guild_id, since or "", guild_id]
+        args: list[Any] = [since or "", since or "", guild_id, since or "", guild_id]
         cohort_clause = ""
         if cohort_id is not None:
             cohort_clause = " AND m.id IN (SELECT member_id FROM cohort_members WHERE cohort_id = ?)"
@@ -189,7 +197,7 @@ class Store:
         query = (
             "SELECT m.id, m.display_name, m.discord_id,"
             " (SELECT COUNT(*) FROM sessions s WHERE s.member_id = m.id AND s.outcome = 'success' AND s.started_at >= ?) AS wins,"
-            " (SELECT COALESCE(MAX(s.score), 0) FROM sessions s WHERE s.member_id = m.id AND s.outcome = 'success') AS best,"
+            " (SELECT COALESCE(MAX(s.score), 0) FROM sessions s WHERE s.member_id = m.id AND s.outcome = 'success' AND s.started_at >= ?) AS best,"
             " (SELECT COUNT(*) FROM kudos k WHERE k.to_member_id = m.id AND k.guild_id = ? AND k.created_at >= ?) AS praise"
             " FROM members m WHERE m.guild_id = ?" + cohort_clause +
             " AND (wins > 0 OR praise > 0) ORDER BY wins DESC, praise DESC, best DESC, m.display_name LIMIT ?"
@@ -239,12 +247,16 @@ class Store:
         return cursor.rowcount == 1
 
     # -- data out and retention --
-    async def export_sessions(self, *, cohort: str | None = None, since: str | None = None, guild_id: int | None = None) -> list[SessionRow]:
-        where, args = self._export_filter(cohort, since, guild_id)
+    async def cohorts_named(self, name: str) -> list[CohortRow]:
+        """Cohorts of that name in every server (terminal tools see all departments)."""
+        return [CohortRow(*row) for row in await self._all("SELECT id, guild_id, name, channel_id FROM cohorts WHERE name = ? ORDER BY guild_id", (name,))]
+
+    async def export_sessions(self, *, cohort_id: int | None = None, since: str | None = None, guild_id: int | None = None) -> list[SessionRow]:
+        where, args = self._export_filter(cohort_id, since, guild_id)
         return [_session(row) for row in await self._all(f"SELECT s.* FROM sessions s {where} ORDER BY s.id", args)]
 
-    async def export_turns(self, *, cohort: str | None = None, since: str | None = None, guild_id: int | None = None) -> list[ExportTurn]:
-        where, args = self._export_filter(cohort, since, guild_id)
+    async def export_turns(self, *, cohort_id: int | None = None, since: str | None = None, guild_id: int | None = None) -> list[ExportTurn]:
+        where, args = self._export_filter(cohort_id, since, guild_id)
         rows = await self._all(
             "SELECT t.session_id, s.scenario_id, s.trainee, t.seq, t.speaker, t.text, t.signals, t.mood, t.state, t.created_at"
             f" FROM turns t JOIN sessions s ON s.id = t.session_id {where}"
@@ -260,7 +272,7 @@ class Store:
         ]
 
     @staticmethod
-    def _export_filter(cohort: str | None, since: str | None, guild_id: int | None) -> tuple[str, tuple[Any, ...]]:
+    def _export_filter(cohort_id: int | None, since: str | None, guild_id: int | None) -> tuple[str, tuple[Any, ...]]:
         clauses: list[str] = []
         args: list[Any] = []
         if since is not None:
@@ -269,27 +281,27 @@ class Store:
         if guild_id is not None:
             clauses.append("s.guild_id = ?")
             args.append(guild_id)
-        if cohort is not None:
-            clauses.append(
-                "s.member_id IN (SELECT cm.member_id FROM cohort_members cm JOIN cohorts c ON c.id = cm.cohort_id WHERE c.name = ?"
-                + (" AND c.guild_id = ?" if guild_id is not None else "") + ")"
-            )
-            args.extend([cohort, guild_id] if guild_id is not None else [cohort])
+        if cohort_id is not None:
+            clauses.append("s.member_id IN (SELECT member_id FROM cohort_members WHERE cohort_id = ?)")
+            args.append(cohort_id)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
 
     async def count_before(self, before: str) -> tuple[int, int]:
         """(sessions, turns) started before the date: what `purge` would remove."""
         row = await self._one(
-            "SELECT COUNT(*), (SELECT COUNT(*) FROM turns WHERE session_id IN (SELECT id FROM sessions WHERE started_at < ?))"
-            " FROM sessions WHERE started_at < ?",
+            "SELECT COUNT(*), (SELECT COUNT(*) FROM turns WHERE session_id IN"
+            " (SELECT id FROM sessions WHERE started_at < ? AND status = 'ended'))"
+            " FROM sessions WHERE started_at < ? AND status = 'ended'",
             (before, before),
         )
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def purge(self, before: str) -> int:
-        """Delete sessions started before the date, with their turns and evidence. Returns how many."""
+        """Delete ended sessions started before the date, with their turns and evidence, and
+        kudos given before it. A role-play still in progress is kept. Returns the sessions deleted."""
         async with self._write():
-            cursor = await self._db.execute("DELETE FROM sessions WHERE started_at < ?", (before,))
+            cursor = await self._db.execute("DELETE FROM sessions WHERE started_at < ? AND status = 'ended'", (before,))
+            await self._db.execute("DELETE FROM kudos WHERE created_at < ?", (before,))
         return cursor.rowcount
 
     async def backup(self, target: Path) -> None:
@@ -328,6 +340,16 @@ class Store:
                 (message_id, session_id, seq),
             )
 
+    async def mark_feedback_posted(self, session_id: int, message_id: str) -> None:
+        async with self._write():
+            await self._db.execute("UPDATE sessions SET feedback_message_id = ? WHERE id = ?", (message_id, session_id))
+
+    async def feedback_owed(self) -> list[SessionRow]:
+        """Discord sessions that ended without their feedback being posted (a crash in between)."""
+        return [_session(row) for row in await self._all(
+            "SELECT * FROM sessions WHERE status = 'ended' AND thread_id IS NOT NULL AND feedback_message_id IS NULL ORDER BY id"
+        )]
+
     async def last_trainee_message_id(self, session_id: int) -> str | None:
         row = await self._one(
             "SELECT source_message_id FROM turns WHERE session_id = ? AND speaker = 'trainee' AND source_message_id IS NOT NULL"
@@ -354,48 +376,70 @@ class Store:
 
     # -- plumbing --
     async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        async with self._db.execute(sql, args) as cursor:
-            return await cursor.fetchone()
+        try:
+            async with self._db.execute(sql, args) as cursor:
+                return await cursor.fetchone()
+        except (sqlite3.Error, OverflowError) as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}") from exc
 
     async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        async with self._db.execute(sql, args) as cursor:
-            return list(await cursor.fetchall())
+        try:
+            async with self._db.execute(sql, args) as cursor:
+                return list(await cursor.fetchall())
+        except (sqlite3.Error, OverflowError) as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}") from exc
 
     async def _insert_turn(self, turn: TurnRow, stamp: str) -> None:
         await self._db.execute(
             "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (turn.session_id, turn.seq, turn.speaker, turn.text, json.dumps(list(turn.signals), ensure_ascii=False),
+            (turn.session_id, turn.seq, turn.speaker, turn.text, json.dumps([dataclasses.asdict(e) for e in turn.signals], ensure_ascii=False),
              turn.mood, turn.state, turn.source_message_id, turn.created_at or stamp),
         )
 
     def _write(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._write_lock, self.path)
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue on the
-    busy timeout instead of failing half-way with 'database is locked'."""
+    """BEGIN IMMEDIATE takes SQLite's write lock up front, so other processes queue on the
+    busy timeout instead of failing half-way; the asyncio lock does the same for the
+    coroutines sharing this connection. SQLite's own errors leave as StoreError."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock, path: Path) -> None:
         self._db = db
+        self._lock = lock
+        self._path = path
 
     async def __aenter__(self) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
+        await self._lock.acquire()
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._lock.release()
+            raise StoreError(f"cannot write to {self._path}: {exc}") from exc
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if kind is None:
-            await self._db.commit()
-        else:
-            await self._db.rollback()
+        try:
+            if kind is None:
+                await self._db.commit()
+            else:
+                await self._db.rollback()
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write to {self._path}: {error}") from error
+        finally:
+            self._lock.release()
 
 
 class _Opener:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool) -> None:
         self.path = path
+        self.create = create
         self.store: Store | None = None
 
     async def __aenter__(self) -> Store:
+        if not self.create and not self.path.is_file():
+            raise StoreError(f"there is no database at {self.path} (give the right --db PATH)")
         self.store = await _open(self.path)
         return self.store
 
@@ -472,6 +516,6 @@ def _session(row: Any) -> SessionRow:
 def _turn(row: Any) -> TurnRow:
     return TurnRow(
         session_id=row["session_id"], seq=row["seq"], speaker=row["speaker"], text=row["text"],
-        signals=tuple(json.loads(row["signals"])), mood=row["mood"], state=row["state"],
+        signals=tuple(EvidenceRow(**item) for item in json.loads(row["signals"])), mood=row["mood"], state=row["state"],
         source_message_id=row["source_message_id"], created_at=row["created_at"],
     )

@@ -82,6 +82,7 @@ def test_unknown_signal_suggests_builtin(tmp_path: Path) -> None:
         (MINIMAL.replace("title: Mini", "title: Mini\ntitel: Again"), "S004", 3),
         (MINIMAL.replace("title: Mini", "title: Mini\ntitle: Again"), "S006", 3),
         (MINIMAL + "signals:\n  bad: ['(unclosed']\n", "S007", 24),
+        (MINIMAL + "signals:\n  slow: ['(a+)+$']\n", "S007", 24),
         (MINIMAL.replace('say: ["Hello?"]', "say: []"), "S008", 11),
         (MINIMAL.replace("Thanks, {officer}.", "Thanks, {sergeant}."), "S009", 19),
         (MINIMAL.replace("id: mini", "id: other"), "S010", 1),

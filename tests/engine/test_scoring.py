@@ -76,6 +76,15 @@ def test_late_and_out_of_order_get_partial_points(tmp_path: Path) -> None:
     assert score.total == round(100 * (10 + 20 + 40 - 10) / 100)
     assert any(tip.about == "reason_for_contact" and tip.tip.startswith("In order") for tip in score.try_next)
     assert any(tip.about == "command" for tip in score.try_next)
+    assert not any("Hello." in item for item in score.went_well)  # partial credit is 'try next', not 'went well'
+
+
+def test_partial_points_round_half_up(tmp_path: Path) -> None:
+    text = SCENE.replace("greeting: {points: 20,", "greeting: {points: 5,")
+    path = tmp_path / "scene.yaml"
+    path.write_text(text, encoding="utf-8")
+    play = run(load_checked(path), "License and registration.", "Hello.")
+    assert {s.name: s.points for s in play.score().skills}["greeting"] == 3  # 2.5 -> 3, as by hand
 
 
 def test_reason_before_command_in_the_same_message_is_in_order(tmp_path: Path) -> None:

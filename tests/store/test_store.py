@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StoreError
-from bot.store import NewSession, Store, TurnRow
+from bot.store import EvidenceRow, NewSession, Store, TurnRow
 from bot.store.store import migrations
 
 
@@ -51,7 +51,7 @@ async def test_session_and_turns_round_trip(tmp_path: Path) -> None:
         session = await store.start_session(new_session(), "Is there a problem, officer?")
         assert session.status == "active" and session.turns == 0
         text = 'Hello, "ma\'am", comma, newline\nand emoji \U0001F697'
-        signals = ({"name": "greeting", "start": 0, "end": 5, "quote": "Hello", "detail": None},)
+        signals = (EvidenceRow("greeting", 0, 5, "Hello"),)
         assert await store.record_turn(
             TurnRow(session.id, 1, "trainee", text, signals, 50, "greeted", source_message_id="m1"),
             TurnRow(session.id, 1, "resident", "Good evening.", (), 50, "greeted"),
@@ -83,3 +83,27 @@ async def test_reopen_keeps_data(tmp_path: Path) -> None:
     async with Store.open(path) as store:
         assert [s.id for s in await store.list_sessions(status="active")] == [session.id]
         assert await store.list_sessions(status="ended") == []
+
+
+async def test_concurrent_writes_on_one_connection_all_land(tmp_path: Path) -> None:
+    """The bot shares one connection between sessions: simultaneous turns must queue, not fail."""
+    import asyncio
+
+    async with Store.open(tmp_path / "t.db") as store:
+        sessions = [await store.start_session(new_session(trainee=f"t{i}"), "Hi") for i in range(8)]
+        await asyncio.gather(*(
+            store.record_turn(
+                TurnRow(s.id, 1, "trainee", "hello", (), 50, "s", source_message_id=f"m{s.id}"),
+                TurnRow(s.id, 1, "resident", "hi", (), 50, "s"),
+            )
+            for s in sessions
+        ))
+        for session in sessions:
+            assert len(await store.turns(session.id)) == 3
+
+
+async def test_read_only_commands_refuse_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no database at"):
+        async with Store.open(tmp_path / "typo.db", create=False):
+            pass
+    assert not (tmp_path / "typo.db").exists()
