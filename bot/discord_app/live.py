@@ -30,6 +30,18 @@ class LiveSession:
 class LiveSessions:
     def __init__(self) -> None:
         self._by_thread: dict[int, LiveSession] = {}
+        self._starting: set[tuple[int, int]] = set()  # (guild, trainee) while a thread is being set up
+
+    def reserve(self, guild_id: int, trainee_id: int) -> bool:
+        """Claim a trainee before the first await of a start, so a double click opens one scene."""
+        key = (guild_id, trainee_id)
+        if key in self._starting:
+            return False
+        self._starting.add(key)
+        return True
+
+    def release(self, guild_id: int, trainee_id: int) -> None:
+        self._starting.discard((guild_id, trainee_id))
 
     def add(self, live: LiveSession) -> None:
         self._by_thread[live.thread_id] = live

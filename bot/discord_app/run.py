@@ -7,6 +7,7 @@ import logging
 import logging.handlers
 import signal
 
+import aiohttp
 import discord
 import discord.gateway
 import discord.http
@@ -32,8 +33,11 @@ def use_endpoints(settings: Settings) -> None:
 def configure_logging(settings: Settings) -> None:
     handler: logging.Handler
     if settings.log_file is not None:
-        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(settings.log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        try:
+            settings.log_file.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.handlers.RotatingFileHandler(settings.log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"logging.file: cannot write {settings.log_file}: {exc.strerror or exc}") from exc
     else:
         handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -67,6 +71,8 @@ async def run_bot(settings: Settings, **client_options: object) -> None:
                 await bot.start(settings.token)
         except discord.LoginFailure as exc:
             raise ConfigError("Discord rejected the token (DISCORD_TOKEN or discord.token)") from exc
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise ConfigError(f"cannot reach Discord ({exc.__class__.__name__}: {exc}); check the network or proxy") from exc
         except discord.PrivilegedIntentsRequired as exc:
             raise ConfigError(
                 "the Message Content intent is not enabled for this bot: switch it on in the developer portal (Bot > Privileged Gateway Intents)"

@@ -181,6 +181,18 @@ async def test_trainees_cannot_start_for_others_or_assess(world: sh.World, store
     assert await store.list_sessions() == []
 
 
+async def test_self_practice_switch_cannot_be_bypassed(simcord_env: simcord.Env, store: Store, tmp_path: Path) -> None:
+    bot = simcord_env.bot
+    bot.settings = make_settings(tmp_path / "bot.db", allow_self_practice=False)
+    world = sh.build_world(simcord_env, instructor_permissions=discord.Permissions(manage_threads=True))
+    for options in ({}, {"trainee": world.trainee}):
+        refused = await world.slash(world.trainee, "roleplay start", scenario="traffic_stop", **options)
+        assert refused.ephemeral and "Self-practice is turned off" in (refused.response.content or "")
+    assert await store.list_sessions() == []
+    thread = await start_scene(world, world.instructor, trainee=world.trainee)
+    assert {world.trainee.id, world.instructor.id} <= sh.thread_member_ids(world.env, thread)  # the instructor can watch
+
+
 async def test_one_scene_at_a_time_and_unknown_scenarios(world: sh.World) -> None:
     await start_scene(world)
     again = await world.slash(world.trainee, "roleplay start", scenario="traffic_stop")
@@ -266,6 +278,8 @@ async def test_kudos_and_leaderboard_celebrate_only(world: sh.World) -> None:
     assert not kudos.ephemeral and not kudos.response.message.mention_everyone
     self_kudos = await world.slash(world.trainee, "kudos", member=world.trainee, skill="x", reason="me")
     assert self_kudos.ephemeral
+    unknown_skill = await world.slash(world.instructor, "kudos", member=world.trainee, skill="juggling", reason="nice")
+    assert unknown_skill.ephemeral and "Pick a skill" in (unknown_skill.response.content or "")
     board = await world.slash(world.trainee, "leaderboard", period="week")
     (embed,) = board.response.embeds
     assert f"<@{world.trainee.id}>" in (embed.description or "") and "1 successful role-play" in (embed.description or "")

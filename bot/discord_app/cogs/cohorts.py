@@ -36,15 +36,17 @@ class CohortCog(commands.Cog):
     async def create(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 80], channel: discord.TextChannel) -> None:
         """Create a cohort and choose its recognition channel."""
         assert interaction.guild is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)  # a write may queue behind another process
         try:
             await self.bot.store.create_cohort(name.strip(), guild_id=interaction.guild.id, channel_id=channel.id)
         except StoreError as exc:
             return await refuse(interaction, str(exc).capitalize() + ".")
-        await interaction.response.send_message(f"Cohort **{name.strip()}** created; recognition posts go to {channel.mention}.", ephemeral=True)
+        await interaction.followup.send(f"Cohort **{name.strip()}** created; recognition posts go to {channel.mention}.", ephemeral=True)
 
     @cohort.command(name="add")
     async def add(self, interaction: discord.Interaction, cohort: str, member: discord.Member) -> None:
         """Add a member to a cohort."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self._cohort(interaction, cohort)
         if found is None:
             return
@@ -53,18 +55,19 @@ class CohortCog(commands.Cog):
         row = await self.bot.store.ensure_member(member.display_name, guild_id=found.guild_id, discord_id=member.id)
         added = await self.bot.store.add_to_cohort(found.id, row.id)
         text = f"{member.mention} joined **{found.name}**." if added else f"{member.mention} is already in **{found.name}**."
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True)
 
     @cohort.command(name="remove")
     async def remove(self, interaction: discord.Interaction, cohort: str, member: discord.Member) -> None:
         """Remove a member from a cohort."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self._cohort(interaction, cohort)
         if found is None:
             return
         row = await self.bot.store.ensure_member(member.display_name, guild_id=found.guild_id, discord_id=member.id)
         removed = await self.bot.store.remove_from_cohort(found.id, row.id)
         text = f"{member.mention} left **{found.name}**." if removed else f"{member.mention} was not in **{found.name}**."
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True)
 
     @add.autocomplete("cohort")
     @remove.autocomplete("cohort")

@@ -54,18 +54,25 @@ class RecognitionCog(commands.Cog):
             return await refuse(interaction, "Kudos are for someone else \u2014 but keep it up!")
         if member.bot:
             return await refuse(interaction, "Kudos are for people.")
+        labels = {label.lower(): label for label in self.skill_labels()}
+        if skill.strip().lower() not in labels:
+            return await refuse(interaction, "Pick a skill from the list (start typing to see them), e.g. " + ", ".join(sorted(labels.values())[:3]) + ".")
+        skill = labels[skill.strip().lower()]
+        await interaction.response.defer(thinking=True)  # a write may queue behind another process
         giver = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild.id, discord_id=interaction.user.id)
         receiver = await self.bot.store.ensure_member(member.display_name, guild_id=interaction.guild.id, discord_id=member.id)
         await self.bot.store.add_kudos(interaction.guild.id, giver.id, receiver.id, skill, reason)
-        await interaction.response.send_message(
+        await interaction.followup.send(
             embeds.clip(f"\U0001F44F {interaction.user.mention} gave kudos to {member.mention} for **{skill}**: {reason}", 2000)
         )
 
+    def skill_labels(self) -> list[str]:
+        return sorted({skill.label for s in self.bot.library.scenarios.values() for skill in s.rubric.skills})
+
     @kudos.autocomplete("skill")
     async def skill_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        labels = sorted({skill.label for s in self.bot.library.scenarios.values() for skill in s.rubric.skills})
         needle = current.lower()
-        return [app_commands.Choice(name=embeds.clip(label, 100), value=embeds.clip(label, 100)) for label in labels if needle in label.lower()][:25]
+        return [app_commands.Choice(name=embeds.clip(label, 100), value=embeds.clip(label, 100)) for label in self.skill_labels() if needle in label.lower()][:25]
 
     @app_commands.command(name="report")
     @app_commands.guild_only()
@@ -75,10 +82,11 @@ class RecognitionCog(commands.Cog):
         assert interaction.guild is not None
         if not is_instructor(interaction.user, self.bot.settings):
             return await refuse(interaction, f"Only members with the {self.bot.settings.instructor_role} role can read reports.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
         row = await self.bot.store.ensure_member(member.display_name, guild_id=interaction.guild.id, discord_id=member.id)
         report = await self.bot.store.member_report(row.id)
         assert report is not None
-        await interaction.response.send_message(embed=embeds.report_embed(report), ephemeral=True)
+        await interaction.followup.send(embed=embeds.report_embed(report), ephemeral=True)
 
 
 async def setup(bot: TrainerBot) -> None:

@@ -13,7 +13,7 @@ from bot.discord_app import embeds
 from bot.discord_app.checks import is_instructor, refuse
 from bot.discord_app.live import LiveSession
 from bot.discord_app.views import scene_controls
-from bot.engine.scenario import Outcome
+from bot.engine.scenario import Outcome, Scenario
 from bot.engine.scoring import Score, SkillStatus
 from bot.errors import TrainerError
 from bot.runner import SceneRunner
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("trainer.discord.roleplay")
 
 IDLE_CHECK_SECONDS = 15
-MAX_TEXT = 2000
 
 
 class RolePlayCog(commands.Cog):
@@ -62,7 +61,7 @@ class RolePlayCog(commands.Cog):
         instructor = is_instructor(user, settings)
         if trainee is not None and trainee.id != user.id and not instructor:
             return await refuse(interaction, "Only instructors can start a role-play for someone else.")
-        if trainee is None and not instructor and not settings.allow_self_practice:
+        if (trainee is None or trainee.id == user.id) and not instructor and not settings.allow_self_practice:
             return await refuse(interaction, "Self-practice is turned off here; ask an instructor to start a role-play for you.")
         if mode == "assessment" and not instructor:
             return await refuse(interaction, "Only instructors can start an assessment.")
@@ -81,6 +80,15 @@ class RolePlayCog(commands.Cog):
         channel = self.practice_channel(interaction)
         if channel is None:
             return await refuse(interaction, "Use this command in a text channel (threads are created there).")
+        if not self.bot.live.reserve(interaction.guild.id, player.id):
+            return await refuse(interaction, f"A role-play for {player.display_name} is being set up already.")
+        try:
+            await self.open_scene(interaction, chosen, player, channel, mode)
+        finally:
+            self.bot.live.release(interaction.guild.id, player.id)
+
+    async def open_scene(self, interaction: discord.Interaction, chosen: Scenario, player: discord.Member, channel: discord.TextChannel, mode: str) -> None:
+        assert interaction.guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         thread = await channel.create_thread(
             name=embeds.clip(f"{chosen.title} \u2014 {player.display_name}", 100),
@@ -88,10 +96,12 @@ class RolePlayCog(commands.Cog):
             invitable=False,
             auto_archive_duration=1440,
         )
-        try:
-            await thread.add_user(player)
-        except discord.HTTPException as exc:  # the mention below also brings them in, on Discord
-            log.warning("could not add %s to thread %d: %s", player.id, thread.id, exc)
+        # The instructor who starts a role-play for someone can watch it (without moving the scene).
+        for person in {player, interaction.user} if is_instructor(interaction.user, self.bot.settings) else {player}:
+            try:
+                await thread.add_user(person)
+            except discord.HTTPException as exc:  # the mention below also brings the trainee in, on Discord
+                log.warning("could not add %s to thread %d: %s", person.id, thread.id, exc)
         runner = await SceneRunner.start(
             self.bot.store, chosen, trainee=player.display_name, machine=self.bot.library.machines[chosen.id],
             mode=mode, guild_id=interaction.guild.id, channel_id=channel.id, thread_id=thread.id, trainee_id=player.id,
@@ -193,7 +203,7 @@ class RolePlayCog(commands.Cog):
             await thread.send("*(The resident can only read what you type: please write your words as a message.)*")
             return
         live.touch()
-        turn = await live.runner.step(text[:MAX_TEXT * 2], source_message_id=str(message.id))
+        turn = await live.runner.step(text, source_message_id=str(message.id))
         if turn is None:
             return  # already played (a replayed event or catch-up overlap)
         scenario = live.runner.play.scenario
@@ -205,10 +215,15 @@ class RolePlayCog(commands.Cog):
     async def conclude(self, live: LiveSession, score: Score) -> None:
         """Feedback in the thread; recognition in the cohort channel, only for a good result."""
         self.bot.live.remove(live.thread_id)
-        thread = self.bot.get_channel(live.thread_id) or await self.bot.fetch_channel(live.thread_id)
         user = self.bot.get_user(live.trainee_id) or _Mentionable(live.trainee_id)
-        if isinstance(thread, discord.abc.Messageable):
-            await thread.send(embed=embeds.feedback_embed(live.runner.play.scenario, score, user))
+        try:
+            thread = self.bot.get_channel(live.thread_id) or await self.bot.fetch_channel(live.thread_id)
+            if isinstance(thread, discord.abc.Messageable):
+                sent = await thread.send(embed=embeds.feedback_embed(live.runner.play.scenario, score, user))
+                await self.bot.store.mark_feedback_posted(live.runner.session_id, str(sent.id))
+        except (discord.NotFound, discord.Forbidden) as exc:  # the thread was deleted or locked meanwhile
+            log.warning("feedback of session %d could not be posted: %s", live.runner.session_id, exc)
+            await self.bot.store.mark_feedback_posted(live.runner.session_id, "undeliverable")
         log.info("session %d ended: %s %d", live.runner.session_id, score.outcome.value, score.total)
         if score.outcome is Outcome.SUCCESS and score.total >= self.bot.settings.recognition_threshold:
             await self.recognise(live, score, user)
@@ -229,20 +244,26 @@ class RolePlayCog(commands.Cog):
     @tasks.loop(seconds=IDLE_CHECK_SECONDS)
     async def idle_check(self) -> None:
         for live in self.bot.live.all():
-            scenario = live.runner.play.scenario
-            nudge_after = scenario.idle.after_seconds if scenario.idle else self.bot.settings.idle_nudge_seconds
-            abandon_after = scenario.idle.abandon_after_seconds if scenario.idle else self.bot.settings.idle_abandon_seconds
-            idle = live.idle_for()
-            if idle >= abandon_after:
-                async with live.lock:
-                    if not live.runner.ended:
-                        score = await live.runner.abandon()
-                        await self.conclude(live, score)
-            elif idle >= nudge_after and not live.nudged:
-                live.nudged = True
-                thread = self.bot.get_channel(live.thread_id)
-                if isinstance(thread, discord.abc.Messageable):
-                    await thread.send(embeds.resident_line(scenario, live.runner.play.idle_line()))
+            try:
+                await self.check_idle(live)
+            except (discord.HTTPException, TrainerError) as exc:  # one bad thread must not stop the loop for all
+                log.warning("idle check of session %d failed: %s", live.runner.session_id, exc)
+
+    async def check_idle(self, live: LiveSession) -> None:
+        scenario = live.runner.play.scenario
+        nudge_after = scenario.idle.after_seconds if scenario.idle else self.bot.settings.idle_nudge_seconds
+        abandon_after = scenario.idle.abandon_after_seconds if scenario.idle else self.bot.settings.idle_abandon_seconds
+        idle = live.idle_for()
+        if idle >= abandon_after:
+            async with live.lock:
+                if not live.runner.ended:
+                    score = await live.runner.abandon()
+                    await self.conclude(live, score)
+        elif idle >= nudge_after and not live.nudged:
+            live.nudged = True
+            thread = self.bot.get_channel(live.thread_id)
+            if isinstance(thread, discord.abc.Messageable):
+                await thread.send(embeds.resident_line(scenario, live.runner.play.idle_line()))
 
     @idle_check.before_loop
     async def before_idle_check(self) -> None:
@@ -267,6 +288,19 @@ class RolePlayCog(commands.Cog):
             live = LiveSession(runner=runner, thread_id=session.thread_id, guild_id=session.guild_id, trainee_id=session.trainee_id)
             self.bot.live.add(live)
             self.bot.loop.create_task(self.catch_up(live, session), name=f"catch-up-{session.id}")
+        for session in await self.bot.store.feedback_owed():
+            self.bot.loop.create_task(self.post_owed_feedback(session), name=f"feedback-{session.id}")
+
+    async def post_owed_feedback(self, session: SessionRow) -> None:
+        """The process died between ending a role-play and posting its feedback."""
+        assert session.thread_id is not None and session.trainee_id is not None
+        try:
+            scenario = self.bot.library.get(session.scenario_id)
+            runner, score = await SceneRunner.reopen_ended(self.bot.store, session.id, scenario)
+            live = LiveSession(runner=runner, thread_id=session.thread_id, guild_id=session.guild_id, trainee_id=session.trainee_id)
+            await self.conclude(live, score)
+        except (TrainerError, discord.HTTPException) as exc:
+            log.warning("owed feedback of session %d cannot be posted: %s", session.id, exc)
 
     async def catch_up(self, live: LiveSession, session: SessionRow) -> None:
         async with live.lock:
