@@ -350,6 +350,21 @@ def _undelivered_sync(db: Path) -> bool:
         return raw.execute("SELECT COUNT(*) FROM turns WHERE speaker = 'resident' AND source_message_id IS NULL").fetchone()[0] > 0
 
 
+async def test_feedback_owed_after_a_crash_is_posted_on_start(world: sh.World, settings: Settings, tmp_path: Path) -> None:
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS)
+    first = feedback(world, thread)
+    async with Store.open(tmp_path / "bot.db") as second_store:
+        async with sh.downtime(world.env, lambda: TrainerBot(settings, second_store, LIBRARY)):
+            with sqlite3.connect(tmp_path / "bot.db") as raw:  # the crash came before the feedback was posted
+                raw.execute("UPDATE sessions SET feedback_message_id = NULL")
+        await settle_until(lambda: len([e for e in embeds_in(world, thread) if (e.title or "").startswith("Feedback")]) == 2)
+        again = [e for e in embeds_in(world, thread) if (e.title or "").startswith("Feedback")][-1]
+        assert again.description == first.description
+        assert await second_store.feedback_owed() == []
+        await world.env.bot.close()
+
+
 async def test_buttons_work_after_restart(world: sh.World, settings: Settings, tmp_path: Path) -> None:
     thread = await start_scene(world)
     briefing = sh.bot_messages(world.env, thread)[0]
