@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", type=_date, help="only sessions started on or after this date (YYYY-MM-DD)")
     export.add_argument("-o", "--output", type=Path, help="write to this file instead of standard output")
 
+    report = commands.add_parser("report", help="each trainee's progress, for instructors", description=(
+        "Per trainee: role-plays played and finished, successes, average score, kudos, and how often each skill was shown."))
+    report.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    report.add_argument("--trainee", help="only this trainee (display name)")
+    report.add_argument("--guild", type=_session_id, metavar="SERVER_ID", help="only this Discord server (0: terminal)")
+    report.add_argument("--json", action="store_true", help="one JSON object per trainee")
+
     backup = commands.add_parser("backup", help="copy the database safely, even while the bot runs", description=(
         "Online backup (SQLite's backup API): a consistent copy while other processes keep writing."))
     backup.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
@@ -118,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "play": cmd_play, "check": cmd_check, "analyze": cmd_analyze, "sessions": cmd_sessions,
         "export": cmd_export, "backup": cmd_backup, "purge": cmd_purge, "record": cmd_record, "replay": cmd_replay,
-        "run": cmd_run, "graph": cmd_graph,
+        "run": cmd_run, "graph": cmd_graph, "report": cmd_report,
     }
     try:
         return handlers[args.command](args)
@@ -346,6 +353,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.reconfigure(encoding="utf-8", newline="")  # type: ignore[union-attr]
         write_rows(rows, sys.stdout, args.format, fields)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bot.store import Store
+
+    async def fetch() -> list[Any]:
+        async with Store.open(_db(args), create=False) as store:
+            members = [m for m in await store.members(guild_id=args.guild) if args.trainee in (None, m.display_name)]
+            if args.trainee is not None and not members:
+                raise UsageError(f"no trainee named '{args.trainee}'")
+            return [await store.member_report(m.id) for m in members]
+
+    reports = [r for r in asyncio.run(fetch()) if r is not None and (r.sessions or r.kudos_received)]
+    if args.json:
+        for r in reports:
+            print(json.dumps({
+                "trainee": r.member.display_name, "guild": r.member.guild_id, "sessions": r.sessions, "ended": r.ended,
+                "successes": r.successes, "average_score": None if r.average_score is None else round(r.average_score, 1),
+                "kudos": r.kudos_received, "skills": {s.skill: {"shown": s.shown, "sessions": s.sessions} for s in r.skills},
+            }, ensure_ascii=False))
+        return EXIT_OK
+    console = Console(highlight=False)
+    if not reports:
+        console.print("no role-plays yet")
+    for r in reports:
+        average = "-" if r.average_score is None else f"{r.average_score:.0f}/100"
+        console.print(f"[bold]{escape(r.member.display_name)}[/]: {r.sessions} role-plays ({r.ended} finished), "
+                      f"{r.successes} successful, average {average}, {r.kudos_received} kudos", markup=True)
+        table = Table("skill", "shown", box=None, padding=(0, 2))
+        for skill in r.skills:
+            table.add_row(skill.label, f"{skill.shown} of {skill.sessions}")
+        if r.skills:
+            console.print(table)
     return EXIT_OK
 
 

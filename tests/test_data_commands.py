@@ -44,6 +44,15 @@ def test_sessions_json_rows(db: Path) -> None:
     assert "Ana" in table and "traffic_stop" in table
 
 
+def test_report_per_trainee(db: Path) -> None:
+    rows = [json.loads(line) for line in trainer("report", "--db", str(db), "--json").stdout.splitlines()]
+    assert {r["trainee"] for r in rows} == {"Ana", "Ben"}
+    ana = next(r for r in rows if r["trainee"] == "Ana")
+    assert ana["sessions"] == 1 and ana["skills"]["reason_for_contact"] == {"shown": 1, "sessions": 1}
+    text = trainer("report", "--db", str(db), "--trainee", "Ana").stdout
+    assert "Ana" in text and "Gave the reason" in text and "Ben" not in text
+
+
 def test_export_turns_csv_keeps_every_line_verbatim(db: Path) -> None:
     result = trainer("export", "--db", str(db), "--what", "turns", "--format", "csv")
     assert result.returncode == 0, result.stderr

@@ -204,6 +204,13 @@ class Store:
         )
         return [LeaderboardRow(*row) for row in await self._all(query, args)]
 
+    async def members(self, *, guild_id: int | None = None) -> list[MemberRow]:
+        where, args = ("WHERE guild_id = ?", (guild_id,)) if guild_id is not None else ("", ())
+        return [
+            MemberRow(r["id"], r["guild_id"], r["discord_id"], r["display_name"], r["role"])
+            for r in await self._all(f"SELECT * FROM members {where} ORDER BY guild_id, display_name", args)
+        ]
+
     async def member_report(self, member_id: int, recent: int = 5) -> MemberReport | None:
         row = await self._one("SELECT * FROM members WHERE id = ?", (member_id,))
         if row is None:
