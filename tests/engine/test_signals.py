@@ -426,6 +426,48 @@ def test_neutral_line_is_fifty() -> None:
 
 
 @pytest.mark.parametrize(
+    ("politer", "ruder", "strategy"),
+    [
+        ("Is the log on the server?", "What is on the server?", "polar vs direct wh-question"),
+        ("Is the log on the server?", "Why is the log on the server?", "direct why-question"),
+        ("Perhaps the path changed?", "The path changed?", "hedge"),
+        ("The path changed.", "Actually, the path changed.", "factuality"),
+        ("The path changed?", "So the path changed?", "direct start"),
+        ("The log is empty.", "Your log is empty.", "2nd person start"),
+        ("Send the log, please.", "Please send the log.", "please start"),
+        ("Could you send the log?", "Send the log.", "counterfactual modal"),
+        ("Can you send the log?", "Send the log.", "indicative modal"),
+        ("Nice work. Does it run?", "Does it run?", "deference"),
+        ("That is a helpful report.", "That is a useless report.", "positive vs negative words"),
+        ("By the way, is the log empty?", "Is the log empty?", "indirect (by the way)"),
+        ("If you don't mind, is the log empty?", "Is the log empty?", "conditional softener"),
+        ("I read the log. Is it empty?", "The log. Is it empty?", "1st person"),
+        ("The log is empty :)", "The log is empty.", "smiley"),
+        ("The log is empty.", "Hmm, the log is empty.", "interjection"),
+        ("The log is empty.", "The log is not empty.", "negation"),
+    ],
+)
+def test_politeness_strategies_move_respect(politer: str, ruder: str, strategy: str) -> None:
+    assert respect_score(detect(politer)) > respect_score(detect(ruder)), strategy
+
+
+def test_plain_questions_lean_by_form() -> None:
+    """No marker at all: a polar question leans polite, a wh-question impolite, never a tie."""
+    assert respect_score(detect("Is it on?")) > 50 > respect_score(detect("What is it?"))
+    assert respect_score(detect("Really?")) != 50
+
+
+def test_officer_signals_keep_their_direction() -> None:
+    """Politeness features must not flip what the officer signals say."""
+    assert respect_score(detect("Thank you for calling us.")) > 50
+    assert respect_score(detect("Are you okay?")) > 50
+    assert respect_score(detect("Good evening, sir.")) > 50
+    assert respect_score(detect("Calm down, buddy.")) < 50
+    assert respect_score(detect("Hands on the wheel.")) < 50
+    assert respect_score(detect("Do that again and you're going to jail.")) < 50
+
+
+@pytest.mark.parametrize(
     ("empathic", "flat"),
     [
         ("That must have been terrifying. Are you okay?", "Fill out this form."),
