@@ -43,6 +43,7 @@ GUARD_KEYS = {
 TRANSITION_KEYS = GUARD_KEYS | {"to", "mood", "say"}
 OTHERWISE_KEYS = {"say", "mood", "to"}
 RUBRIC_KEYS = {"skills", "penalties", "critical", "critical_cap", "late_fraction"}
+PENALTY_KEYS = {"points", "tip", "example"}
 SKILL_KEYS = {"label", "signal", "signals", "points", "by_turn", "before", "tip", "example"}
 ESCALATE_KEYS = {"above", "to"}
 IDLE_KEYS = {"after_seconds", "say", "abandon_after_seconds"}
@@ -422,13 +423,25 @@ def _rubric(r: _Reader, value: Any) -> Rubric | None:
             if skill is not None:
                 skills.append(skill)
     penalties: dict[str, int] = {}
+    penalty_coaching: dict[str, tuple[str, str]] = {}
     if "penalties" in spec:
         raw = spec["penalties"]
         if not isinstance(raw, dict):
             r.problem(("rubric", "penalties"), "S002", f"'penalties' must map signals to negative points, not {_kind(raw)}")
         else:
-            for name, points in raw.items():
-                number = r.integer(points, ("rubric", "penalties", str(name)), f"penalty for '{name}'", -100, -1)
+            for name, value in raw.items():
+                path: NodePath = ("rubric", "penalties", str(name))
+                if isinstance(value, dict):
+                    spec_ = r.mapping(value, path, f"penalty for '{name}'", PENALTY_KEYS, ("points",))
+                    if spec_ is None or "points" not in spec_:
+                        continue
+                    tip = r.text(spec_["tip"], (*path, "tip"), "'tip'") if "tip" in spec_ else None
+                    example = r.text(spec_["example"], (*path, "example"), "'example'") if "example" in spec_ else None
+                    if tip:
+                        penalty_coaching[str(name)] = (tip, example or "")
+                    value = spec_["points"]
+                    path = (*path, "points")
+                number = r.integer(value, path, f"penalty for '{name}'", -100, -1)
                 if number is not None:
                     penalties[str(name)] = number
     critical = r.names(spec["critical"], ("rubric", "critical"), "'critical'") if "critical" in spec else ()
@@ -441,7 +454,7 @@ def _rubric(r: _Reader, value: Any) -> Rubric | None:
         r.problem(("rubric", "late_fraction"), "S005", f"'late_fraction' must be a number from 0 to 1, not {late!r}")
         late = 0.5
     return Rubric(
-        skills=tuple(skills), penalties=penalties, critical=critical,
+        skills=tuple(skills), penalties=penalties, critical=critical, penalty_coaching=penalty_coaching,
         critical_cap=30 if cap is None else cap, late_fraction=float(late),
     )
 

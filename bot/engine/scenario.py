@@ -142,6 +142,7 @@ class Rubric:
     critical: tuple[str, ...]  # any occurrence fails the scenario
     critical_cap: int = 30  # highest score possible after a critical failure
     late_fraction: float = 0.5  # share of points for a skill shown late or out of order
+    penalty_coaching: dict[str, tuple[str, str]] = field(default_factory=dict)  # signal -> (tip, example)
 
     @property
     def max_points(self) -> int:

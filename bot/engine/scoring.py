@@ -147,7 +147,7 @@ def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -
         total=total, outcome=outcome, earned=earned, penalty=penalty, max_points=rubric.max_points,
         skills=skills, penalties=penalties, critical=critical,
         went_well=tuple(_went_well(skills)),
-        try_next=tuple(_try_next(rubric.skills, skills, penalties, critical)),
+        try_next=tuple(_try_next(rubric.skills, skills, penalties, critical, rubric.penalty_coaching)),
         turning_points=tuple(_turning_points(turns)),
     )
 
@@ -221,7 +221,10 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
-def _try_next(rubric_skills: Sequence[Skill], skills: Sequence[SkillResult], penalties: Sequence[Hit], critical: Sequence[Hit]) -> list[Tip]:
+def _try_next(
+    rubric_skills: Sequence[Skill], skills: Sequence[SkillResult], penalties: Sequence[Hit], critical: Sequence[Hit],
+    own_coaching: Mapping[str, tuple[str, str]],
+) -> list[Tip]:
     by_name = {skill.name: skill for skill in rubric_skills}
     tips: list[Tip] = []
     for result in skills:
@@ -236,7 +239,10 @@ def _try_next(rubric_skills: Sequence[Skill], skills: Sequence[SkillResult], pen
         tips.append(Tip(result.name, prefix + (skill.tip or f"Show '{skill.label}'."), skill.example))
     library = coaching()
     for name in dict.fromkeys(hit.signal for hit in (*critical, *penalties)):
-        if name in library:
+        if name in own_coaching:  # the scenario's own words beat the generic ones
+            tip, example = own_coaching[name]
+            tips.append(Tip(name, tip, example))
+        elif name in library:
             tips.append(library[name])
     return tips
 

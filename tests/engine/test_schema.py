@@ -29,6 +29,7 @@ from bot.engine.loader import (
     PLACEHOLDERS,
     REQUIRED_TOP,
     RESIDENT_KEYS,
+    PENALTY_KEYS,
     RUBRIC_KEYS,
     SKILL_KEYS,
     STATE_KEYS,
@@ -110,6 +111,7 @@ CLOSED_OBJECTS = {
     "/$defs/otherwise": OTHERWISE_KEYS,
     "/$defs/skill": SKILL_KEYS,
     "/$defs/lineObject": LINE_KEYS,
+    "/$defs/penaltyObject": PENALTY_KEYS,
 }
 
 

@@ -111,3 +111,13 @@ def test_turning_points_record_big_mood_swings(tmp_path: Path) -> None:
     play = run(scene(tmp_path), "Keep it up and you're going to jail.")
     points = play.score().turning_points
     assert points and points[0].mood_after > points[0].mood_before
+
+
+def test_scenario_coaching_replaces_the_generic_tip(tmp_path: Path) -> None:
+    text = SCENE.replace("  penalties: {command: -10}", "  penalties:\n    command: {points: -10, tip: 'Ask for the ID politely.', example: 'May I see your ID?'}")
+    assert text != SCENE
+    path = tmp_path / "scene.yaml"
+    path.write_text(text, encoding="utf-8")
+    score = run(load_checked(path), "License and registration.").score()
+    assert score.penalty == -10
+    assert [(t.tip, t.example) for t in score.try_next if t.about == "command"] == [("Ask for the ID politely.", "May I see your ID?")]
