@@ -11,7 +11,6 @@ import asyncio
 import json
 import re
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
