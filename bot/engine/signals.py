@@ -193,53 +193,13 @@ def _compile(pattern: str, macros: Mapping[str, str]) -> re.Pattern[str]:
     return re.compile(_optional_apostrophes(_expand(pattern, macros)), re.IGNORECASE)
 
 
-def _required_literals(items: Any) -> set[str] | None:
-    """Strings one of which every match of a parsed pattern must contain, if known.
-
-    Skipping patterns whose required text is absent from a line is what keeps ~400
-    patterns fast: Python's regex engine would otherwise try each at every position.
-    Among the pattern's mandatory parts we pick the most selective (longest shortest).
-    """
-    best: set[str] | None = None
-    run: list[str] = []
-
-    def consider(candidate: set[str] | None) -> None:
-        nonlocal best
-        if candidate and (best is None or min(map(len, candidate)) > min(map(len, best))):
-            best = candidate
-
-    for op, av in items:
-        kind = op.name
-        if kind == "LITERAL":
-            run.append(chr(av).lower())
-            continue
-        consider({"".join(run)} if run else None)
-        run = []
-        if kind in ("SUBPATTERN",):
-            consider(_required_literals(av[3]))
-        elif kind == "ATOMIC_GROUP":
-            consider(_required_literals(av))
-        elif kind in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
-            consider(_required_literals(av[2]))
-        elif kind == "BRANCH":
-            found: set[str] = set()
-            for alternative in av[1]:
-                sub = _required_literals(alternative)
-                if sub is None:
-                    found = set()
-                    break
-                found |= sub
-            consider(found or None)
-    consider({"".join(run)} if run else None)
-    return best
-
-
 def _requirements(items: Any) -> list[set[str]]:
     """Every mandatory part of a parsed pattern, each as the strings one of which it contains.
 
-    A match must satisfy *all* of them, so checking several (not only the most selective
-    one, as ``_required_literals`` picks) skips far more patterns on lines that contain a
-    common word of the pattern ("you", "that") but not its rarer other half.
+    Skipping patterns whose required text is absent from a line is what keeps ~400
+    patterns fast: Python's regex engine would otherwise try each at every position. A
+    match must satisfy *all* parts, so checking several skips far more patterns on lines
+    that contain a common word of the pattern ("you", "that") but not its rarer other half.
     """
     reqs: list[set[str]] = []
     run: list[str] = []
@@ -264,7 +224,7 @@ def _requirements(items: Any) -> list[set[str]]:
         elif kind == "BRANCH":
             found: set[str] = set()
             for alternative in av[1]:
-                sub = _required_literals(alternative)
+                sub = _most_selective(_requirements(alternative))
                 if sub is None:
                     found = set()
                     break
@@ -273,6 +233,11 @@ def _requirements(items: Any) -> list[set[str]]:
                 reqs.append(found)
     flush()
     return reqs
+
+
+def _most_selective(reqs: list[set[str]]) -> set[str] | None:
+    """The requirement whose shortest string is longest: one alternative's best filter."""
+    return max(reqs, key=lambda req: min(map(len, req)), default=None)
 
 
 _MAX_GROUPS = 4  # pre-filter groups checked per pattern (each check is one small set op)
