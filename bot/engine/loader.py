@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.engine.patterns import UnsafePattern, compile_pattern
 from bot.engine.problems import Problem, did_you_mean
 from bot.engine.scenario import (
     Escalation,
@@ -51,9 +52,6 @@ LINE_KEYS = {"text", "once"}
 PLACEHOLDERS = {"officer", "resident"}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_FILE_BYTES = 1_000_000
-# A group holding a repetition that is itself repeated: the shape behind catastrophic
-# backtracking ('(a+)+', '(\\w*\\s?)*'). Scenario patterns run on every message in the bot.
-NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\})(?:[^()\\]|\\.)*\)[+*{]")
 
 
 class _Reader:
@@ -277,14 +275,10 @@ def _signals(r: _Reader, value: Any) -> dict[str, tuple[re.Pattern[str], ...]]:
             if not isinstance(pattern, str) or not pattern:
                 r.problem((*path, index), "S002", f"a pattern of '{name}' must be non-empty text")
                 continue
-            if NESTED_QUANTIFIER.search(pattern):
-                r.problem((*path, index), "S007", f"pattern {pattern!r} of '{name}' repeats a repeated group, which can take "
-                          "exponential time on some messages and freeze the bot; simplify it (e.g. '(a+)+' -> 'a+')")
-                continue
             try:
-                compiled.append(re.compile(pattern, re.IGNORECASE))
-            except (re.error, RecursionError, OverflowError) as exc:
-                r.problem((*path, index), "S007", f"pattern {pattern!r} of '{name}' does not compile: {exc}")
+                compiled.append(compile_pattern(pattern))
+            except UnsafePattern as exc:
+                r.problem((*path, index), "S007", f"pattern {pattern!r} of '{name}' {exc}")
         result[name] = tuple(compiled)
     return result
 
