@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.engine.catalog import load_checked  # noqa: E402
 from bot.engine.machine import ScenarioMachine  # noqa: E402
-from bot.engine.session import RolePlay  # noqa: E402
+from bot.engine.session import Session  # noqa: E402
 from bot.engine.signals import detect  # noqa: E402
 from bot.runner import SceneRunner  # noqa: E402
 from bot.store import Store  # noqa: E402
@@ -63,7 +63,7 @@ def bench_engine(sessions: int = 400) -> dict[str, float]:
     latencies: list[float] = []
     start = time.perf_counter()
     for seed in range(sessions):
-        play = RolePlay.start(scenario, machine, seed=seed)
+        play = Session.start(scenario, machine, seed=seed)
         for line in LINES:
             if play.ended:
                 break
@@ -82,7 +82,7 @@ def bench_memory(sessions: int = 1000) -> dict[str, float]:
     before = tracemalloc.take_snapshot()
     live = []
     for seed in range(sessions):
-        play = RolePlay.start(scenario, machine, seed=seed)
+        play = Session.start(scenario, machine, seed=seed)
         for line in LINES[:3]:
             play.step(line)
         live.append(play)

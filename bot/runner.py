@@ -2,7 +2,7 @@
 
 Each trainee line is committed (with the reply it got) before the reply is returned, so
 whatever the front end shows has already been saved. A session is resumed by replaying
-its stored lines, with the signals stored for them, through a fresh RolePlay with the
+its stored lines, with the signals stored for them, through a fresh Session with the
 same seed: the engine is deterministic, so state, mood, counters, rubric progress and
 the next line variation come out exactly as before the interruption.
 """
@@ -14,7 +14,7 @@ import secrets
 from bot.engine.machine import ScenarioMachine
 from bot.engine.scenario import Scenario
 from bot.engine.scoring import Score
-from bot.engine.session import RolePlay, Turn
+from bot.engine.session import Session, Turn
 from bot.engine.signals import Detection, Evidence
 from bot.errors import SessionError, StoreError
 from bot.store import EvidenceRow, NewSession, SessionRow, Store, TurnRow
@@ -22,7 +22,7 @@ from bot.store.rows import SkillEvidenceRow
 
 
 class SceneRunner:
-    def __init__(self, store: Store, play: RolePlay, session: SessionRow) -> None:
+    def __init__(self, store: Store, play: Session, session: SessionRow) -> None:
         self.store = store
         self.play = play
         self.session = session
@@ -43,7 +43,7 @@ class SceneRunner:
         trainee_id: int | None = None,
     ) -> SceneRunner:
         seed = secrets.randbelow(2**31) if seed is None else seed
-        play = RolePlay.start(scenario, machine, seed=seed)
+        play = Session.start(scenario, machine, seed=seed)
         member = await store.ensure_member(trainee, guild_id=guild_id, discord_id=trainee_id)
         session = await store.start_session(
             NewSession(
@@ -136,11 +136,11 @@ class SceneRunner:
         return score
 
 
-async def _replay(store: Store, session: SessionRow, scenario: Scenario, machine: ScenarioMachine | None) -> RolePlay:
+async def _replay(store: Store, session: SessionRow, scenario: Scenario, machine: ScenarioMachine | None) -> Session:
     if session.scenario_id != scenario.id:
         raise SessionError(f"session {session.id} is a '{session.scenario_id}' session, not '{scenario.id}'")
     changed = session.scenario_digest != scenario.digest
-    play = RolePlay.start(scenario, machine, seed=session.seed)
+    play = Session.start(scenario, machine, seed=session.seed)
     for row in (row for row in await store.turns(session.id) if row.speaker == "trainee"):
         missing = row.state not in scenario.states
         if missing or play.ended:

@@ -27,7 +27,7 @@ import yaml
 
 from bot.engine.machine import ScenarioMachine
 from bot.engine.scenario import Scenario
-from bot.engine.session import RolePlay
+from bot.engine.session import Session
 from bot.errors import TrainerError
 
 
@@ -75,7 +75,7 @@ def load_transcript(path: Path) -> Transcript:
 
 def record(scenario: Scenario, lines: list[str], seed: int, description: str = "") -> dict[str, Any]:
     """Play `lines` and write down everything that happened, as a golden transcript's data."""
-    play = RolePlay.start(scenario, seed=seed)
+    play = Session.start(scenario, seed=seed)
     turns: list[dict[str, Any]] = []
     for line in lines:
         if play.ended:
@@ -97,7 +97,7 @@ def transcripts_for(scenario: Scenario, dialogues_dir: Path) -> list[Path]:
 
 def replay(scenario: Scenario, transcript: Transcript, machine: ScenarioMachine | None = None) -> list[str]:
     """Play the transcript; returns the differences from what it expects (empty = pass)."""
-    play = RolePlay.start(scenario, machine, seed=transcript.seed)
+    play = Session.start(scenario, machine, seed=transcript.seed)
     diffs: list[str] = []
     for index, expected in enumerate(transcript.turns, start=1):
         if play.ended:

@@ -44,8 +44,8 @@ class Turn:
 
 
 @dataclass(eq=False)  # identity matters: the shared machine finds its models by ==
-class RolePlay:
-    """One session of a scenario; a model of the scenario's shared machine."""
+class Session:
+    """One trainee playing one scenario once (stored as a session row); a model of the scenario's shared machine."""
 
     scenario: Scenario
     machine: ScenarioMachine
@@ -62,7 +62,7 @@ class RolePlay:
     _current: Detection | None = None
 
     @classmethod
-    def start(cls, scenario: Scenario, machine: ScenarioMachine | None = None, seed: int = 0) -> RolePlay:
+    def start(cls, scenario: Scenario, machine: ScenarioMachine | None = None, seed: int = 0) -> Session:
         machine = machine or ScenarioMachine(scenario)
         if machine.scenario is not scenario:
             raise SessionError(f"machine of '{machine.scenario.id}' cannot run '{scenario.id}'")

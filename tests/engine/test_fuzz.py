@@ -15,7 +15,7 @@ from bot.engine.lint import lint
 from bot.engine.loader import parse_scenario
 from bot.engine.machine import ScenarioMachine
 from bot.engine.scenario import Outcome
-from bot.engine.session import RolePlay
+from bot.engine.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAFFIC_STOP = load_checked(ROOT / "dialogues" / "traffic_stop.yaml")
@@ -31,7 +31,7 @@ messages = st.text(max_size=300) | st.sampled_from([
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(messages, max_size=12), st.integers(min_value=0, max_value=2**31))
 def test_engine_always_replies(lines: list[str], seed: int) -> None:
-    play = RolePlay.start(TRAFFIC_STOP, MACHINE, seed=seed)
+    play = Session.start(TRAFFIC_STOP, MACHINE, seed=seed)
     for line in lines:
         if play.ended:
             break
@@ -88,7 +88,7 @@ def test_mutated_scenarios_give_problems_or_a_scenario(path: list[str], value: A
         return
     if lint(scenario):  # the second pass must cope with whatever passed the first
         return
-    play = RolePlay.start(scenario, seed=1)  # and a clean scenario must play
+    play = Session.start(scenario, seed=1)  # and a clean scenario must play
     for line in ("License and registration.", "Hello, I'm Officer Smith. Your tag expired.", "Drive safe."):
         if not play.ended:
             assert play.step(line).state_after in scenario.states

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.engine.catalog import load_checked
 from bot.engine.scenario import Outcome, Scenario
 from bot.engine.scoring import SkillStatus
-from bot.engine.session import RolePlay
+from bot.engine.session import Session
 
 SCENE = textwrap.dedent(
     """\
@@ -45,8 +45,8 @@ def scene(tmp_path: Path) -> Scenario:
     return load_checked(path)
 
 
-def run(scenario: Scenario, *lines: str) -> RolePlay:
-    play = RolePlay.start(scenario, seed=0)
+def run(scenario: Scenario, *lines: str) -> Session:
+    play = Session.start(scenario, seed=0)
     for line in lines:
         if not play.ended:
             play.step(line)

@@ -9,7 +9,7 @@ import pytest
 from bot.engine.catalog import load_checked
 from bot.engine.machine import ScenarioMachine
 from bot.engine.scenario import Outcome, Scenario
-from bot.engine.session import RolePlay
+from bot.engine.session import Session
 from bot.errors import SessionError
 
 DIALOGUES = Path(__file__).resolve().parents[2] / "dialogues"
@@ -36,8 +36,8 @@ RUDE = [
 ]
 
 
-def play_lines(scenario: Scenario, lines: list[str], seed: int = 1, machine: ScenarioMachine | None = None) -> RolePlay:
-    play = RolePlay.start(scenario, machine, seed=seed)
+def play_lines(scenario: Scenario, lines: list[str], seed: int = 1, machine: ScenarioMachine | None = None) -> Session:
+    play = Session.start(scenario, machine, seed=seed)
     for line in lines:
         if play.ended:
             break
@@ -66,14 +66,14 @@ def test_replies_are_deterministic_per_seed(traffic_stop: Scenario) -> None:
     first = [t.reply for t in play_lines(traffic_stop, COURTEOUS, seed=3).turns]
     again = [t.reply for t in play_lines(traffic_stop, COURTEOUS, seed=3).turns]
     assert first == again
-    openings = {RolePlay.start(traffic_stop, seed=s).opening for s in range(20)}
+    openings = {Session.start(traffic_stop, seed=s).opening for s in range(20)}
     assert len(openings) > 1  # the seed really picks among variations
 
 
 def test_sessions_share_one_machine_and_do_not_interfere(traffic_stop: Scenario) -> None:
     machine = ScenarioMachine(traffic_stop)
-    polite = RolePlay.start(traffic_stop, machine, seed=1)
-    rude = RolePlay.start(traffic_stop, machine, seed=1)
+    polite = Session.start(traffic_stop, machine, seed=1)
+    rude = Session.start(traffic_stop, machine, seed=1)
     assert machine.model_count == 2
     for kind, other in zip(COURTEOUS, RUDE):
         polite.step(kind)
@@ -86,7 +86,7 @@ def test_sessions_share_one_machine_and_do_not_interfere(traffic_stop: Scenario)
 
 
 def test_escalation_by_mood(traffic_stop: Scenario) -> None:
-    play = RolePlay.start(traffic_stop, seed=1)
+    play = Session.start(traffic_stop, seed=1)
     lines = ["License and registration.", "Whatever. Calm down.", "I don't care, just do it.", "Whatever, not my problem."]
     turns = [play.step(line) for line in lines if not play.ended]
     assert play.state == "complaint"
@@ -95,7 +95,7 @@ def test_escalation_by_mood(traffic_stop: Scenario) -> None:
 
 
 def test_negated_threat_is_not_critical(traffic_stop: Scenario) -> None:
-    play = RolePlay.start(traffic_stop, seed=1)
+    play = Session.start(traffic_stop, seed=1)
     turn = play.step("Good evening, ma'am. I'm not going to arrest you; I stopped you because your tag is expired.")
     assert "threat" not in turn.detection.names
     assert turn.state_after == "explained"
@@ -113,7 +113,7 @@ def test_stepping_an_ended_scene_is_an_error(traffic_stop: Scenario) -> None:
 
 
 def test_empty_and_huge_messages(traffic_stop: Scenario) -> None:
-    play = RolePlay.start(traffic_stop, seed=1)
+    play = Session.start(traffic_stop, seed=1)
     assert play.step("").reply
     huge = "hello " * 10_000
     turn = play.step(huge)
