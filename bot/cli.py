@@ -45,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate scenario files", description=(
         "Check scenario files: structure, then names and reachability. Prints 'file:line: CODE message' "
-        "per problem; exit 0 when clean, 1 when there are problems."))
+        "per problem (warnings say so); exit 0 when there are no errors (and, with --strict, no warnings), 1 otherwise."))
     check.add_argument("paths", nargs="*", type=Path, help="files or directories (default: dialogues/)")
+    check.add_argument("--strict", action="store_true", help="fail on warnings too (for CI)")
 
     graph = commands.add_parser("graph", help="draw a scenario's states and transitions", description=(
         "The scenario as a diagram: Mermaid text (default, or a .mmd file), or SVG/PNG through Graphviz's "
@@ -142,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from bot.engine.catalog import check
+    from bot.engine.problems import errors
 
     paths = args.paths or [Path("dialogues")]
     missing = [p for p in paths if not p.exists()]
@@ -150,12 +152,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     scenarios, problems = check([p for p in paths if p.exists()])
     for problem in problems:
         print(problem)
-    if problems or missing:
+    failing = problems if args.strict else errors(problems)
+    if failing or missing:
         return EXIT_PROBLEMS
     if not scenarios:
         print(f"no scenario files (*.yaml) in {', '.join(map(str, paths))}", file=sys.stderr)
         return EXIT_PROBLEMS
-    print(f"{len(scenarios)} scenario(s) OK", file=sys.stderr)
+    warned = len(problems) - len(errors(problems))
+    print(f"{len(scenarios)} scenario(s) OK" + (f", {warned} warning(s)" if warned else ""), file=sys.stderr)
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.engine.lint import lint
 from bot.engine.loader import load_scenario
-from bot.engine.problems import Problem, did_you_mean
+from bot.engine.problems import Problem, did_you_mean, errors
 from bot.engine.scenario import Scenario
 from bot.errors import ScenarioError, ScenarioNotFound
 
@@ -53,17 +53,17 @@ def check(paths: Sequence[str | Path]) -> tuple[list[Scenario], list[Problem]]:
             if scenario.id in first_file:
                 found.append(Problem(str(file), 1, "S020", f"scenario id '{scenario.id}' is also declared in {first_file[scenario.id]}"))
             first_file.setdefault(scenario.id, str(file))
-            if not found:
+            if not errors(found):
                 scenarios.append(scenario)
         problems.extend(found)
     return scenarios, problems
 
 
 def load_checked(path: str | Path) -> Scenario:
-    """One scenario that passed both passes, or ScenarioError naming the first problem."""
+    """One scenario with no errors in either pass (warnings allowed), or ScenarioError naming the first."""
     scenario, problems = load_scenario(path)
     if scenario is not None:
-        problems = lint(scenario)
+        problems = errors(lint(scenario))
     if problems or scenario is None:
         first = problems[0]
         more = f" (and {len(problems) - 1} more; run 'trainer check {path}')" if len(problems) > 1 else ""

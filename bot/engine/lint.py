@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from bot.engine.problems import Problem, did_you_mean
-from bot.engine.scenario import Guard, Scenario, State
+from bot.engine.judge import DERIVED_SIGNALS
+from bot.engine.scenario import Guard, Scenario, State, Transition
 from bot.engine.signals import SIGNALS
+
+
+GAMING_SIGNALS = ("repetition", "stacking")
 
 
 def lint(scenario: Scenario) -> list[Problem]:
     problems: list[Problem] = []
     file = scenario.path or scenario.id
-    known_signals = set(SIGNALS) | set(scenario.signals)
+    known_signals = set(SIGNALS) | set(scenario.signals) | set(DERIVED_SIGNALS) | {f.contradiction_signal for f in scenario.facts}
     states = scenario.states
 
     def signal_problems(names: Iterable[str], line: int, where: str) -> None:
@@ -34,25 +38,46 @@ def lint(scenario: Scenario) -> list[Problem]:
         state_problem(scenario.escalate.to, at("escalate"), "S014", "escalation")
     signal_problems(scenario.mood_effects, at("mood_effects"), "'mood_effects'")
 
+    def rule_problems(transition: Transition, where: str) -> None:
+        signal_problems(transition.guard.signal_names(), transition.line, f"a transition of {where}")
+        state_problem(transition.to, transition.to_line, "S012", "transition")
+        impossible = _impossible(transition.guard)
+        if impossible:
+            problems.append(Problem(file, transition.line, "S023", f"in {where} this transition can never fire: {impossible}"))
+        gamed = [name for name in (*transition.guard.when, *transition.guard.any) if name in GAMING_SIGNALS]
+        if gamed and transition.mood < 0:
+            problems.append(Problem(file, transition.line, "S029", f"in {where} a rule on '{gamed[0]}' lowers the mood; a gamed line must never calm the resident"))
+
+    for scope, rules in (("first", scenario.first), ("last", scenario.last)):
+        for transition in rules:
+            rule_problems(transition, f"'everywhere.{scope}'")
+
     for state in states.values():
         signal_problems(state.mood_effects, state.line, f"state '{state.name}' mood_effects")
         for transition in state.on:
-            signal_problems(transition.guard.signal_names(), transition.line, f"a transition of '{state.name}'")
-            state_problem(transition.to, transition.to_line, "S012", "transition")
-            impossible = _impossible(transition.guard)
-            if impossible:
-                problems.append(Problem(file, transition.line, "S023", f"in state '{state.name}' this transition can never fire: {impossible}"))
+            rule_problems(transition, f"state '{state.name}'")
         if state.otherwise is not None:
             state_problem(state.otherwise.to, state.otherwise.to_line, "S012", f"'otherwise' of '{state.name}'")
         if state.is_end and (state.on or state.otherwise):
             problems.append(Problem(file, state.line, "S018", f"end state '{state.name}' has transitions or 'otherwise'; an ended scene takes no more messages"))
-        if not state.is_end and state.otherwise is None and not any(_always(t.guard) for t in state.on):
+        if not state.is_end and state.otherwise is None and not any(_always(t.guard) for t in scenario.rules(state)):
             problems.append(Problem(file, state.line, "S019", f"state '{state.name}' needs an 'otherwise' reply for messages no transition matches"))
-        problems.extend(_shadowed(file, state))
+        if not state.is_end:
+            problems.extend(_shadowed(file, state, scenario.rules(state)))
+
+    for fact in scenario.facts:
+        signal_problems(fact.checks, fact.line, f"fact '{fact.name}' checks")
+        if fact.name in SIGNALS or fact.name in DERIVED_SIGNALS:
+            problems.append(Problem(file, fact.line, "S024", f"fact '{fact.name}' has the name of a built-in signal; name the fact after what is true (e.g. 'expired_tag')"))
+    problems.extend(_endings(scenario, file, at))
 
     rubric = scenario.rubric
+    skill_names = {skill.name for skill in rubric.skills}
     for skill in rubric.skills:
         signal_problems(skill.signals + skill.before, at(f"rubric.skills.{skill.name}"), f"rubric skill '{skill.name}'")
+        signal_problems([n for n in skill.requires if n not in skill_names], at(f"rubric.skills.{skill.name}"), f"rubric skill '{skill.name}' requires")
+        if skill.name in skill.requires:
+            problems.append(Problem(file, at(f"rubric.skills.{skill.name}"), "S023", f"rubric skill '{skill.name}' requires itself, so it can never be earned"))
     signal_problems(rubric.penalties, at("rubric.penalties"), "rubric penalties")
     signal_problems(rubric.critical, at("rubric.critical"), "rubric critical")
 
@@ -65,15 +90,42 @@ def lint(scenario: Scenario) -> list[Problem]:
 
 
 def successors(scenario: Scenario, state: State) -> set[str]:
-    """States a message can lead to from `state`, escalation included."""
+    """States a message can lead to from `state`, escalation and stalling included."""
     if state.is_end:
         return set()
-    targets = {t.to or state.name for t in state.on}
+    targets = {t.to or state.name for t in scenario.rules(state)}
     if state.otherwise is not None:
         targets.add(state.otherwise.to or state.name)
     if scenario.escalate is not None:
         targets.add(scenario.escalate.to)
+    if scenario.stall is not None:
+        targets.add(scenario.stall.to)
     return {name for name in targets if name in scenario.states}
+
+
+def _endings(scenario: Scenario, file: str, at: Callable[[str], int]) -> list[Problem]:
+    """Endings every scenario needs beyond the model run and the hostile one: the curt but lawful
+    officer who simply ends the contact, and the scene that goes nowhere."""
+    problems: list[Problem] = []
+    stall = scenario.stall
+    if stall is None:
+        problems.append(Problem(file, at("states"), "S026", "no 'stall' ending: a scene that goes nowhere would repeat itself until the trainee gives up; add e.g. 'stall: {after: 4, to: stalled}'"))
+    elif stall.to not in scenario.states:
+        problems.append(Problem(file, at("stall"), "S012", f"'stall' goes to unknown state '{stall.to}'{did_you_mean(stall.to, scenario.states)}"))
+    elif not scenario.states[stall.to].is_end:
+        problems.append(Problem(file, at("stall"), "S025", f"'stall' goes to '{stall.to}', which is not an end state"))
+    every_rule = [*scenario.first, *scenario.last, *(t for s in scenario.states.values() for t in s.on)]
+    leaves = [t for t in every_rule if "leave_taking" in (*t.guard.when, *t.guard.any)]
+    if not any(t.to in scenario.states and scenario.states[t.to].is_end for t in leaves):
+        problems.append(Problem(file, at("states"), "S027", "no rule on 'leave_taking' leads to an end state: a curt officer who says \u201cthat's all\u201d could never end the contact; add one to 'everywhere.last'"))
+    mentioned = {name for t in every_rule for name in t.guard.signal_names()}
+    contradictable = [f for f in scenario.facts if f.wrong]
+    if contradictable and "contradiction" not in mentioned and not all(f.contradiction_signal in mentioned for f in contradictable):
+        problems.append(Problem(file, contradictable[0].line, "S028", "facts can be contradicted, but no rule reacts to 'contradiction'; add one to 'everywhere.first' so the resident notices"))
+    for name in GAMING_SIGNALS:
+        if name not in mentioned:
+            problems.append(Problem(file, at("states"), "S028", f"no rule reacts to '{name}'; add one to 'everywhere.first' so the resident notices a gamed line"))
+    return problems
 
 
 def _reachability(scenario: Scenario, file: str) -> list[Problem]:
@@ -108,13 +160,13 @@ def _always(guard: Guard) -> bool:
     return guard == Guard()
 
 
-def _shadowed(file: str, state: State) -> list[Problem]:
+def _shadowed(file: str, state: State, rules: Sequence[Transition]) -> list[Problem]:
     """A guard-less transition makes everything after it, `otherwise` included, dead."""
-    for index, transition in enumerate(state.on):
+    for index, transition in enumerate(rules):
         if not _always(transition.guard):
             continue
-        if index + 1 < len(state.on):
-            dead = state.on[index + 1]
+        if index + 1 < len(rules):
+            dead = rules[index + 1]
             return [Problem(file, dead.line, "S021", f"in state '{state.name}' this transition never fires: an earlier one has no condition")]
         if state.otherwise is not None:
             return [Problem(file, state.otherwise.line, "S021", f"in state '{state.name}' 'otherwise' never runs: the last transition has no condition")]
@@ -126,6 +178,8 @@ def _impossible(guard: Guard) -> str:
     both = set(guard.when) & (set(guard.unless) | set(guard.not_seen))
     if both:
         return f"'{sorted(both)[0]}' is both required and excluded"
+    if guard.seen_any and set(guard.seen_any) <= set(guard.not_seen):
+        return "every name in 'seen_any' is also in 'not_seen'"
     if set(guard.seen) & set(guard.not_seen):
         return f"'{sorted(set(guard.seen) & set(guard.not_seen))[0]}' is both in 'seen' and 'not_seen'"
     if guard.mood_above is not None and guard.mood_below is not None and guard.mood_above + 1 >= guard.mood_below:

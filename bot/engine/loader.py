@@ -16,6 +16,7 @@ from bot.engine.patterns import UnsafePattern, compile_pattern
 from bot.engine.problems import Problem, did_you_mean
 from bot.engine.scenario import (
     Escalation,
+    Fact,
     Guard,
     Idle,
     Line,
@@ -25,6 +26,7 @@ from bot.engine.scenario import (
     Rubric,
     Scenario,
     Skill,
+    Stall,
     State,
     Transition,
 )
@@ -33,22 +35,27 @@ from bot.engine.yamlnodes import Located, Path as NodePath, YamlSyntaxError, loa
 TOP_KEYS = {
     "id", "title", "briefing", "audience", "resident", "signals", "mood_effects",
     "escalate", "idle", "start", "states", "rubric", "description",
+    "facts", "everywhere", "stall", "trainee",
 }
 REQUIRED_TOP = ("id", "title", "briefing", "resident", "start", "states", "rubric")
 RESIDENT_KEYS = {"name", "persona", "mood"}
-STATE_KEYS = {"say", "on", "otherwise", "end", "mood_effects", "note"}
+STATE_KEYS = {"say", "on", "otherwise", "end", "mood_effects", "note", "feels", "score_cap", "summary"}
 GUARD_KEYS = {
-    "when", "any", "unless", "seen", "not_seen",
+    "when", "any", "unless", "seen", "seen_any", "not_seen",
     "mood_above", "mood_below", "turn_at_least", "turn_at_most",
 }
-TRANSITION_KEYS = GUARD_KEYS | {"to", "mood", "say"}
-OTHERWISE_KEYS = {"say", "mood", "to"}
-RUBRIC_KEYS = {"skills", "penalties", "critical", "critical_cap", "late_fraction"}
+TRANSITION_KEYS = GUARD_KEYS | {"to", "mood", "say", "feels"}
+OTHERWISE_KEYS = {"say", "mood", "to", "feels"}
+RUBRIC_KEYS = {"skills", "penalties", "critical", "critical_cap", "late_fraction", "integrity_cap"}
 PENALTY_KEYS = {"points", "tip", "example"}
-SKILL_KEYS = {"label", "signal", "signals", "points", "by_turn", "before", "tip", "example"}
+SKILL_KEYS = {"label", "signal", "signals", "points", "by_turn", "before", "requires", "tip", "example"}
 ESCALATE_KEYS = {"above", "to"}
 IDLE_KEYS = {"after_seconds", "say", "abandon_after_seconds"}
-LINE_KEYS = {"text", "once"}
+LINE_KEYS = {"text", "once", "feels"}
+FACT_KEYS = {"label", "truth", "right", "wrong", "checks", "required", "tip"}
+EVERYWHERE_KEYS = {"first", "last"}
+STALL_KEYS = {"after", "to"}
+TRAINEE_KEYS = {"title"}
 PLACEHOLDERS = {"officer", "resident"}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_FILE_BYTES = 1_000_000
@@ -131,6 +138,7 @@ class _Reader:
         for index, item in enumerate(items):
             item_path = (*path, index) if isinstance(value, list) else path
             once = False
+            feels: tuple[str, ...] = ()
             if isinstance(item, dict):
                 spec = self.mapping(item, item_path, "a line", LINE_KEYS, ("text",))
                 if spec is None or "text" not in spec:
@@ -139,6 +147,8 @@ class _Reader:
                 if not isinstance(once_value, bool):
                     self.problem((*item_path, "once"), "S002", f"'once' must be true or false, not {_kind(once_value)}")
                 once = once_value is True
+                if "feels" in spec:
+                    feels = self.names(spec["feels"], (*item_path, "feels"), "'feels'")
                 item = spec["text"]
                 item_path = (*item_path, "text")
             text = self.text(item, item_path, f"a line of {what}")
@@ -147,8 +157,32 @@ class _Reader:
             for placeholder in re.findall(r"\{([^{}]*)\}", text):
                 if placeholder not in PLACEHOLDERS:
                     self.problem(item_path, "S009", f"unknown placeholder '{{{placeholder}}}' (use {{officer}} or {{resident}})")
-            result.append(Line(text=text, once=once))
+            result.append(Line(text=text, once=once, feels=feels))
         return tuple(result)
+
+    def patterns(self, value: Any, path: NodePath, what: str) -> tuple[re.Pattern[str], ...]:
+        """A pattern or a list of them, each compiled by the one scenario-pattern compiler."""
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            self.problem(path, "S008" if isinstance(items, list) else "S002", f"{what} needs a list of regular expressions")
+            return ()
+        compiled: list[re.Pattern[str]] = []
+        for index, pattern in enumerate(items):
+            item_path = (*path, index) if isinstance(value, list) else path
+            if not isinstance(pattern, str) or not pattern:
+                self.problem(item_path, "S002", f"a pattern of {what} must be non-empty text")
+                continue
+            try:
+                compiled.append(compile_pattern(pattern))
+            except UnsafePattern as exc:
+                self.problem(item_path, "S007", f"pattern {pattern!r} of {what} {exc}")
+        return tuple(compiled)
+
+    def boolean(self, value: Any, path: NodePath, what: str) -> bool:
+        if not isinstance(value, bool):
+            self.problem(path, "S002", f"{what} must be true or false, not {_kind(value)}")
+            return False
+        return value
 
     def effects(self, value: Any, path: NodePath, what: str) -> dict[str, int]:
         spec = value if isinstance(value, dict) else None
@@ -222,6 +256,14 @@ def _build(r: _Reader, data: Any, file: str, digest: str) -> Scenario | None:
             r.text(top[key], (key,), f"'{key}'")
     states = _states(r, top["states"]) if "states" in top else {}
     rubric = _rubric(r, top["rubric"]) if "rubric" in top else None
+    facts = _facts(r, top["facts"]) if "facts" in top else ()
+    first, last = _everywhere(r, top["everywhere"]) if "everywhere" in top else ((), ())
+    stall = _stall(r, top["stall"]) if "stall" in top else None
+    trainee_title = _trainee_title(r, top["trainee"]) if "trainee" in top else "Officer"
+    for fact in facts:
+        if fact.name in signals:
+            r.problem(("facts", fact.name), "S024", f"fact '{fact.name}' has the name of a signal of this scenario; a fact is a signal of its own")
+    signals = {**signals, **{fact.name: fact.right for fact in facts}}
     if resident is not None and escalate is not None and resident.mood > escalate.above:
         r.problem(("resident", "mood"), "S005", f"the starting mood {resident.mood} is already above the escalation line {escalate.above}")
     if r.problems or None in (scenario_id, title, briefing, resident, rubric, start):
@@ -231,7 +273,8 @@ def _build(r: _Reader, data: Any, file: str, digest: str) -> Scenario | None:
         id=scenario_id, title=title, briefing=briefing, resident=resident, start=start,
         states=states, rubric=rubric, audience=audience, signals=signals,
         mood_effects=mood_effects, escalate=escalate, idle=idle, path=file, digest=digest,
-        key_lines=_key_lines(r.located),
+        key_lines=_key_lines(r.located), facts=facts, first=first, last=last, stall=stall,
+        trainee_title=trainee_title,
     )
 
 
@@ -266,21 +309,73 @@ def _signals(r: _Reader, value: Any) -> dict[str, tuple[re.Pattern[str], ...]]:
         if not isinstance(name, str) or not NAME_RE.match(name):
             r.problem(path, "S002", f"signal names must be lower_snake_case, not {name!r}")
             continue
-        items = [patterns] if isinstance(patterns, str) else patterns
-        if not isinstance(items, list) or not items:
-            r.problem(path, "S008" if isinstance(items, list) else "S002", f"signal '{name}' needs a list of regular expressions")
-            continue
-        compiled: list[re.Pattern[str]] = []
-        for index, pattern in enumerate(items):
-            if not isinstance(pattern, str) or not pattern:
-                r.problem((*path, index), "S002", f"a pattern of '{name}' must be non-empty text")
-                continue
-            try:
-                compiled.append(compile_pattern(pattern))
-            except UnsafePattern as exc:
-                r.problem((*path, index), "S007", f"pattern {pattern!r} of '{name}' {exc}")
-        result[name] = tuple(compiled)
+        result[name] = r.patterns(patterns, path, f"signal '{name}'")
     return result
+
+
+def _facts(r: _Reader, value: Any) -> tuple[Fact, ...]:
+    if not isinstance(value, dict):
+        r.problem(("facts",), "S002", f"'facts' must map fact names to facts, not {_kind(value)}")
+        return ()
+    facts: list[Fact] = []
+    for name, item in value.items():
+        path: NodePath = ("facts", str(name))
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            r.problem(path, "S002", f"fact names must be lower_snake_case, not {name!r}")
+            continue
+        spec = r.mapping(item, path, f"fact '{name}'", FACT_KEYS, ("label", "truth", "right"))
+        if spec is None or not {"label", "truth", "right"} <= set(spec):
+            continue
+        label = r.text(spec["label"], (*path, "label"), "'label'")
+        truth = r.text(spec["truth"], (*path, "truth"), "'truth'")
+        right = r.patterns(spec["right"], (*path, "right"), f"fact '{name}' (right)")
+        wrong = r.patterns(spec["wrong"], (*path, "wrong"), f"fact '{name}' (wrong)") if "wrong" in spec else ()
+        checks = r.names(spec["checks"], (*path, "checks"), "'checks'") if "checks" in spec else ()
+        required = r.boolean(spec["required"], (*path, "required"), "'required'") if "required" in spec else False
+        if required and not checks:
+            r.problem((*path, "required"), "S003", f"fact '{name}' is 'required' but names no claim in 'checks' to require it of")
+        tip = (r.text(spec["tip"], (*path, "tip"), "'tip'") or "") if "tip" in spec else ""
+        if label is None or truth is None or not right:
+            continue
+        facts.append(Fact(
+            name=name, label=label, truth=truth, right=right, wrong=wrong, checks=checks,
+            required=required, tip=tip, line=r.located.line(path),
+        ))
+    return tuple(facts)
+
+
+def _everywhere(r: _Reader, value: Any) -> tuple[tuple[Transition, ...], tuple[Transition, ...]]:
+    spec = r.mapping(value, ("everywhere",), "'everywhere'", EVERYWHERE_KEYS)
+    if spec is None:
+        return (), ()
+    lists: dict[str, tuple[Transition, ...]] = {}
+    for key in ("first", "last"):
+        rules = spec.get(key, [])
+        if not isinstance(rules, list):
+            r.problem(("everywhere", key), "S002", f"'everywhere.{key}' must be a list of transitions, not {_kind(rules)}")
+            rules = []
+        parsed = (_transition(r, item, ("everywhere", key, index), scope=key) for index, item in enumerate(rules))
+        lists[key] = tuple(t for t in parsed if t is not None)
+    return lists["first"], lists["last"]
+
+
+def _stall(r: _Reader, value: Any) -> Stall | None:
+    spec = r.mapping(value, ("stall",), "'stall'", STALL_KEYS, ("after", "to"))
+    if spec is None or "after" not in spec or "to" not in spec:
+        return None
+    after = r.integer(spec["after"], ("stall", "after"), "'stall.after'", 2, 50)
+    to = r.name(spec["to"], ("stall", "to"), "'stall.to'")
+    if after is None or to is None:
+        return None
+    return Stall(after=after, to=to)
+
+
+def _trainee_title(r: _Reader, value: Any) -> str:
+    spec = r.mapping(value, ("trainee",), "'trainee'", TRAINEE_KEYS)
+    if spec is None or "title" not in spec:
+        return "Officer"
+    title = r.text(spec["title"], ("trainee", "title"), "'trainee.title'", allow_empty=True)
+    return "" if title is None else title
 
 
 def _escalate(r: _Reader, value: Any) -> Escalation | None:
@@ -336,6 +431,9 @@ def _state(r: _Reader, name: str, value: Any, path: NodePath) -> State | None:
     say = r.lines(spec["say"], (*path, "say"), f"state '{name}'") if "say" in spec else ()
     if "note" in spec:
         r.text(spec["note"], (*path, "note"), "'note'")
+    say = _with_feels(r, spec, path, say)
+    summary = (r.text(spec["summary"], (*path, "summary"), "'summary'") or "") if "summary" in spec else ""
+    score_cap = r.integer(spec["score_cap"], (*path, "score_cap"), "'score_cap'", 0, 100) if "score_cap" in spec else None
     end: Outcome | None = None
     if "end" in spec:
         outcome = spec["end"]
@@ -355,10 +453,21 @@ def _state(r: _Reader, name: str, value: Any, path: NodePath) -> State | None:
                     transitions.append(transition)
     otherwise = _otherwise(r, spec["otherwise"], (*path, "otherwise")) if "otherwise" in spec else None
     effects = r.effects(spec["mood_effects"], (*path, "mood_effects"), "'mood_effects'") if "mood_effects" in spec else {}
+    if end is None and (score_cap is not None or summary):
+        r.problem((*path, "score_cap" if score_cap is not None else "summary"), "S002",
+                  f"'score_cap' and 'summary' belong to end states; '{name}' has no 'end'")
     return State(
         name=name, say=say, on=tuple(transitions), otherwise=otherwise, end=end,
-        mood_effects=effects, line=r.located.line(path),
+        mood_effects=effects, line=r.located.line(path), score_cap=score_cap, summary=summary,
     )
+
+
+def _with_feels(r: _Reader, spec: dict[str, Any], path: NodePath, say: tuple[Line, ...]) -> tuple[Line, ...]:
+    """A `feels` beside `say` belongs to each of its lines that names no feelings of its own."""
+    if "feels" not in spec:
+        return say
+    feels = r.names(spec["feels"], (*path, "feels"), "'feels'")
+    return tuple(line if line.feels else Line(line.text, line.once, feels) for line in say)
 
 
 def _guard(r: _Reader, spec: dict[str, Any], path: NodePath) -> Guard:
@@ -370,13 +479,13 @@ def _guard(r: _Reader, spec: dict[str, Any], path: NodePath) -> Guard:
 
     return Guard(
         when=names("when"), any=names("any"), unless=names("unless"),
-        seen=names("seen"), not_seen=names("not_seen"),
+        seen=names("seen"), seen_any=names("seen_any"), not_seen=names("not_seen"),
         mood_above=number("mood_above", 0, 100), mood_below=number("mood_below", 0, 100),
         turn_at_least=number("turn_at_least", 1, 1000), turn_at_most=number("turn_at_most", 1, 1000),
     )
 
 
-def _transition(r: _Reader, value: Any, path: NodePath) -> Transition | None:
+def _transition(r: _Reader, value: Any, path: NodePath, scope: str = "") -> Transition | None:
     spec = r.mapping(value, path, "a transition", TRANSITION_KEYS)
     if spec is None:
         return None
@@ -384,10 +493,10 @@ def _transition(r: _Reader, value: Any, path: NodePath) -> Transition | None:
     if "to" not in spec and "say" not in spec:
         r.problem(path, "S003", "a transition needs 'to' (where to go) or 'say' (a reply while staying)")
     mood = r.integer(spec["mood"], (*path, "mood"), "'mood'", -100, 100) if "mood" in spec else 0
-    say = r.lines(spec["say"], (*path, "say"), "the transition's reply") if "say" in spec else ()
+    say = _with_feels(r, spec, path, r.lines(spec["say"], (*path, "say"), "the transition's reply") if "say" in spec else ())
     return Transition(
         guard=_guard(r, spec, path), to=to, mood=mood or 0,
-        say=say, line=r.located.line(path), to_line=r.located.line((*path, "to")),
+        say=say, line=r.located.line(path), to_line=r.located.line((*path, "to")), scope=scope,
     )
 
 
@@ -397,7 +506,7 @@ def _otherwise(r: _Reader, value: Any, path: NodePath) -> Otherwise | None:
         return None
     to = r.name(spec["to"], (*path, "to"), "'to'") if "to" in spec else None
     mood = r.integer(spec["mood"], (*path, "mood"), "'mood'", -100, 100) if "mood" in spec else 0
-    say = r.lines(spec["say"], (*path, "say"), "'otherwise'")
+    say = _with_feels(r, spec, path, r.lines(spec["say"], (*path, "say"), "'otherwise'"))
     return Otherwise(say=say, mood=mood or 0, to=to, line=r.located.line(path), to_line=r.located.line((*path, "to")))
 
 
@@ -440,6 +549,7 @@ def _rubric(r: _Reader, value: Any) -> Rubric | None:
                     penalties[str(name)] = number
     critical = r.names(spec["critical"], ("rubric", "critical"), "'critical'") if "critical" in spec else ()
     cap = r.integer(spec["critical_cap"], ("rubric", "critical_cap"), "'critical_cap'", 0, 100) if "critical_cap" in spec else 30
+    integrity_cap = r.integer(spec["integrity_cap"], ("rubric", "integrity_cap"), "'integrity_cap'", 0, 100) if "integrity_cap" in spec else 40
     late = spec.get("late_fraction", 0.5)
     if isinstance(late, bool) or not isinstance(late, (int, float)):
         r.problem(("rubric", "late_fraction"), "S002", f"'late_fraction' must be a number from 0 to 1, not {_kind(late)}")
@@ -450,6 +560,7 @@ def _rubric(r: _Reader, value: Any) -> Rubric | None:
     return Rubric(
         skills=tuple(skills), penalties=penalties, critical=critical, penalty_coaching=penalty_coaching,
         critical_cap=30 if cap is None else cap, late_fraction=float(late),
+        integrity_cap=40 if integrity_cap is None else integrity_cap,
     )
 
 
@@ -472,9 +583,10 @@ def _skill(r: _Reader, name: str, value: Any, path: NodePath) -> Skill | None:
     text: Callable[[str], str] = lambda key: (r.text(spec[key], (*path, key), f"'{key}'") or "") if key in spec else ""
     by_turn = r.integer(spec["by_turn"], (*path, "by_turn"), "'by_turn'", 1, 1000) if "by_turn" in spec else None
     before = r.names(spec["before"], (*path, "before"), "'before'") if "before" in spec else ()
+    requires = r.names(spec["requires"], (*path, "requires"), "'requires'") if "requires" in spec else ()
     if points is None:
         return None
     return Skill(
         name=name, label=text("label") or name.replace("_", " ").capitalize(), signals=signals,
-        points=points, by_turn=by_turn, before=before, tip=text("tip"), example=text("example"),
+        points=points, by_turn=by_turn, before=before, requires=requires, tip=text("tip"), example=text("example"),
     )

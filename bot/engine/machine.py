@@ -1,7 +1,7 @@
 """One `transitions` machine per scenario; every live session is one of its models.
 
-Each non-end state gets an ordered list of `respond` transitions (the scenario's `on`
-rules, then `otherwise`); `transitions` fires the first whose guard holds. Guards read
+Each non-end state gets an ordered list of `respond` transitions (the scenario's
+`everywhere.first` rules, the state's `on` rules, `everywhere.last`, then `otherwise`); `transitions` fires the first whose guard holds. Guards read
 the model's current message context, so a machine holds no per-session data.
 """
 
@@ -34,6 +34,8 @@ def guard_holds(guard: Guard, ctx: MessageContext) -> bool:
     if any(ctx.in_message(n) for n in guard.unless):
         return False
     if guard.seen and not all(ctx.seen_so_far(n) for n in guard.seen):
+        return False
+    if guard.seen_any and not any(ctx.seen_so_far(n) for n in guard.seen_any):
         return False
     if any(ctx.seen_so_far(n) for n in guard.not_seen):
         return False
@@ -78,6 +80,7 @@ class ScenarioMachine:
 
     RESPOND = "respond"
     ESCALATE = "escalate"
+    STALL = "stall"
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
@@ -92,7 +95,7 @@ class ScenarioMachine:
         for state in scenario.states.values():
             if state.is_end:
                 continue
-            for rule in state.on:
+            for rule in scenario.rules(state):
                 dest = rule.to or state.name
                 self._machine.add_transition(
                     self.RESPOND, state.name, dest,
@@ -109,6 +112,14 @@ class ScenarioMachine:
             if sources:
                 self._machine.add_transition(
                     self.ESCALATE, sources, target,
+                    after=[_Record(Otherwise(say=(), line=0), "*", target)],
+                )
+        if scenario.stall is not None and scenario.stall.to in scenario.states:
+            target = scenario.stall.to
+            sources = [s.name for s in scenario.states.values() if not s.is_end]
+            if sources:
+                self._machine.add_transition(
+                    self.STALL, sources, target,
                     after=[_Record(Otherwise(say=(), line=0), "*", target)],
                 )
 

@@ -33,7 +33,16 @@ CODES: dict[str, str] = {
     "S021": "a transition can never fire (an earlier one always matches first)",
     "S022": "the file cannot be read",
     "S023": "a transition's conditions can never all hold",
+    "S024": "a fact has the name of a signal",
+    "S025": "the stall target is not an end state",
+    "S026": "the scenario has no ending for a stalled scene (`stall`)",
+    "S027": "no rule lets the trainee end the contact (`leave_taking` to an end state)",
+    "S028": "nothing reacts to a gamed or contradicted line",
+    "S029": "a rule calms the resident on a gamed line",
 }
+
+# Problems that leave a playable scenario; `trainer check --strict` fails on them too.
+WARNINGS = frozenset({"S026", "S027", "S028", "S029"})
 
 
 @dataclass(frozen=True, order=True)
@@ -43,8 +52,16 @@ class Problem:
     code: str
     message: str
 
+    @property
+    def is_warning(self) -> bool:
+        return self.code in WARNINGS
+
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.code} {self.message}"
+        return f"{self.file}:{self.line}: {self.code} {'warning: ' if self.is_warning else ''}{self.message}"
+
+
+def errors(problems: Iterable[Problem]) -> list[Problem]:
+    return [problem for problem in problems if not problem.is_warning]
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

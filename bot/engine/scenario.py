@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -21,6 +22,7 @@ class Line:
 
     text: str
     once: bool = False  # said at most once per session
+    feels: tuple[str, ...] = ()  # feelings it expresses, which a trainee's empathy can answer
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Guard:
     any: tuple[str, ...] = ()  # at least one of these in this message
     unless: tuple[str, ...] = ()  # none of these in this message
     seen: tuple[str, ...] = ()  # all shown at some point, this message included
+    seen_any: tuple[str, ...] = ()  # at least one shown at some point, this message included
     not_seen: tuple[str, ...] = ()  # none shown so far, this message included
     mood_above: int | None = None  # mood after this message's effects
     mood_below: int | None = None
@@ -38,7 +41,7 @@ class Guard:
     turn_at_most: int | None = None
 
     def signal_names(self) -> tuple[str, ...]:
-        return self.when + self.any + self.unless + self.seen + self.not_seen
+        return self.when + self.any + self.unless + self.seen + self.seen_any + self.not_seen
 
     def describe(self) -> str:
         parts: list[str] = []
@@ -49,7 +52,9 @@ class Guard:
         if self.unless:
             parts.append("unless " + "/".join(self.unless))
         if self.seen:
-            parts.append("after " + "/".join(self.seen))
+            parts.append("after " + " + ".join(self.seen))
+        if self.seen_any:
+            parts.append("after any of " + "/".join(self.seen_any))
         if self.not_seen:
             parts.append("before any " + "/".join(self.not_seen))
         if self.mood_above is not None:
@@ -73,6 +78,7 @@ class Transition:
     say: tuple[Line, ...] = ()  # overrides the target state's lines
     line: int = 0  # source line, for diagnostics
     to_line: int = 0
+    scope: str = ""  # "" for a state's own rule; "first"/"last" for a rule of `everywhere`
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,8 @@ class State:
     end: Outcome | None = None  # set on end states only
     mood_effects: dict[str, int] = field(default_factory=dict)
     line: int = 0
+    score_cap: int | None = None  # an ending may cap the score (e.g. the resident left dissatisfied)
+    summary: str = ""  # an ending in one sentence, for the feedback
 
     @property
     def is_end(self) -> bool:
@@ -122,6 +130,41 @@ class Idle:
 
 
 @dataclass(frozen=True)
+class Stall:
+    """A scene that goes nowhere for `after` trainee turns in a row ends in `to`."""
+
+    after: int
+    to: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """Something true in the scene, which trainee claims can match or contradict.
+
+    Wording that matches `right` shows the fact as a signal of its own name. When a message
+    makes one of the `checks` claims (e.g. gives a reason for the contact) and also says
+    something in `wrong` (asserted: not negated or hedged), the claim is contradicted: it
+    earns nothing, the resident hears a contradiction, and the feedback says what is true
+    instead. Without `checks`, any asserted `wrong` wording contradicts the scene (a promise
+    that cannot be kept). With `required`, a checked claim must also match `right` to count.
+    """
+
+    name: str
+    label: str  # what the fact is about: "the reason for the stop"
+    truth: str  # what is true, said to the trainee in feedback
+    right: tuple[re.Pattern[str], ...]
+    wrong: tuple[re.Pattern[str], ...] = ()
+    checks: tuple[str, ...] = ()  # claim signals this fact checks; empty: every message
+    required: bool = False
+    tip: str = ""
+    line: int = 0
+
+    @property
+    def contradiction_signal(self) -> str:
+        return f"contradicts_{self.name}"
+
+
+@dataclass(frozen=True)
 class Skill:
     """A rubric item: points for showing a behaviour, in time and in order."""
 
@@ -131,6 +174,7 @@ class Skill:
     points: int
     by_turn: int | None = None  # full points only if shown by this turn
     before: tuple[str, ...] = ()  # full points only if shown before any of these
+    requires: tuple[str, ...] = ()  # signals or skills, all shown first (earlier or in the same message)
     tip: str = ""
     example: str = ""
 
@@ -143,10 +187,21 @@ class Rubric:
     critical_cap: int = 30  # highest score possible after a critical failure
     late_fraction: float = 0.5  # share of points for a skill shown late or out of order
     penalty_coaching: dict[str, tuple[str, str]] = field(default_factory=dict)  # signal -> (tip, example)
+    integrity_cap: int = 40  # highest score possible when the scene was gamed (stacked or repeated lines)
 
     @property
     def max_points(self) -> int:
         return sum(skill.points for skill in self.skills)
+
+    def unmet(self, skill: Skill, shown: Container[str]) -> tuple[str, ...]:
+        """The skill's `requires` not yet shown: a signal, or a skill none of whose signals was."""
+        by_name = {other.name: other for other in self.skills}
+
+        def met(name: str) -> bool:
+            other = by_name.get(name)
+            return name in shown or (other is not None and any(signal in shown for signal in other.signals))
+
+        return tuple(name for name in skill.requires if not met(name))
 
 
 @dataclass(frozen=True)
@@ -166,7 +221,18 @@ class Scenario:
     path: str = ""
     digest: str = ""  # sha256 of the file, so a stored session knows what it ran
     key_lines: dict[str, int] = field(default_factory=dict)  # "start", "rubric.skills.x"... -> line
+    facts: tuple[Fact, ...] = ()
+    first: tuple[Transition, ...] = ()  # `everywhere.first`: before every state's own rules
+    last: tuple[Transition, ...] = ()  # `everywhere.last`: after them, before 'otherwise'
+    stall: Stall | None = None
+    trainee_title: str = "Officer"  # how the resident addresses a trainee who gave no rank ("" for civilian staff)
 
     @property
     def end_states(self) -> tuple[State, ...]:
         return tuple(state for state in self.states.values() if state.is_end)
+
+    def rules(self, state: State) -> tuple[Transition, ...]:
+        """The transitions a message is checked against in `state`, in order."""
+        if state.is_end:
+            return ()
+        return self.first + state.on + self.last

@@ -1,11 +1,15 @@
 """Rubric -> Score: every point with the line that earned it. Pure; no I/O but the tips file.
 
 Rules, so an instructor can explain any number:
-- a skill earns its points the first time one of its signals shows; only part of them
-  (`late_fraction`) when it came after `by_turn` or after one of its `before` signals;
+- a skill earns its points the first time one of its signals is *credited* (see judge.py:
+  not contradicted, not hollow, not stacked, not a repeat), and only once its `requires`
+  were shown; only part of them (`late_fraction`) when it came after `by_turn` or after one
+  of its `before` signals;
 - each penalised signal costs its points once per message it appears in;
 - score = (earned + penalties) / the rubric's maximum, as 0..100;
-- a critical signal fails the scene and caps the score at `critical_cap`.
+- a critical signal fails the scene and caps the score at `critical_cap`; stacked or
+  repeated lines fail it too and cap it at `integrity_cap`; an ending may cap it at its
+  `score_cap`.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from bot.engine.scenario import Outcome, Scenario, Skill
+from bot.engine.scenario import Outcome, Rubric, Scenario, Skill
 
 if TYPE_CHECKING:
     from bot.engine.session import Turn
+    from bot.engine.signals import Evidence
 
 TURNING_POINT = 10  # a mood change of at least this much in one message is worth showing
+GAMING = ("repetition", "stacking")
+GAMED_REPEATS = 2  # repeated lines that make a scene gamed (one accidental double send is not)
 
 
 class SkillStatus(str, Enum):
@@ -76,6 +83,16 @@ class TurningPoint:
 
 
 @dataclass(frozen=True)
+class IntegrityNote:
+    """Why part of a scene earned nothing: a gamed or contradicted line. Any note keeps the
+    result out of public recognition."""
+
+    kind: str  # repetition | stacking | contradiction
+    turns: tuple[int, ...]
+    text: str
+
+
+@dataclass(frozen=True)
 class Score:
     total: int  # 0..100
     outcome: Outcome
@@ -88,6 +105,13 @@ class Score:
     went_well: tuple[str, ...]
     try_next: tuple[Tip, ...]
     turning_points: tuple[TurningPoint, ...]
+    integrity: tuple[IntegrityNote, ...] = ()  # empty: nothing was gamed or contradicted
+    ending: str = ""  # the ending's summary, when the scenario gives one
+    caps: tuple[str, ...] = ()  # why the total is lower than the points (critical, gaming, the ending)
+
+    @property
+    def gamed(self) -> bool:
+        return any(note.kind in GAMING for note in self.integrity)
 
     def skill_points(self) -> dict[str, int]:
         return {skill.name: skill.points for skill in self.skills}
@@ -113,6 +137,9 @@ class Score:
                  "line": t.line, "signals": list(t.signals)}
                 for t in self.turning_points
             ],
+            "integrity": [{"kind": n.kind, "turns": list(n.turns), "text": n.text} for n in self.integrity],
+            "ending": self.ending,
+            "caps": list(self.caps),
         }
 
 
@@ -133,50 +160,79 @@ def coaching() -> Mapping[str, Tip]:
 
 def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -> Score:
     rubric = scenario.rubric
-    skills = tuple(_skill_result(skill, turns, rubric.late_fraction) for skill in rubric.skills)
+    skills = tuple(_skill_result(skill, turns, rubric) for skill in rubric.skills)
     penalties = tuple(_hits(turns, rubric.penalties))
     critical = tuple(_hits(turns, {name: 0 for name in rubric.critical}))
     earned = sum(s.points for s in skills)
     penalty = sum(hit.points for hit in penalties)
     total = round_half_up(100 * (earned + penalty) / rubric.max_points) if rubric.max_points else 0
     total = max(0, min(100, total))
+    integrity = tuple(_integrity(turns))
+    caps: list[str] = []
     if critical:
         total = min(total, rubric.critical_cap)
         outcome = Outcome.FAILURE
+        caps.append(f"a critical behaviour fails the scene: at most {rubric.critical_cap}")
+    if any(note.kind in GAMING for note in integrity):
+        # A gamed scene fails, whatever the resident was brought to say.
+        outcome = Outcome.FAILURE
+        if total > rubric.integrity_cap:
+            total = rubric.integrity_cap
+            caps.append(f"stacked or repeated lines: at most {rubric.integrity_cap}")
+    ending = scenario.states.get(turns[-1].state_after) if turns else None
+    if ending is not None and ending.is_end and ending.score_cap is not None and total > ending.score_cap:
+        total = ending.score_cap
+        caps.append(f"this ending scores at most {ending.score_cap}")
     return Score(
         total=total, outcome=outcome, earned=earned, penalty=penalty, max_points=rubric.max_points,
         skills=skills, penalties=penalties, critical=critical,
         went_well=tuple(_went_well(skills)),
-        try_next=tuple(_try_next(rubric.skills, skills, penalties, critical, rubric.penalty_coaching)),
+        try_next=tuple(_try_next(rubric.skills, skills, penalties, critical, rubric.penalty_coaching, integrity, turns)),
         turning_points=tuple(_turning_points(turns)),
+        integrity=integrity, ending=ending.summary if ending is not None and ending.is_end else "",
+        caps=tuple(caps),
     )
 
 
-def _first_position(turns: Sequence[Turn], signals: Sequence[str]) -> tuple[int, int, Turn, str] | None:
-    """(turn number, character offset, turn, quote) of the earliest of `signals`."""
-    best: tuple[int, int, Turn, str] | None = None
+def _credited(turn: Turn) -> tuple[Evidence, ...]:
+    return turn.judgement.credited if turn.judgement is not None else turn.detection.evidence
+
+
+def _first_position(
+    turns: Sequence[Turn], signals: Sequence[str], *, credited: bool = True, skill: Skill | None = None,
+    rubric: Rubric | None = None,
+) -> tuple[int, int, Turn, str, str] | None:
+    """(turn number, character offset, turn, quote, signal) of the earliest of `signals`.
+
+    With `credited`, only evidence the judge credited counts, and only once the skill's
+    `requires` were shown (earlier or in the same message)."""
+    shown: set[str] = set()
     for turn in turns:
-        for evidence in turn.detection.evidence:
-            if evidence.signal in signals:
-                key = (turn.number, evidence.start)
-                if best is None or key < best[:2]:
-                    best = (turn.number, evidence.start, turn, evidence.quote)
+        evidence = _credited(turn) if credited else turn.detection.evidence
+        shown |= {e.signal for e in evidence}
+        if skill is not None and rubric is not None and rubric.unmet(skill, shown):
+            continue
+        best = min(
+            ((turn.number, e.start, turn, e.quote, e.signal) for e in evidence if e.signal in signals),
+            key=lambda found: found[:2], default=None,
+        )
         if best is not None:
             return best
     return None
 
 
-def _skill_result(skill: Skill, turns: Sequence[Turn], late_fraction: float) -> SkillResult:
-    found = _first_position(turns, skill.signals)
+def _skill_result(skill: Skill, turns: Sequence[Turn], rubric: Rubric) -> SkillResult:
+    late_fraction = rubric.late_fraction
+    found = _first_position(turns, skill.signals, skill=skill, rubric=rubric)
     if found is None:
-        return SkillResult(skill.name, skill.label, SkillStatus.MISSED, 0, skill.points)
-    number, offset, turn, quote = found
+        return SkillResult(skill.name, skill.label, SkillStatus.MISSED, 0, skill.points, note=_why_not(skill, turns))
+    number, offset, turn, quote, _ = found
     status, note = SkillStatus.EARNED, ""
     if skill.before:
-        rival = _first_position(turns, skill.before)
+        rival = _first_position(turns, skill.before, credited=False)
         if rival is not None and rival[:2] < (number, offset):
             status = SkillStatus.OUT_OF_ORDER
-            note = f"came after {_signal_at(rival)} (\u201c{rival[3]}\u201d, turn {rival[0]})"
+            note = f"came after {rival[4].replace('_', ' ')} (\u201c{rival[3]}\u201d, turn {rival[0]})"
     if skill.by_turn is not None and number > skill.by_turn:
         status = SkillStatus.LATE if status is SkillStatus.EARNED else status
         note = (note + "; " if note else "") + f"came in turn {number}, aim for turn {skill.by_turn} or earlier"
@@ -184,12 +240,55 @@ def _skill_result(skill: Skill, turns: Sequence[Turn], late_fraction: float) -> 
     return SkillResult(skill.name, skill.label, status, points, skill.points, number, quote, turn.trainee, note)
 
 
-def _signal_at(found: tuple[int, int, Turn, str]) -> str:
-    _, offset, turn, _ = found
-    for evidence in turn.detection.evidence:
-        if evidence.start == offset:
-            return evidence.signal
-    return "?"
+def _why_not(skill: Skill, turns: Sequence[Turn]) -> str:
+    """For a missed skill: the first line that looked like it, and why it did not count."""
+    for turn in turns:
+        if turn.judgement is None:
+            continue
+        for item in turn.judgement.uncredited:
+            if item.evidence.signal in skill.signals:
+                return f"not counted: \u201c{item.evidence.quote}\u201d (turn {turn.number}) {item.why}"
+    return ""
+
+
+def _integrity(turns: Sequence[Turn]) -> list[IntegrityNote]:
+    notes: list[IntegrityNote] = []
+    stacked = [t.number for t in turns if t.judgement is not None and t.judgement.stacked]
+    if stacked:
+        notes.append(IntegrityNote("stacking", tuple(stacked), (
+            f"Turn{'s' if len(stacked) > 1 else ''} {_numbers(stacked)} strung set phrases together with nothing "
+            "said between them; a list of rubric words earns nothing. Say each thing and mean it.")))
+    repeats: dict[int, list[int]] = {}
+    for turn in turns:
+        if turn.judgement is not None and turn.judgement.repeat_of is not None:
+            repeats.setdefault(turn.judgement.repeat_of, []).append(turn.number)
+    total_repeats = sum(len(again) for again in repeats.values())
+    if total_repeats >= GAMED_REPEATS:
+        for first, again in repeats.items():
+            times = len(again) + 1
+            notes.append(IntegrityNote("repetition", (first, *again), (
+                f"The same line {_times(times)} (turns {_numbers([first, *again])}) earns nothing after the first; "
+                "the resident heard it already.")))
+    elif total_repeats:
+        first, again = next(iter(repeats.items()))
+        notes.append(IntegrityNote("repetition", (first, *again), (
+            f"Turn {again[0]} repeated turn {first} and earned nothing; say something new instead.")))
+    for turn in turns:
+        for contradiction in turn.judgement.contradictions if turn.judgement is not None else ():
+            fact = contradiction.fact
+            notes.append(IntegrityNote("contradiction", (turn.number,), (
+                f"Turn {turn.number}: \u201c{contradiction.quote}\u201d goes against the scene: {fact.label} is "
+                f"{fact.truth}. " + (fact.tip or "Say only what is true; a made-up reason costs trust.")).strip()))
+    return notes
+
+
+def _numbers(numbers: Sequence[int]) -> str:
+    items = [str(n) for n in numbers]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _times(count: int) -> str:
+    return {2: "twice", 3: "three times"}.get(count, f"{count} times")
 
 
 def _hits(turns: Sequence[Turn], signals: Mapping[str, int]) -> list[Hit]:
@@ -223,10 +322,10 @@ def _lower_first(text: str) -> str:
 
 def _try_next(
     rubric_skills: Sequence[Skill], skills: Sequence[SkillResult], penalties: Sequence[Hit], critical: Sequence[Hit],
-    own_coaching: Mapping[str, tuple[str, str]],
+    own_coaching: Mapping[str, tuple[str, str]], integrity: Sequence[IntegrityNote] = (), turns: Sequence[Turn] = (),
 ) -> list[Tip]:
     by_name = {skill.name: skill for skill in rubric_skills}
-    tips: list[Tip] = []
+    tips: list[Tip] = [Tip(note.kind, note.text) for note in integrity]
     for result in skills:
         if result.status is SkillStatus.EARNED:
             continue

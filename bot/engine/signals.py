@@ -10,12 +10,13 @@ Matching runs on a *normalised copy* of the text whose length equals the origina
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
@@ -43,6 +44,12 @@ SIGNALS: tuple[str, ...] = (
     "blame",
     "threat",
     "profanity",
+    "guessing_game",
+    "leave_taking",
+    "search_request",
+    "exit_order",
+    "fishing_question",
+    "id_request",
 )
 
 # One-to-one character replacements, so spans in the normalised text are spans in the original.
@@ -103,6 +110,7 @@ class _Branch:
 
     pattern: re.Pattern[str]
     grams: tuple[frozenset[str], ...] | None  # None: no cheap pre-filter could be derived
+    family: str | None = None  # the pattern family it belongs to, reported as the evidence's detail
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,13 @@ class _Rule:
     negatable: bool  # a negator just before the match cancels it ("not sorry")
     clause_start: bool  # only filler words may precede it in its clause (bare commands)
     details: Mapping[str, str]  # canonical spelling of captured details (e.g. titles)
+    weak: frozenset[str] = frozenset()  # families that show the behaviour only in context
+    vetoed_by: tuple[str, ...] = ()  # signals that cancel it within the same sentence
+    implies: tuple[str, ...] = ()  # signals it also shows, on the same words (a courteous close is a leave-taking)
+    capitalise: bool = False  # the detail is a name: "ruiz" is written "Ruiz"
+    not_in_sentence: re.Pattern[str] | None = None  # searched in the match's whole sentence; a hit cancels it
+    yields_to: tuple[str, ...] = ()  # dropped where evidence of these overlaps it ("so sorry for your loss" is empathy)
+    answers_feelings: bool = False  # a weak match counts when the resident's last line expressed a feeling
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,9 @@ class Lexicon:
     respect_scale: float
     empathy_weights: Mapping[str, float]
     empathy_scale: float
+    ranks: Mapping[str, str]  # spoken rank (lower case) -> how a resident says it ("sgt" -> "Sergeant")
+    sentence_end: re.Pattern[str]
+    hedge: re.Pattern[str]
 
 
 # --------------------------------------------------------------------------- loading
@@ -261,11 +279,14 @@ def _grams(pattern: str) -> tuple[frozenset[str], ...] | None:
     return tuple(groups[:_MAX_GROUPS])
 
 
-def _branches(patterns: Sequence[str], macros: Mapping[str, str]) -> tuple[_Branch, ...]:
+def _branches(patterns: Sequence[str] | Mapping[str, Sequence[str]], macros: Mapping[str, str]) -> tuple[_Branch, ...]:
+    """A signal's patterns: a list, or families (name -> list) whose name each match carries."""
+    families = patterns.items() if isinstance(patterns, Mapping) else [(None, patterns)]
     out = []
-    for raw in patterns:
-        body = _optional_apostrophes(_expand(raw, macros))
-        out.append(_Branch(re.compile(body, re.IGNORECASE), _grams(body)))
+    for family, items in families:
+        for raw in items:
+            body = _optional_apostrophes(_expand(raw, macros))
+            out.append(_Branch(re.compile(body, re.IGNORECASE), _grams(body), None if family is None else str(family)))
     return tuple(out)
 
 
@@ -291,6 +312,13 @@ def _rule(name: str, spec: Mapping[str, Any], macros: Mapping[str, str]) -> _Rul
         negatable=bool(spec.get("negatable", False)),
         clause_start=bool(spec.get("clause_start", False)),
         details={str(k).lower(): str(v) for k, v in (spec.get("details") or {}).items()},
+        weak=frozenset(str(name) for name in spec.get("weak") or ()),
+        vetoed_by=tuple(str(name) for name in spec.get("vetoed_by") or ()),
+        implies=tuple(str(name) for name in spec.get("implies") or ()),
+        capitalise=bool(spec.get("capitalise", False)),
+        not_in_sentence=optional("not_in_sentence"),
+        yields_to=tuple(str(name) for name in spec.get("yields_to") or ()),
+        answers_feelings=bool(spec.get("answers_feelings", False)),
     )
 
 
@@ -319,6 +347,9 @@ def load_lexicon() -> Lexicon:
         respect_scale=float(respect["scale"]),
         empathy_weights={str(k): float(v) for k, v in empathy["signals"].items()},
         empathy_scale=float(empathy["scale"]),
+        ranks={str(k).lower(): str(v) for k, v in sig["ranks"].items()},
+        sentence_end=_compile(sig["sentence_end"], macros),
+        hedge=_compile(sig["hedge_before"], macros),
     )
 
 
@@ -338,9 +369,10 @@ def _clause_before(norm: str, start: int, boundary: re.Pattern[str]) -> str:
     return window[cut:]
 
 
-def _span_and_detail(m: re.Match[str], rule: _Rule) -> tuple[int, int, str | None]:
+def _span_and_detail(m: re.Match[str], rule: _Rule, lex: Lexicon) -> tuple[int, int, str | None]:
     start, end = m.span()
     detail: str | None = None
+    rank: str | None = None
     for key, value in m.groupdict().items():
         if value is None:
             continue
@@ -349,12 +381,21 @@ def _span_and_detail(m: re.Match[str], rule: _Rule) -> tuple[int, int, str | Non
         elif key == "detail":
             cleaned = value.strip(" .,'")
             detail = rule.details.get(cleaned.lower(), cleaned) or None
+        elif key == "rank":
+            spoken = " ".join(value.lower().strip(" .,").split())
+            rank = lex.ranks.get(spoken, spoken.title())
+    if detail and rule.capitalise and (detail.islower() or detail.isupper()):
+        detail = detail.title()  # a name typed in lower case: "sgt ruiz" is still Sergeant Ruiz
+    if rank and detail:
+        detail = f"{rank} {detail}"  # "tpr nguyen" is addressed as "Trooper Nguyen"
+    elif rank:
+        detail = rank  # "I'm a deputy": the rank without a name (see `is_weak`)
     return start, end, detail
 
 
 def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon) -> bool:
     """Context checks that a single regex cannot express cheaply."""
-    if not (rule.not_after or rule.negatable or rule.clause_start or rule.not_before):
+    if not (rule.not_after or rule.negatable or rule.clause_start or rule.not_before or rule.not_in_sentence):
         return True
     before = _clause_before(norm, m.start(), lex.boundary)
     if rule.clause_start and not lex.clause_lead.fullmatch(before):
@@ -365,7 +406,21 @@ def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon
         return False
     if rule.not_before and rule.not_before.match(norm, m.end()):
         return False
+    if rule.not_in_sentence and rule.not_in_sentence.search(_sentence_around(norm, m.start(), m.end(), lex)):
+        return False
     return True
+
+
+def _sentence_around(norm: str, start: int, end: int, lex: Lexicon) -> str:
+    """The sentence holding norm[start:end], bounded like the look-back so long inputs stay linear."""
+    window_start = max(0, start - _LOOKBACK)
+    head = norm[window_start:start]
+    cut = 0
+    for m in lex.sentence_end.finditer(head):
+        cut = m.end()
+    tail = norm[end : end + _LOOKBACK]
+    stop = lex.sentence_end.search(tail)
+    return head[cut:] + norm[start:end] + (tail[: stop.start()] if stop else tail)
 
 
 def _rule_evidence(
@@ -386,10 +441,10 @@ def _rule_evidence(
             if group is not None:
                 continue
         for m in branch.pattern.finditer(norm):
-            start, end, detail = _span_and_detail(m, rule)
+            start, end, detail = _span_and_detail(m, rule, lex)
             if end <= start or not _accepted(norm, m, start, rule, lex):
                 continue
-            found.append(Evidence(rule.name, start, end, text[start:end], detail))
+            found.append(Evidence(rule.name, start, end, text[start:end], detail or branch.family))
     return found
 
 
@@ -435,7 +490,90 @@ def detect(
         evidence.extend(_rule_evidence(norm, text, grams, rule, lex))
     if extra:
         evidence.extend(_extra_evidence(norm, text, extra))
-    return Detection(text=text, evidence=_without_overlaps(evidence))
+    kept = _without_yielded(_with_implied(_without_overlaps(evidence), lex), lex)
+    return Detection(text=text, evidence=_without_vetoed(norm, kept, lex))
+
+
+def _without_yielded(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
+    yields = {rule.name: rule.yields_to for rule in lex.rules if rule.yields_to}
+    if not any(e.signal in yields for e in evidence):
+        return evidence
+    return tuple(
+        e for e in evidence
+        if not any(o.signal in yields.get(e.signal, ()) and o.start < e.end and e.start < o.end for o in evidence)
+    )
+
+
+def _with_implied(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
+    implies = {rule.name: rule.implies for rule in lex.rules if rule.implies}
+    extra = [
+        Evidence(implied, e.start, e.end, e.quote)
+        for e in evidence for implied in implies.get(e.signal, ())
+        if not any(o.signal == implied and o.start < e.end and e.start < o.end for o in evidence)
+    ]
+    if not extra:
+        return evidence
+    return _without_overlaps([*evidence, *extra])
+
+
+def _without_vetoed(norm: str, evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
+    """Drop evidence whose sentence also shows a signal that cancels it ("I stopped you because
+    you're going to jail" is a threat, never a reason)."""
+    vetoes = {rule.name: rule.vetoed_by for rule in lex.rules if rule.vetoed_by}
+    if not vetoes or not any(e.signal in vetoes for e in evidence):
+        return evidence
+    sentence = _sentence_index(norm, lex)
+    by_sentence: dict[int, set[str]] = {}
+    for e in evidence:
+        by_sentence.setdefault(sentence(e.start), set()).add(e.signal)
+    return tuple(
+        e for e in evidence
+        if not any(v in by_sentence[sentence(e.start)] for v in vetoes.get(e.signal, ()))
+    )
+
+
+def _sentence_index(norm: str, lex: Lexicon) -> Callable[[int], int]:
+    ends = [m.end() for m in lex.sentence_end.finditer(norm)]
+    return lambda offset: bisect.bisect_right(ends, offset)
+
+
+def normalise(text: str) -> str:
+    """The text as detectors see it, the same length as the original (spans index both)."""
+    return _normalise(text)
+
+
+def negated(norm: str, start: int) -> bool:
+    """Whether a negator ("not", "never", "didn't") comes before `start` in its clause."""
+    lex = load_lexicon()
+    return bool(lex.negation.search(_clause_before(norm, start, lex.boundary)))
+
+
+def asserted(norm: str, start: int) -> bool:
+    """Whether what starts at `start` is said as a fact: not negated, not hedged ("if", "I can't
+    promise", "hopefully") in its clause."""
+    lex = load_lexicon()
+    before = _clause_before(norm, start, lex.boundary)
+    return not (lex.negation.search(before) or lex.hedge.search(before))
+
+
+def is_weak(evidence: Evidence) -> bool:
+    """Evidence that shows the behaviour in form only: from a `weak` pattern family ("I
+    understand" with nothing to understand), or an introduction that gives no name."""
+    rule = _rule_named(evidence.signal)
+    if rule is None:
+        return False
+    unnamed = rule.capitalise and (not evidence.detail or evidence.detail in load_lexicon().ranks.values())
+    return evidence.detail in rule.weak or unnamed
+
+
+def answers_feelings(signal: str) -> bool:
+    """Whether a weak match of this signal counts when it answers a feeling the resident expressed."""
+    rule = _rule_named(signal)
+    return rule is not None and rule.answers_feelings
+
+
+def _rule_named(name: str) -> _Rule | None:
+    return next((rule for rule in load_lexicon().rules if rule.name == name), None)
 
 
 # --------------------------------------------------------------------------- scores

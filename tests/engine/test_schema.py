@@ -21,6 +21,8 @@ from jsonschema import Draft202012Validator
 
 from bot.engine.loader import (
     ESCALATE_KEYS,
+    EVERYWHERE_KEYS,
+    FACT_KEYS,
     GUARD_KEYS,
     IDLE_KEYS,
     LINE_KEYS,
@@ -32,8 +34,10 @@ from bot.engine.loader import (
     PENALTY_KEYS,
     RUBRIC_KEYS,
     SKILL_KEYS,
+    STALL_KEYS,
     STATE_KEYS,
     TOP_KEYS,
+    TRAINEE_KEYS,
     TRANSITION_KEYS,
     parse_scenario,
 )
@@ -112,6 +116,10 @@ CLOSED_OBJECTS = {
     "/$defs/skill": SKILL_KEYS,
     "/$defs/lineObject": LINE_KEYS,
     "/$defs/penaltyObject": PENALTY_KEYS,
+    "/properties/facts/additionalProperties": FACT_KEYS,
+    "/properties/everywhere": EVERYWHERE_KEYS,
+    "/properties/stall": STALL_KEYS,
+    "/properties/trainee": TRAINEE_KEYS,
 }
 
 
@@ -123,7 +131,7 @@ def test_schema_keys_equal_loader_keys(pointer: str, keys: set[str]) -> None:
 
 
 def test_guard_keys_are_the_transition_conditions() -> None:
-    assert set(at("/$defs/transition")["properties"]) - {"to", "mood", "say"} == GUARD_KEYS
+    assert set(at("/$defs/transition")["properties"]) - {"to", "mood", "say", "feels"} == GUARD_KEYS
 
 
 def test_required_top_level_keys() -> None:
@@ -150,11 +158,12 @@ def test_name_pattern_is_the_loaders() -> None:
 
 
 def test_builtin_signals_and_default_effects() -> None:
+    from bot.engine.judge import DERIVED_SIGNALS
     from bot.engine.signals import SIGNALS  # imported here: only this test needs signals.py
 
     builtins = at("/$defs/signalName")["anyOf"][0]["enum"]
     defaults = yaml.safe_load((resources.files("bot.engine") / "lexicon" / "mood_effects.yaml").read_text("utf-8"))
-    assert set(builtins) == set(SIGNALS) == set(defaults)
+    assert set(builtins) == set(SIGNALS) | set(DERIVED_SIGNALS) == set(defaults)
     effects = at("/$defs/moodEffects")["properties"]
     assert set(effects) == set(defaults)
     for name, delta in defaults.items():
@@ -202,6 +211,16 @@ BASE: dict[str, Any] = {
     "escalate": {"above": 90, "to": "angry"},
     "idle": {"after_seconds": 60, "say": ["Hello?"], "abandon_after_seconds": 604800},
     "start": "door",
+    "facts": {"noise_at_two": {"label": "the noise", "truth": "loud music at 2 am", "right": ["\\bmusic\\b"],
+                                "wrong": ["\\bparty\\b"], "checks": ["reason_for_contact"], "tip": "Say what the call was about."}},
+    "everywhere": {
+        "first": [{"when": ["contradiction"], "say": "A party? There's no party.", "mood": 5},
+                  {"when": ["repetition"], "say": "You said that.", "mood": 3},
+                  {"when": ["stacking"], "say": "...What?", "mood": 3}],
+        "last": [{"any": ["leave_taking"], "to": "angry"}],
+    },
+    "stall": {"after": 4, "to": "angry"},
+    "trainee": {"title": "Officer"},
     "states": {
         "door": {
             "say": ["*The door opens on a chain.* Yes?", {"text": "What now?", "once": True}],

@@ -27,6 +27,43 @@ HELDOUT = Path(__file__).resolve().parents[1] / "data" / "officer_lines_heldout.
 
 # (signal, line that shows it) -- phrasings a trainee might type.
 POSITIVES: list[tuple[str, str]] = [
+    # Added with context-aware judging: the guessing game, ending the contact, overreach.
+    ("guessing_game", "Do you know why I stopped you?"),
+    ("guessing_game", "any idea why i pulled u over?"),
+    ("guessing_game", "Why do you think I stopped you tonight?"),
+    ("guessing_game", "Do you know how fast you were going?"),
+    ("guessing_game", "bet you can guess why i lit you up"),
+    ("guessing_game", "You know why I'm here, right?"),
+    ("leave_taking", "That's all."),
+    ("leave_taking", "Bye."),
+    ("leave_taking", "You're free to go."),
+    ("leave_taking", "ok you're free to go"),
+    ("leave_taking", "We're done here."),
+    ("leave_taking", "I'll let you get going."),
+    ("search_request", "Mind if I take a look in your car?"),
+    ("search_request", "I'm going to search the vehicle."),
+    ("search_request", "Pop the trunk for me."),
+    ("search_request", "can i check your bag real quick?"),
+    ("search_request", "mind if I walk through the house?"),
+    ("search_request", "gonna pat you down real quick"),
+    ("exit_order", "Step out of the car."),
+    ("exit_order", "I need you to hop out for me."),
+    ("exit_order", "Could you step out of the vehicle, sir?"),
+    ("exit_order", "get out of the car now"),
+    ("exit_order", "Please exit the vehicle."),
+    ("exit_order", "go ahead and step out"),
+    ("fishing_question", "Anything illegal in the car?"),
+    ("fishing_question", "Any drugs or weapons on you?"),
+    ("fishing_question", "You been drinking tonight?"),
+    ("fishing_question", "got any warrants?"),
+    ("fishing_question", "Have you ever been arrested?"),
+    ("fishing_question", "you're not on probation, are you?"),
+    ("id_request", "License and registration."),
+    ("id_request", "Can I see your ID?"),
+    ("id_request", "I'll need your date of birth."),
+    ("id_request", "do you have insurance on you?"),
+    ("id_request", "May I please see your license?"),
+    ("id_request", "ID please"),
     ("greeting", "Hello, how are you?"),
     ("greeting", "Good evening."),
     ("greeting", "hi there"),
@@ -95,14 +132,15 @@ POSITIVES: list[tuple[str, str]] = [
     ("reassurance", "There's nothing to worry about."),
     ("reassurance", "I don't want you to worry."),
     ("reassurance", "I won't keep you long."),
-    ("reassurance", "It's not your fault."),
+    ("reassurance", "You're not in any trouble, it's just a warning."),
+    ("empathy", "It's not your fault."),
     ("open_question", "What happened?"),
     ("open_question", "How can I help?"),
     ("open_question", "Can you tell me what you saw?"),
-    ("open_question", "How are you doing tonight?"),
+    ("open_question", "How have things been since Tuesday?"),
     ("open_question", "So where were you headed?"),
     ("open_question", "Walk me through what happened next."),
-    ("explain_next_steps", "Here's what happens next."),
+    ("explain_next_steps", "Here's what happens next: I'll run your license and be right back."),
     ("explain_next_steps", "I'm going to run your license and then I'll be back."),
     ("explain_next_steps", "You'll get a copy of the report."),
     ("explain_next_steps", "You can contest it in court."),
@@ -124,7 +162,7 @@ POSITIVES: list[tuple[str, str]] = [
     ("closing", "Have a good night."),
     ("closing", "Take care."),
     ("closing", "Get home safe, okay?"),
-    ("closing", "You're free to go."),
+    ("closing", "You're free to go, drive safe."),
     ("closing", "Be safe out there."),
     ("command", "License and registration."),
     ("command", "Step out of the car."),
@@ -173,6 +211,18 @@ POSITIVES: list[tuple[str, str]] = [
 
 # (signal, line that must NOT show it) -- near misses and negations.
 NEGATIVES: list[tuple[str, str]] = [
+    ("guessing_game", "The reason I stopped you is your tag expired."),
+    ("guessing_game", "Do you know what happens next? I'll explain."),
+    ("leave_taking", "I'll call you later this week."),
+    ("leave_taking", "That's all I can tell you for now, but the detective will know more."),
+    ("search_request", "I searched our system for your report."),
+    ("search_request", "May I look at the back door where they came in?"),
+    ("exit_order", "You don't need to get out of the car."),
+    ("exit_order", "Could you step out onto the porch for a second?"),
+    ("fishing_question", "Did they take any guns from the house?"),
+    ("fishing_question", "Where are you headed tonight?"),
+    ("id_request", "Your registration expired in July."),
+    ("id_request", "You'll get your license back in a minute."),
     ("greeting", "Othello is on tonight."),
     ("greeting", "Have a good evening."),
     ("greeting", "The shell casing was there."),
@@ -254,8 +304,8 @@ NEGATIVES: list[tuple[str, str]] = [
 
 
 def test_signal_names_are_the_contract() -> None:
-    assert SIGNALS[0] == "greeting" and SIGNALS[-1] == "profanity"
-    assert len(SIGNALS) == 21 and len(set(SIGNALS)) == 21
+    assert SIGNALS[0] == "greeting" and SIGNALS[-1] == "id_request"
+    assert len(SIGNALS) == 27 and len(set(SIGNALS)) == 27
 
 
 def test_lexicon_loads_once() -> None:
@@ -287,9 +337,9 @@ def test_negative(signal: str, text: str) -> None:
         ("I don't want you to worry.", "reassurance", "threat"),
         ("I'm not trying to give you a hard time.", "reassurance", "blame"),
         ("I won't keep you long.", "reassurance", "command"),
-        ("It isn't your fault.", "reassurance", "blame"),
+        ("It isn't your fault.", "empathy", "blame"),
         ("Nobody's going to jail tonight.", "reassurance", "threat"),
-        ("Don't worry about it.", "reassurance", "command"),
+        ("Don't worry, this won't take long.", "reassurance", "command"),
     ],
 )
 def test_negation_flips_meaning(text: str, present: str, absent: str) -> None:
@@ -297,17 +347,24 @@ def test_negation_flips_meaning(text: str, present: str, absent: str) -> None:
     assert d.has(present) and not d.has(absent), d.evidence
 
 
-def test_license_please_is_both_command_and_polite() -> None:
+def test_please_makes_an_order_a_request() -> None:
     d = detect("License and registration, please.")
-    assert d.has("command") and d.has("polite_request")
+    assert d.has("id_request") and d.has("polite_request") and not d.has("command")
+    assert detect("License and registration.").has("command")
+    assert not detect("I need you to stay in the car for your safety.").has("command")
 
 
 def test_introduction_captures_name() -> None:
-    assert detect("Hi, I'm Officer Smith with CMPD.").first("introduction").detail == "Smith"
-    assert detect("my name is Deputy Jones").first("introduction").detail == "Jones"
-    assert detect("This is Sergeant Diaz with the county.").first("introduction").detail == "Diaz"
-    assert detect("im officer smith").first("introduction").detail == "smith"
+    assert detect("Hi, I'm Officer Smith with CMPD.").first("introduction").detail == "Officer Smith"
+    assert detect("my name is Deputy Jones").first("introduction").detail == "Deputy Jones"
+    assert detect("This is Sergeant Diaz with the county.").first("introduction").detail == "Sergeant Diaz"
+    assert detect("im officer smith").first("introduction").detail == "Officer Smith"
     assert detect("My name's Maria Lopez.").first("introduction").detail == "Maria Lopez"
+    assert detect("evening, tpr nguyen w/ state patrol").first("introduction").detail == "Trooper Nguyen"
+    assert detect("Jenkins, with Metro.").first("introduction").detail == "Jenkins"
+    assert detect("Hi, I'm Pat, I work here in Records.").first("introduction").detail == "Pat"
+    assert detect("Officer Tran. Following up on the burglary.").first("introduction").detail == "Officer Tran"
+    assert detect("Records, this is Glen.").first("introduction").detail == "Glen"
 
 
 def test_formal_address_detail_is_the_title() -> None:
@@ -337,7 +394,7 @@ def test_spans_index_the_original_text(text: str) -> None:
 def test_curly_apostrophes_case_and_emoji() -> None:
     d = detect("I’M NOT GOING TO ARREST YOU 😊, DON’T WORRY")
     assert d.has("reassurance") and not d.has("threat")
-    assert detect("IM OFFICER BROWN").first("introduction").detail == "BROWN"
+    assert detect("IM OFFICER BROWN").first("introduction").detail == "Officer Brown"
     assert detect("dont move!!").has("command")
 
 
@@ -364,7 +421,7 @@ def test_analyze_is_json_ready() -> None:
     json.dumps(out)
     names = [s["name"] for s in out["signals"]]
     assert {"greeting", "introduction", "closing"} <= set(names)
-    assert out["signals"][1]["evidence"][0]["detail"] == "Lee"
+    assert out["signals"][1]["evidence"][0]["detail"] == "Officer Lee"
     assert 0 <= out["respect"] <= 100 and 0 <= out["empathy"] <= 100
 
 

@@ -1,0 +1,217 @@
+"""Judging a trainee message in its context: what it really earns and what the resident hears.
+
+Detection (`signals.py`) finds behaviours in one line. A line can show a behaviour without
+doing it: a reason for the stop that is not the reason, "I understand" when nothing was said
+to understand, a string of rubric phrases with nothing between them, the same line pasted
+again. This module decides, for one message in its scene, which evidence is *credited* (earns
+rubric points and moves the resident) and why the rest is not, and adds the signals the scene
+derives from context (`contradiction`, `repetition`, `stacking`), so scenario rules can react.
+
+Pure and deterministic: the same scenario, history and message give the same judgement, so a
+session rebuilt from its stored lines is judged exactly as it was.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.engine import mood as mood_rules
+from bot.engine.scenario import Fact, Scenario, Skill
+from bot.engine.signals import Detection, Evidence, answers_feelings, asserted, is_weak, normalise
+
+DERIVED_SIGNALS: tuple[str, ...] = ("contradiction", "repetition", "stacking")
+
+# Stacking is counted in rubric skills a message touches (several signals of one skill, such as
+# "sorry" and "I understand", are one behaviour). A message touching this many skills is looked
+# at for stacking...
+STACK_MIN_SKILLS = 4
+# ...and is stacked when this many of them are hollow (shown but not done)...
+STACK_MIN_HOLLOW = 2
+# ...or when it touches this many at once (a natural officer says three or four things in one
+# message, as in "Hello, ma'am. I'm Officer Smith. The reason I pulled you over is..."),
+STACK_MANY_SKILLS = 6
+# ...or this many with fewer words per skill than STACK_MIN_WORDS.
+STACK_DENSE_SKILLS = 5
+STACK_MIN_WORDS = 3.0
+# Lines at least this similar (difflib ratio over their words) are the same line said again.
+REPEAT_SIMILARITY = 0.8
+# Shorter lines ("Thank you.", "Okay.") only count as repeats from their third time.
+REPEAT_MIN_WORDS = 4
+REPEAT_SHORT_TIMES = 3
+REPEAT_LOOKBACK = 50  # earlier lines compared (a scene is rarely longer)
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+@dataclass(frozen=True)
+class Uncredited:
+    """Evidence that was shown but earns nothing, and why (said to the trainee in feedback)."""
+
+    evidence: Evidence
+    why: str
+    keeps_signal: bool = False  # the scene still hears it (a goodbye before the business is done)
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """A claim that goes against what is true in the scene."""
+
+    fact: Fact
+    quote: str  # the trainee's words that contradict the fact
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Judgement:
+    detection: Detection
+    credited: tuple[Evidence, ...]
+    uncredited: tuple[Uncredited, ...]
+    signals: frozenset[str]  # what the scene reacts to: credited and costly signals, plus derived ones
+    contradictions: tuple[Contradiction, ...] = ()
+    repeat_of: int | None = None  # the earlier turn this line repeats
+    stacked: bool = False
+
+    def credited_names(self) -> frozenset[str]:
+        return frozenset(e.signal for e in self.credited)
+
+
+@dataclass
+class History:
+    """What the judge needs to know of the scene so far."""
+
+    lines: list[tuple[str, ...]] = field(default_factory=list)  # earlier trainee lines, as words
+    feelings: tuple[str, ...] = ()  # what the resident's last line expressed
+    credited: set[str] = field(default_factory=set)  # signals credited so far
+
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(normalise(text).lower()))
+
+
+def judge(scenario: Scenario, detection: Detection, history: History) -> Judgement:
+    norm = normalise(detection.text)
+    costly = {e.signal for e in detection.evidence if _costly(scenario, e.signal)}
+    dropped: dict[int, Uncredited] = {}  # index in detection.evidence -> why it earns nothing
+
+    def drop(index: int, why: str, keeps_signal: bool = False) -> None:
+        if index not in dropped:
+            dropped[index] = Uncredited(detection.evidence[index], why, keeps_signal)
+
+    contradictions = _contradictions(scenario, norm, detection)
+    contradicted = {check for c in contradictions for check in c.fact.checks}
+    for index, e in enumerate(detection.evidence):
+        if e.signal in costly:
+            continue
+        if e.signal in contradicted:
+            fact = next(c.fact for c in contradictions if e.signal in c.fact.checks)
+            drop(index, f"contradicts the scene: {fact.label} is {fact.truth}")
+            continue
+        unsupported = next((f for f in scenario.facts if f.required and e.signal in f.checks and not detection.has(f.name)), None)
+        if unsupported is not None:
+            drop(index, f"does not say what {unsupported.label} is ({unsupported.truth})")
+        elif is_weak(e) and not _has_strong(detection, e.signal):
+            if not answers_feelings(e.signal):
+                drop(index, "says it in form only (no name, nothing specific)")
+            elif not history.feelings:
+                drop(index, "nothing had been said yet for it to answer")
+
+    shown_now = {e.signal for i, e in enumerate(detection.evidence) if i not in dropped}
+    for index, e in enumerate(detection.evidence):
+        skills = [skill for skill in scenario.rubric.skills if e.signal in skill.signals]
+        if index not in dropped and skills and all(scenario.rubric.unmet(skill, history.credited | shown_now) for skill in skills):
+            drop(index, f"came before {_requirements(skills)}", keeps_signal=True)
+
+    message_words = words(detection.text)
+    repeat_of = _repeat_of(message_words, history.lines)
+    shown = {e.signal for e in detection.evidence if e.signal not in costly}
+    solid = {e.signal for i, e in enumerate(detection.evidence) if i not in dropped and e.signal not in costly}
+    skills = [skill for skill in scenario.rubric.skills if shown & set(skill.signals)]
+    hollow = [skill for skill in skills if not solid & set(skill.signals)]
+    stacked = len(skills) >= STACK_MIN_SKILLS and (
+        len(hollow) >= STACK_MIN_HOLLOW
+        or len(skills) >= STACK_MANY_SKILLS
+        or (len(skills) >= STACK_DENSE_SKILLS and len(message_words) / len(skills) < STACK_MIN_WORDS)
+    )
+    if stacked or repeat_of is not None:
+        why = (f"repeats your line in turn {repeat_of}" if repeat_of is not None
+               else "strung together with other set phrases, with nothing said in between")
+        for index, e in enumerate(detection.evidence):
+            if e.signal not in costly:
+                dropped[index] = Uncredited(e, why)
+
+    credited = tuple(e for i, e in enumerate(detection.evidence) if i not in dropped)
+    heard = {e.signal for e in credited} | costly
+    heard |= {u.evidence.signal for u in dropped.values() if u.keeps_signal and not (stacked or repeat_of is not None)}
+    if contradictions:
+        heard.add("contradiction")
+        heard |= {c.fact.contradiction_signal for c in contradictions}
+    if repeat_of is not None:
+        heard.add("repetition")
+    if stacked:
+        heard.add("stacking")
+    return Judgement(
+        detection=detection, credited=credited,
+        uncredited=tuple(dropped[i] for i in sorted(dropped)), signals=frozenset(heard),
+        contradictions=contradictions, repeat_of=repeat_of, stacked=stacked,
+    )
+
+
+def _costly(scenario: Scenario, signal: str) -> bool:
+    """A behaviour that costs trust: it always counts against the trainee, gamed line or not."""
+    rubric = scenario.rubric
+    if signal in rubric.penalties or signal in rubric.critical:
+        return True
+    effect = scenario.mood_effects.get(signal, mood_rules.default_effects().get(signal, 0))
+    return effect > 0
+
+
+def _has_strong(detection: Detection, signal: str) -> bool:
+    return any(e.signal == signal and not is_weak(e) for e in detection.evidence)
+
+
+def _requirements(skills: Sequence[Skill]) -> str:
+    names = sorted({name for skill in skills for name in skill.requires})
+    return " and ".join(name.replace("_", " ") for name in names)
+
+
+def _contradictions(scenario: Scenario, norm: str, detection: Detection) -> tuple[Contradiction, ...]:
+    found: list[Contradiction] = []
+    for fact in scenario.facts:
+        if not fact.wrong:
+            continue
+        if fact.checks and not any(detection.has(name) for name in fact.checks):
+            continue
+        true_spans = [(e.start, e.end) for e in detection.evidence if e.signal == fact.name]
+        for pattern in fact.wrong:
+            # Wrong wording inside right wording is not wrong: a case number of the right shape.
+            hit = next((m for m in pattern.finditer(norm) if m.end() > m.start()
+                        and not any(start <= m.start() and m.end() <= end for start, end in true_spans)
+                        and asserted(norm, m.start())), None)
+            if hit is not None:
+                found.append(Contradiction(fact, detection.text[hit.start():hit.end()], hit.start(), hit.end()))
+                break
+    return tuple(found)
+
+
+def _repeat_of(message: tuple[str, ...], earlier: Sequence[tuple[str, ...]]) -> int | None:
+    """The turn (1-based) of the first earlier line this one repeats, or None."""
+    if not message:
+        return None
+    start = max(0, len(earlier) - REPEAT_LOOKBACK)
+    matches = [turn for turn in range(start, len(earlier)) if _similar(message, earlier[turn])]
+    if not matches:
+        return None
+    if len(message) < REPEAT_MIN_WORDS and len(matches) + 1 < REPEAT_SHORT_TIMES:
+        return None
+    return matches[0] + 1
+
+
+def _similar(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    if not b or min(len(a), len(b)) / max(len(a), len(b)) < REPEAT_SIMILARITY:
+        return False
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.quick_ratio() >= REPEAT_SIMILARITY and matcher.ratio() >= REPEAT_SIMILARITY
