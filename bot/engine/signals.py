@@ -10,15 +10,18 @@ Matching runs on a *normalised copy* of the text whose length equals the origina
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
+
+from bot.engine import prefilter as _prefilter
 
 
 SIGNALS: tuple[str, ...] = (
@@ -63,9 +66,15 @@ _NORMALISE = str.maketrans(
     }
 )
 
+# Detection reads at most this much of a line (the line itself is kept whole): regexes on
+# megabytes help nobody, and a bound keeps one message's cost bounded.
+MAX_MESSAGE_CHARS = 4000
+
 _MACRO = re.compile(r"\{([A-Z][A-Z_]*)\}")
 _LOOKBACK = 160  # characters of context inspected before a match (clause start, negation)
-_GRAM = 6  # longest substring used by the pre-filter (longer: more selective, costlier set)
+_GRAM = 6  # longest substring used by the re path's pre-filter (longer: more selective, costlier set)
+# Characters that re.IGNORECASE lets match an ASCII letter: folded before taking grams.
+_GRAM_FOLD = str.maketrans(_prefilter.ASCII_FOLDS)
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,7 @@ class _Branch:
 
     pattern: re.Pattern[str]
     grams: tuple[frozenset[str], ...] | None  # None: no cheap pre-filter could be derived
+    key: int = -1  # its index in the lexicon's pre-filter
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,8 @@ class _Feature:
     name: str
     pattern: re.Pattern[str]
     weight: float
+    grams: tuple[frozenset[str], ...] | None = None
+    key: int = -1
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,10 @@ class Lexicon:
     respect_scale: float
     empathy_weights: Mapping[str, float]
     empathy_scale: float
+    # One Hyperscan scan per line finds where any pattern can match; None: plain re.
+    prefilter: _prefilter.Prefilter | None = None
+    # Every (rule, branch) in detection order; a branch's key is its index here.
+    branches: tuple[tuple[_Rule, _Branch], ...] = ()
 
 
 # --------------------------------------------------------------------------- loading
@@ -250,8 +266,10 @@ def _grams(pattern: str) -> tuple[frozenset[str], ...] | None:
         return None
     groups: list[frozenset[str]] = []
     for req in reqs:
-        if not req or any(len(p) < 2 for p in req):
-            continue  # single letters are not in the text's gram set: unusable as a filter
+        if not req or any(len(p) < 2 or not p.isascii() for p in req):
+            # Single letters are not in the text's gram set; a non-ASCII letter may match
+            # another case variant than its lower(): neither is usable as a filter.
+            continue
         group = frozenset(p[:_GRAM] for p in req)
         if group not in groups:
             groups.append(group)
@@ -270,7 +288,7 @@ def _branches(patterns: Sequence[str], macros: Mapping[str, str]) -> tuple[_Bran
 
 
 def _text_grams(norm: str) -> frozenset[str]:
-    low = norm.lower()
+    low = norm.translate(_GRAM_FOLD).lower()
     return frozenset(low[i : i + n] for n in range(2, _GRAM + 1) for i in range(len(low) - n + 1))
 
 
@@ -306,19 +324,36 @@ def load_lexicon() -> Lexicon:
         raise ValueError(f"lexicon/signals.yaml lacks signals: {missing}")
     respect = scores["respect"]
     empathy = scores["empathy"]
+    rules = tuple(_rule(name, specs[name], macros) for name in SIGNALS)
+    features = []
+    for name, f in respect["features"].items():
+        pattern = _compile(f["pattern"], macros)
+        features.append(_Feature(str(name), pattern, float(f["weight"]), _grams(pattern.pattern)))
+    # Every rule branch and respect feature gets its index in one pre-filter database.
+    keyed_rules = []
+    patterns: list[re.Pattern[str]] = []
+    for rule in rules:
+        branches = []
+        for branch in rule.branches:
+            branches.append(dataclasses.replace(branch, key=len(patterns)))
+            patterns.append(branch.pattern)
+        keyed_rules.append(dataclasses.replace(rule, branches=tuple(branches)))
+    keyed_features = []
+    for feature in features:
+        keyed_features.append(dataclasses.replace(feature, key=len(patterns)))
+        patterns.append(feature.pattern)
     return Lexicon(
-        rules=tuple(_rule(name, specs[name], macros) for name in SIGNALS),
+        rules=tuple(keyed_rules),
         boundary=_compile(sig["clause_boundary"], macros),
         negation=_compile(sig["negation_before"], macros),
         clause_lead=_compile(sig["clause_lead"], macros),
         respect_weights={str(k): float(v) for k, v in respect["signals"].items()},
-        respect_features=tuple(
-            _Feature(str(name), _compile(f["pattern"], macros), float(f["weight"]))
-            for name, f in respect["features"].items()
-        ),
+        respect_features=tuple(keyed_features),
         respect_scale=float(respect["scale"]),
         empathy_weights={str(k): float(v) for k, v in empathy["signals"].items()},
         empathy_scale=float(empathy["scale"]),
+        prefilter=_prefilter.load(patterns),
+        branches=tuple((rule, branch) for rule in keyed_rules for branch in rule.branches),
     )
 
 
@@ -368,24 +403,51 @@ def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon
     return True
 
 
-def _rule_evidence(
-    norm: str, text: str, grams: frozenset[str], rule: _Rule, lex: Lexicon
-) -> list[Evidence]:
-    found = []
-    for branch in rule.branches:
-        groups = branch.grams
+class _Line:
+    """One normalised line and what its pre-filter found: computed once, asked per pattern."""
+
+    __slots__ = ("norm", "_prefilter", "_hits", "_grams")
+
+    def __init__(self, norm: str, lex: Lexicon) -> None:
+        self.norm = norm
+        self._prefilter = lex.prefilter
+        self._hits = lex.prefilter.scan(norm) if lex.prefilter is not None else None
+        self._grams: frozenset[str] | None = None
+
+    def branches(self, lex: Lexicon) -> Sequence[tuple[_Rule, _Branch]]:
+        """The branches worth running, in detection order (all of them without Hyperscan)."""
+        if self._hits is None:
+            return lex.branches
+        keys = self._hits.keys() | self._prefilter.unfiltered  # type: ignore[union-attr]
+        count = len(lex.branches)
+        return [lex.branches[key] for key in sorted(keys) if key < count]
+
+    def features(self, lex: Lexicon) -> Sequence[_Feature]:
+        if self._hits is None:
+            return lex.respect_features
+        first = len(lex.branches)
+        keys = self._hits.keys() | self._prefilter.unfiltered  # type: ignore[union-attr]
+        return [lex.respect_features[key - first] for key in sorted(keys) if key >= first]
+
+    def finditer(self, pattern: re.Pattern[str], key: int, groups: tuple[frozenset[str], ...] | None) -> Iterable[re.Match[str]]:
+        """Exactly ``pattern.finditer(norm)``; the pre-filter only skips work."""
+        if self._hits is not None:
+            return self._prefilter.finditer(key, pattern, self.norm, self._hits)  # type: ignore[union-attr]
         if groups is not None:
-            # Plain loop, no generator: this runs ~450 times per line, most exit at once.
-            if groups[0].isdisjoint(grams):
-                continue
-            for group in groups[1:]:
+            grams = self._grams
+            if grams is None:
+                grams = self._grams = _text_grams(self.norm)
+            for group in groups:
                 if group.isdisjoint(grams):
-                    break
-            else:
-                group = None
-            if group is not None:
-                continue
-        for m in branch.pattern.finditer(norm):
+                    return ()
+        return pattern.finditer(self.norm)
+
+
+def _rule_evidence(line: _Line, text: str, lex: Lexicon) -> list[Evidence]:
+    found = []
+    norm = line.norm
+    for rule, branch in line.branches(lex):
+        for m in line.finditer(branch.pattern, branch.key, branch.grams):
             start, end, detail = _span_and_detail(m, rule)
             if end <= start or not _accepted(norm, m, start, rule, lex):
                 continue
@@ -425,17 +487,33 @@ def detect(
     ``extra`` maps a signal name to compiled patterns; they run on the normalised text
     (straight apostrophes), so a pattern written with ``'`` also matches ``’``.
     """
+    return _detect(text, extra, load_lexicon())
+
+
+def _detect(
+    text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None, lex: Lexicon
+) -> Detection:
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    lex = load_lexicon()
-    norm = _normalise(text)
-    grams = _text_grams(norm)
-    evidence: list[Evidence] = []
-    for rule in lex.rules:
-        evidence.extend(_rule_evidence(norm, text, grams, rule, lex))
+    line = _line(_normalise(text), lex)
+    evidence = _rule_evidence(line, text, lex)
     if extra:
-        evidence.extend(_extra_evidence(norm, text, extra))
+        evidence.extend(_extra_evidence(line.norm, text, extra))
     return Detection(text=text, evidence=_without_overlaps(evidence))
+
+
+_last_line: tuple[Lexicon, _Line] | None = None
+
+
+def _line(norm: str, lex: Lexicon) -> _Line:
+    """The scanned line, reused when the respect score asks about the line just detected."""
+    global _last_line
+    last = _last_line
+    if last is not None and last[0] is lex and last[1].norm == norm:
+        return last[1]
+    line = _Line(norm, lex)
+    _last_line = (lex, line)
+    return line
 
 
 # --------------------------------------------------------------------------- scores
@@ -451,15 +529,27 @@ def _clamp(value: float) -> int:
 
 def respect_features(detection: Detection) -> dict[str, float]:
     """The internal politeness markers found in the line, with their weights (for tuning)."""
-    norm = _normalise(detection.text)
-    return {f.name: f.weight for f in load_lexicon().respect_features if f.pattern.search(norm)}
+    return _respect_features(detection, load_lexicon())
+
+
+def _respect_features(detection: Detection, lex: Lexicon) -> dict[str, float]:
+    line = _line(_normalise(detection.text), lex)
+    found = {}
+    for f in line.features(lex):
+        for _match in line.finditer(f.pattern, f.key, f.grams):
+            found[f.name] = f.weight
+            break
+    return found
 
 
 def respect_score(detection: Detection) -> int:
     """0..100, 50 neutral: signal weights (Voigt et al. 2017) plus generic politeness markers."""
-    lex = load_lexicon()
+    return _respect_score(detection, load_lexicon())
+
+
+def _respect_score(detection: Detection, lex: Lexicon) -> int:
     raw = sum(lex.respect_weights.get(name, 0.0) for name in detection.names)
-    raw += sum(respect_features(detection).values())
+    raw += sum(_respect_features(detection, lex).values())
     return _clamp(100 * _squash(raw, lex.respect_scale))
 
 
@@ -476,16 +566,25 @@ def empathy_score(detection: Detection) -> int:
 
 
 def analyze(text: str) -> dict[str, Any]:
-    """JSON-ready summary of one line: signals with evidence, respect and empathy."""
-    detection = detect(text)
+    """JSON-ready summary of one line: signals with evidence, respect and empathy.
+
+    Like a session's step, only the first MAX_MESSAGE_CHARS characters are analysed;
+    "text" is the whole line, and "analyzed_chars" says where analysis stopped if it did.
+    """
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    detection = detect(text[:MAX_MESSAGE_CHARS])
     grouped: dict[str, list[dict[str, Any]]] = {}
     for e in detection.evidence:
         grouped.setdefault(e.signal, []).append(
             {"start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail}
         )
-    return {
-        "text": detection.text,
+    out: dict[str, Any] = {
+        "text": text,
         "signals": [{"name": name, "evidence": ev} for name, ev in grouped.items()],
         "respect": respect_score(detection),
         "empathy": empathy_score(detection),
     }
+    if len(text) > MAX_MESSAGE_CHARS:
+        out["analyzed_chars"] = MAX_MESSAGE_CHARS
+    return out
