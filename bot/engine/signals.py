@@ -95,15 +95,23 @@ class Detection:
     text: str
     evidence: tuple[Evidence, ...]
 
-    @property
+    # Computed once: guards and the rubric ask the same line about many signals.
+    @functools.cached_property
     def names(self) -> frozenset[str]:
-        return frozenset(e.signal for e in self.evidence)
+        return frozenset(self._firsts)
+
+    @functools.cached_property
+    def _firsts(self) -> dict[str, Evidence]:
+        firsts: dict[str, Evidence] = {}
+        for e in self.evidence:
+            firsts.setdefault(e.signal, e)
+        return firsts
 
     def has(self, name: str) -> bool:
-        return any(e.signal == name for e in self.evidence)
+        return name in self._firsts
 
     def first(self, name: str) -> Evidence | None:
-        return next((e for e in self.evidence if e.signal == name), None)
+        return self._firsts.get(name)
 
 
 @dataclass(frozen=True)
