@@ -295,8 +295,7 @@ def _branches(patterns: Sequence[str], macros: Mapping[str, str]) -> tuple[_Bran
     return tuple(out)
 
 
-def _text_grams(norm: str) -> frozenset[str]:
-    low = norm.translate(_GRAM_FOLD).lower()
+def _text_grams(low: str) -> frozenset[str]:
     return frozenset(low[i : i + n] for n in range(2, _GRAM + 1) for i in range(len(low) - n + 1))
 
 
@@ -414,13 +413,21 @@ def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon
 class _Line:
     """One normalised line and what its pre-filter found: computed once, asked per pattern."""
 
-    __slots__ = ("norm", "_prefilter", "_hits", "_grams")
+    __slots__ = ("norm", "_prefilter", "_hits", "_grams", "_folded")
 
     def __init__(self, norm: str, lex: Lexicon) -> None:
         self.norm = norm
         self._prefilter = lex.prefilter
         self._hits = lex.prefilter.scan(norm) if lex.prefilter is not None else None
         self._grams: frozenset[str] | None = None
+        self._folded: str | None = None
+
+    @property
+    def folded(self) -> str:
+        """Lower case, with the letters re.IGNORECASE matches to ASCII folded to them."""
+        if self._folded is None:
+            self._folded = self.norm.translate(_GRAM_FOLD).lower()
+        return self._folded
 
     def branches(self, lex: Lexicon) -> Sequence[tuple[_Rule, _Branch]]:
         """The branches worth running, in detection order (all of them without Hyperscan)."""
@@ -444,7 +451,7 @@ class _Line:
         if groups is not None:
             grams = self._grams
             if grams is None:
-                grams = self._grams = _text_grams(self.norm)
+                grams = self._grams = _text_grams(self.folded)
             for group in groups:
                 if group.isdisjoint(grams):
                     return ()
@@ -463,12 +470,52 @@ def _rule_evidence(line: _Line, text: str, lex: Lexicon) -> list[Evidence]:
     return found
 
 
+_NEEDLES: dict[int, tuple[re.Pattern[str], tuple[tuple[str, ...], ...] | None]] = {}
+
+
+def _needles(pattern: re.Pattern[str]) -> tuple[tuple[str, ...], ...] | None:
+    """Literal text every match of a scenario's pattern contains (one of each group), derived
+    once per pattern object: a scenario's own signals are skipped cheaply on lines without it."""
+    cached = _NEEDLES.get(id(pattern))
+    if cached is not None and cached[0] is pattern:
+        return cached[1]
+    try:
+        reqs = _requirements(_sre_parse.parse(pattern.pattern, pattern.flags))
+    except Exception:  # a pre-filter is an optimisation; never let it break detection
+        reqs = []
+    groups: list[tuple[str, ...]] = []
+    for req in reqs:
+        group = tuple(sorted(req))
+        if req and all(len(s) >= 2 and s.isascii() for s in req) and group not in groups:
+            groups.append(group)
+    groups.sort(key=lambda g: (-min(map(len, g)), len(g)))
+    needles = tuple(groups[:_MAX_GROUPS]) or None
+    if len(_NEEDLES) > 4096:  # patterns of scenarios loaded and dropped again
+        _NEEDLES.clear()
+    _NEEDLES[id(pattern)] = (pattern, needles)  # the pattern is kept, so its id stays its own
+    return needles
+
+
+def _has_needles(low: str, needles: tuple[tuple[str, ...], ...]) -> bool:
+    for group in needles:
+        for needle in group:
+            if needle in low:
+                break
+        else:
+            return False
+    return True
+
+
 def _extra_evidence(
-    norm: str, text: str, extra: Mapping[str, Sequence[re.Pattern[str]]]
+    line: _Line, text: str, extra: Mapping[str, Sequence[re.Pattern[str]]]
 ) -> list[Evidence]:
     found = []
+    norm = line.norm
     for name, patterns in extra.items():
         for pattern in patterns:
+            needles = _needles(pattern)
+            if needles is not None and not _has_needles(line.folded, needles):
+                continue
             for m in pattern.finditer(norm):
                 if m.end() > m.start():
                     found.append(Evidence(str(name), m.start(), m.end(), text[m.start() : m.end()]))
@@ -506,7 +553,7 @@ def _detect(
     line = _line(_normalise(text), lex)
     evidence = _rule_evidence(line, text, lex)
     if extra:
-        evidence.extend(_extra_evidence(line.norm, text, extra))
+        evidence.extend(_extra_evidence(line, text, extra))
     return Detection(text=text, evidence=_without_overlaps(evidence))
 
 

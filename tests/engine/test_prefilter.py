@@ -15,10 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.engine import prefilter
+from bot.engine.catalog import Library
 from bot.engine.signals import (
     MAX_MESSAGE_CHARS,
+    Evidence,
     Lexicon,
     _detect,
+    _extra_evidence,
+    _Line,
+    _normalise,
     _respect_features,
     analyze,
     load_lexicon,
@@ -49,12 +54,29 @@ def windows_everywhere() -> Iterator[None]:
         prefilter.SHORT_LINE = saved
 
 
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO_SIGNALS = [s.signals for s in Library(ROOT / "dialogues").scenarios.values() if s.signals]
+
+
 def outcome(text: str, lex: Lexicon) -> tuple[object, ...]:
     detection = _detect(text, None, lex)
     return detection.evidence, _respect_features(detection, lex)
 
 
+def scenario_evidence(text: str, extra: dict[str, tuple[re.Pattern[str], ...]]) -> tuple[object, ...]:
+    """A scenario's own signals, filtered (by literals they need) and not."""
+    line = _Line(_normalise(text), RE_PATH)
+    naive = [
+        Evidence(name, m.start(), m.end(), text[m.start() : m.end()])
+        for name, patterns in extra.items() for p in patterns for m in p.finditer(line.norm) if m.end() > m.start()
+    ]
+    return naive, _extra_evidence(line, text, extra)
+
+
 def assert_same(text: str) -> None:
+    for extra in SCENARIO_SIGNALS:
+        naive, found = scenario_evidence(text, extra)
+        assert found == naive, text
     truth = outcome(text, UNFILTERED)
     assert outcome(text, RE_PATH) == truth, text
     if LEX.prefilter is not None:
@@ -91,6 +113,9 @@ lines = st.lists(pieces, max_size=60).flatmap(
 @given(lines, st.booleans(), st.booleans())
 def test_fuzzed_lines_give_the_same_evidence(text: str, upper: bool, windows: bool) -> None:
     text = text.upper() if upper else text
+    for extra in SCENARIO_SIGNALS:
+        naive, found = scenario_evidence(text, extra)
+        assert found == naive
     truth = outcome(text, UNFILTERED)
     assert outcome(text, RE_PATH) == truth
     with windows_everywhere() if windows else contextlib.nullcontext():
