@@ -26,6 +26,7 @@ package, or with ``TRAINER_PREFILTER=re``, `load()` returns None and callers use
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -541,8 +542,26 @@ def _write_cache(hs: Any, path: Path, prefilter: Prefilter) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+        _forget_old(path)
     except OSError as exc:
         log.debug("prefilter cache not written to %s: %s", path, exc)
+
+
+KEEP_CACHED = 3  # databases kept (several checkouts or versions may share the cache)
+
+
+def _forget_old(current: Path) -> None:
+    """Delete all but the most recently used cached databases (each is tens of MB)."""
+    def used(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    others = sorted((p for p in current.parent.glob("prefilter-*.bin") if p != current), key=used, reverse=True)
+    for old in others[KEEP_CACHED - 1 :]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def load(patterns: Sequence[re.Pattern[str]], cache_dir: Path | None = None) -> Prefilter | None:
@@ -557,6 +576,8 @@ def load(patterns: Sequence[re.Pattern[str]], cache_dir: Path | None = None) -> 
         path = (cache_dir or default_cache_dir()) / f"prefilter-{_cache_key(hs, patterns)}.bin"
         cached = _read_cache(hs, path, len(patterns))
         if cached is not None:
+            with contextlib.suppress(OSError):
+                os.utime(path)  # recently used: kept when other versions are cleaned up
             return cached
         built = _build(hs, patterns)
         if built is None:

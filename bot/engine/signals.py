@@ -119,7 +119,8 @@ class _Branch:
     """One pattern, plus groups of short grams: any match contains one gram of *each* group."""
 
     pattern: re.Pattern[str]
-    grams: tuple[frozenset[str], ...] | None  # None: no cheap pre-filter could be derived
+    # Only on the re path (see _re_path); None: no cheap pre-filter could be derived.
+    grams: tuple[frozenset[str], ...] | None = None
     key: int = -1  # its index in the lexicon's pre-filter
 
 
@@ -291,7 +292,7 @@ def _branches(patterns: Sequence[str], macros: Mapping[str, str]) -> tuple[_Bran
     out = []
     for raw in patterns:
         body = _optional_apostrophes(_expand(raw, macros))
-        out.append(_Branch(re.compile(body, re.IGNORECASE), _grams(body)))
+        out.append(_Branch(re.compile(body, re.IGNORECASE)))
     return tuple(out)
 
 
@@ -335,7 +336,7 @@ def load_lexicon() -> Lexicon:
     features = []
     for name, f in respect["features"].items():
         pattern = _compile(f["pattern"], macros)
-        features.append(_Feature(str(name), pattern, float(f["weight"]), _grams(pattern.pattern)))
+        features.append(_Feature(str(name), pattern, float(f["weight"])))
     # Every rule branch and respect feature gets its index in one pre-filter database.
     keyed_rules = []
     patterns: list[re.Pattern[str]] = []
@@ -349,7 +350,7 @@ def load_lexicon() -> Lexicon:
     for feature in features:
         keyed_features.append(dataclasses.replace(feature, key=len(patterns)))
         patterns.append(feature.pattern)
-    return Lexicon(
+    lexicon = Lexicon(
         rules=tuple(keyed_rules),
         boundary=_compile(sig["clause_boundary"], macros),
         negation=_compile(sig["negation_before"], macros),
@@ -361,6 +362,22 @@ def load_lexicon() -> Lexicon:
         empathy_scale=float(empathy["scale"]),
         prefilter=_prefilter.load(patterns),
         branches=tuple((rule, branch) for rule in keyed_rules for branch in rule.branches),
+    )
+    return lexicon if lexicon.prefilter is not None else _re_path(lexicon)
+
+
+def _re_path(lex: Lexicon) -> Lexicon:
+    """The lexicon without Hyperscan: every pattern gets its gram pre-filter instead."""
+    def branch(b: _Branch) -> _Branch:
+        return dataclasses.replace(b, grams=_grams(b.pattern.pattern))
+
+    rules = tuple(dataclasses.replace(r, branches=tuple(branch(b) for b in r.branches)) for r in lex.rules)
+    return dataclasses.replace(
+        lex,
+        prefilter=None,
+        rules=rules,
+        branches=tuple((rule, b) for rule in rules for b in rule.branches),
+        respect_features=tuple(dataclasses.replace(f, grams=_grams(f.pattern.pattern)) for f in lex.respect_features),
     )
 
 

@@ -9,16 +9,16 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.engine import prefilter
+from bot.engine import prefilter, signals
 from bot.engine.catalog import Library
 from bot.engine.signals import (
     MAX_MESSAGE_CHARS,
-    Evidence,
     Lexicon,
     _detect,
     _extra_evidence,
@@ -33,14 +33,21 @@ DATA = sorted((Path(__file__).resolve().parents[1] / "data").glob("*.jsonl"))
 LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 LEX = load_lexicon()
-needs_hyperscan = pytest.mark.skipif(LEX.prefilter is None, reason="hyperscan is not installed here")
-RE_PATH = dataclasses.replace(LEX, prefilter=None)  # the fallback: re with its gram filter
-UNFILTERED = dataclasses.replace(  # every pattern over every line: the ground truth
+needs_hyperscan = pytest.mark.skipif(LEX.prefilter is None, reason="no Hyperscan pre-filter here (not installed, or TRAINER_PREFILTER=re)")
+RE_PATH = signals._re_path(LEX)  # the fallback: re, with its gram pre-filter
+UNFILTERED = dataclasses.replace(  # no grams either: every pattern over every line
     RE_PATH,
-    rules=tuple(dataclasses.replace(r, branches=tuple(dataclasses.replace(b, grams=None) for b in r.branches)) for r in LEX.rules),
-    branches=tuple((r, dataclasses.replace(b, grams=None)) for r, b in LEX.branches),
-    respect_features=tuple(dataclasses.replace(f, grams=None) for f in LEX.respect_features),
+    rules=tuple(dataclasses.replace(r, branches=tuple(dataclasses.replace(b, grams=None) for b in r.branches)) for r in RE_PATH.rules),
+    branches=tuple((r, dataclasses.replace(b, grams=None)) for r, b in RE_PATH.branches),
+    respect_features=tuple(dataclasses.replace(f, grams=None) for f in RE_PATH.respect_features),
 )
+
+
+@contextlib.contextmanager
+def unfiltered() -> Iterator[None]:
+    """A scenario's own signals over every line too: the ground truth."""
+    with mock.patch.object(signals, "_needles", lambda pattern: None):
+        yield
 
 
 @contextlib.contextmanager
@@ -66,10 +73,8 @@ def outcome(text: str, lex: Lexicon) -> tuple[object, ...]:
 def scenario_evidence(text: str, extra: dict[str, tuple[re.Pattern[str], ...]]) -> tuple[object, ...]:
     """A scenario's own signals, filtered (by literals they need) and not."""
     line = _Line(_normalise(text), RE_PATH)
-    naive = [
-        Evidence(name, m.start(), m.end(), text[m.start() : m.end()])
-        for name, patterns in extra.items() for p in patterns for m in p.finditer(line.norm) if m.end() > m.start()
-    ]
+    with unfiltered():
+        naive = _extra_evidence(line, text, extra)
     return naive, _extra_evidence(line, text, extra)
 
 
@@ -169,8 +174,24 @@ def test_compiled_database_is_cached_and_rebuilt_when_damaged(tmp_path: Path) ->
     assert cached.read_bytes().startswith(b"trainer-prefilter-")
     other = prefilter.load(SMALL[:2], cache_dir=tmp_path)  # other patterns, other key
     assert other is not None and len(list(tmp_path.glob("prefilter-*.bin"))) == 2
+    for size in (1, 3):  # more versions than are kept: the least recently used go
+        assert prefilter.load(SMALL[:size], cache_dir=tmp_path) is not None
+    assert len(list(tmp_path.glob("prefilter-*.bin"))) == prefilter.KEEP_CACHED
+    assert not cached.exists()  # the least recently used
+    before = set(tmp_path.glob("prefilter-*.bin"))
+    assert prefilter.load(SMALL[:2], cache_dir=tmp_path) is not None  # a hit keeps it fresh
+    assert prefilter.load(SMALL[:1] + SMALL[3:], cache_dir=tmp_path) is not None
+    after = set(tmp_path.glob("prefilter-*.bin"))
+    assert len(after) == prefilter.KEEP_CACHED and len(before - after) == 1
+    assert other_file(tmp_path, SMALL[:2]) in after
     hits = rebuilt.scan("Yes sir, I'm upset")
     assert set(hits) == {0, 2}
+
+
+def other_file(folder: Path, patterns: list[re.Pattern[str]]) -> Path:
+    import hyperscan
+
+    return folder / f"prefilter-{prefilter._cache_key(hyperscan, patterns)}.bin"
 
 
 def test_switching_hyperscan_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
