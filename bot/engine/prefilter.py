@@ -27,6 +27,7 @@ package, or with ``TRAINER_PREFILTER=re``, `load()` returns None and callers use
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -533,7 +534,7 @@ def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
 
 
 def _write_cache(hs: Any, path: Path, prefilter: Prefilter) -> None:
-    header = json.dumps({"plans": [p.__dict__ for p in prefilter.plans]}).encode()
+    header = json.dumps({"plans": [dataclasses.asdict(p) for p in prefilter.plans]}).encode()
     data = _FORMAT + struct.pack(">I", len(header)) + header + hs.dumpb(prefilter._db)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
