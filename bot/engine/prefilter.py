@@ -545,7 +545,8 @@ def _write_cache(hs: Any, path: Path, prefilter: Prefilter) -> None:
         os.replace(tmp, path)
         _forget_old(path)
     except OSError as exc:
-        log.debug("prefilter cache not written to %s: %s", path, exc)
+        log.warning("detection pre-filter not cached in %s (%s): each start compiles it again; "
+                    "set XDG_CACHE_HOME to a writable directory", path.parent, exc)
 
 
 KEEP_CACHED = 3  # databases kept (several checkouts or versions may share the cache)
