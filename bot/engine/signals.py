@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-fi
 
 from bot.engine import prefilter as _prefilter
 
+log = logging.getLogger(__name__)
 
 SIGNALS: tuple[str, ...] = (
     "greeting",
@@ -427,6 +429,14 @@ def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon
     return True
 
 
+def _scan(prefilter: _prefilter.Prefilter, norm: str) -> dict[int, list[tuple[int, int]]] | None:
+    try:
+        return prefilter.scan(norm)
+    except Exception:  # the scan only saves work: without it every pattern runs (same result)
+        log.warning("hyperscan scan failed; this line is matched with plain re", exc_info=True)
+        return None
+
+
 class _Line:
     """One normalised line and what its pre-filter found: computed once, asked per pattern."""
 
@@ -435,7 +445,7 @@ class _Line:
     def __init__(self, norm: str, lex: Lexicon) -> None:
         self.norm = norm
         self._prefilter = lex.prefilter
-        self._hits = lex.prefilter.scan(norm) if lex.prefilter is not None else None
+        self._hits = _scan(lex.prefilter, norm) if lex.prefilter is not None else None
         self._grams: frozenset[str] | None = None
         self._folded: str | None = None
 
@@ -492,7 +502,10 @@ _NEEDLES: dict[int, tuple[re.Pattern[str], tuple[tuple[str, ...], ...] | None]] 
 
 def _needles(pattern: re.Pattern[str]) -> tuple[tuple[str, ...], ...] | None:
     """Literal text every match of a scenario's pattern contains (one of each group), derived
-    once per pattern object: a scenario's own signals are skipped cheaply on lines without it."""
+    once per pattern object: a scenario's own signals are skipped cheaply on lines without it.
+
+    The same requirements as the lexicon's grams, checked by substring search instead: for
+    a few dozen patterns that beats building a line's gram set; for ~460 it does not."""
     cached = _NEEDLES.get(id(pattern))
     if cached is not None and cached[0] is pattern:
         return cached[1]

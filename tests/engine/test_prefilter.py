@@ -194,6 +194,15 @@ def other_file(folder: Path, patterns: list[re.Pattern[str]]) -> Path:
     return folder / f"prefilter-{prefilter._cache_key(hyperscan, patterns)}.bin"
 
 
+@needs_hyperscan
+def test_a_failing_scan_falls_back_to_re(caplog: pytest.LogCaptureFixture) -> None:
+    text = "Good evening, sir. I'm Officer Lee; I'm sorry about the wait, are you okay?"
+    expected = outcome(text, UNFILTERED)
+    with mock.patch.object(LEX.prefilter, "scan", side_effect=RuntimeError("scratch in use")):
+        assert outcome(text + " ", LEX) == outcome(text + " ", UNFILTERED)
+    assert "plain re" in caplog.text and outcome(text, LEX) == expected
+
+
 def test_switching_hyperscan_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(prefilter.ENV_SWITCH, "re")
     assert prefilter.load(SMALL, cache_dir=tmp_path) is None
