@@ -30,7 +30,8 @@ check: $(VENV)/.installed
 	$(BIN)/trainer check dialogues/
 
 bench: $(VENV)/.installed-test
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/bench_respect.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

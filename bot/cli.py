@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and estimate respect and empathy (0..100)."))
     analyze.add_argument("text", nargs="?", help="the text (omit with --jsonl)")
     analyze.add_argument("--jsonl", action="store_true", help="read lines from standard input, print one JSON object per line")
+    analyze.add_argument("--jobs", type=_jobs, default=1, metavar="N", help=(
+        "with --jsonl: analyse in N processes, output still in input order (0: one per CPU; default 1)"))
     return parser
 
 
@@ -164,13 +166,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from bot.batch import analyze_lines, jobs_count
     from bot.engine.signals import analyze
 
     if args.jsonl:
-        for line in sys.stdin:
-            text = line.rstrip("\n")
-            print(json.dumps(analyze(text), ensure_ascii=False), flush=True)
+        if args.text is not None:
+            raise UsageError("analyze takes a TEXT argument or --jsonl, not both")
+        jobs = jobs_count(args.jobs)
+        lines = (line.rstrip("\n") for line in sys.stdin)
+        for out in analyze_lines(lines, jobs):
+            # One line at a time is flushed when serial (interactive use); in bulk, blocks.
+            print(out, flush=jobs == 1)
         return EXIT_OK
+    if args.jobs != 1:
+        raise UsageError("--jobs needs --jsonl (one TEXT is analysed in one process)")
     if args.text is None:
         print("trainer: analyze needs a TEXT argument or --jsonl with lines on standard input", file=sys.stderr)
         return EXIT_ERROR
@@ -446,6 +455,16 @@ def _db(args: argparse.Namespace) -> Path:
     from bot.store import default_db_path
 
     return Path(args.db) if args.db is not None else default_db_path()
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 (one per CPU) or more")
+    return value
 
 
 def _session_id(text: str) -> int:

@@ -1,12 +1,18 @@
-"""One `transitions` machine per scenario; every live session is one of its models.
+"""One `transitions` machine per scenario, shared by all its sessions.
 
 Each non-end state gets an ordered list of `respond` transitions (the scenario's
-`everywhere.first` rules, the state's `on` rules, `everywhere.last`, then `otherwise`); `transitions` fires the first whose guard holds. Guards read
-the model's current message context, so a machine holds no per-session data.
+`everywhere.first` rules, the state's `on` rules, `everywhere.last`, then `otherwise`);
+`transitions` fires the first whose guard holds. The machine
+has a single model, a cursor: to trigger an event for a session, the cursor is put in
+the session's state with the session as its message context, triggered, and read back.
+So sessions stay plain objects: starting or ending one costs no model registration
+(which would bind a trigger method per event and state to each session, and make
+removal slower as sessions grow), and a machine holds no per-session data.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,12 +65,21 @@ class Fired:
     dest: str
 
 
+class _Cursor:
+    """The machine's one model: the state and message context of the session being moved."""
+
+    def __init__(self) -> None:
+        self.state = ""
+        self.context: MessageContext | None = None
+        self.fired: Fired | None = None
+
+
 class _Condition:
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
 
     def __call__(self, event: EventData) -> bool:
-        return guard_holds(self.guard, event.model)
+        return guard_holds(self.guard, event.model.context)
 
 
 class _Record:
@@ -84,8 +99,10 @@ class ScenarioMachine:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
+        self._cursor = _Cursor()
+        self._lock = threading.Lock()  # one cursor: one trigger at a time
         self._machine = Machine(
-            model=None,
+            model=self._cursor,
             states=list(scenario.states),
             initial=scenario.start,
             send_event=True,
@@ -123,12 +140,22 @@ class ScenarioMachine:
                     after=[_Record(Otherwise(say=(), line=0), "*", target)],
                 )
 
-    def attach(self, model: object, state: str | None = None) -> None:
-        self._machine.add_model(model, initial=state or self.scenario.start)
+    def trigger(self, event: str, state: str, context: MessageContext) -> tuple[str, Fired | None]:
+        """Fire ``event`` for a session in ``state``: (the state after, the rule that fired).
 
-    def detach(self, model: object) -> None:
-        self._machine.remove_model(model)
+        An event with no transition from ``state`` (an ended session) leaves it as it is.
+        """
+        cursor = self._cursor
+        with self._lock:
+            self._machine.set_state(state, model=cursor)
+            cursor.context, cursor.fired = context, None
+            try:
+                cursor.trigger(event)
+                return cursor.state, cursor.fired
+            finally:
+                cursor.context = cursor.fired = None
 
     @property
     def model_count(self) -> int:
+        """Models registered with the underlying machine: always 1, whatever the sessions."""
         return len(self._machine.models)

@@ -16,10 +16,9 @@ from bot.engine.judge import History, Judgement, judge, words
 from bot.engine.machine import Fired, ScenarioMachine
 from bot.engine.scenario import Line, Otherwise, Outcome, Scenario, State, Transition
 from bot.engine.scoring import Score, score_session
-from bot.engine.signals import Detection, detect, load_lexicon
+from bot.engine.signals import MAX_MESSAGE_CHARS, Detection, detect, load_lexicon
 from bot.errors import SessionError
 
-MAX_MESSAGE_CHARS = 4000
 # `{officer}` with nothing to say (a civilian trainee who gave no name): drop it with its comma.
 _EMPTY_OFFICER = re.compile(r",?\s*\{officer\}")
 
@@ -53,14 +52,14 @@ class Turn:
         return sorted(self.judgement.signals if self.judgement else self.detection.names)
 
 
-@dataclass(eq=False)  # identity matters: the shared machine finds its models by ==
+@dataclass(eq=False)  # two sessions are never "equal": each is one trainee's play
 class Session:
-    """One trainee playing one scenario once (stored as a session row); a model of the scenario's shared machine."""
+    """One trainee playing one scenario once (stored as a session row), moved by the scenario's shared machine."""
 
     scenario: Scenario
     machine: ScenarioMachine
     seed: int = 0
-    state: str = ""  # kept by the machine
+    state: str = ""  # set by the machine on each trigger
     mood: int = 0
     turns: list[Turn] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)  # signal -> first turn shown
@@ -79,8 +78,7 @@ class Session:
         machine = machine or ScenarioMachine(scenario)
         if machine.scenario is not scenario:
             raise SessionError(f"machine of '{machine.scenario.id}' cannot run '{scenario.id}'")
-        play = cls(scenario=scenario, machine=machine, seed=seed, mood=scenario.resident.mood)
-        machine.attach(play)
+        play = cls(scenario=scenario, machine=machine, seed=seed, state=scenario.start, mood=scenario.resident.mood)
         play.opening = play._say(scenario.states[scenario.start].say)
         play._heard_resident()
         return play
@@ -119,8 +117,7 @@ class Session:
             self._learn_officer_name(detection)
             state = self.scenario.states[self.state]
             self.mood = mood_rules.clamp(self.mood + mood_rules.signal_delta(judgement.signals, self.scenario, state))
-            self.fired = None
-            getattr(self, ScenarioMachine.RESPOND)()
+            self.state, self.fired = self.machine.trigger(ScenarioMachine.RESPOND, self.state, self)
             fired = self.fired
             rule = fired.rule if fired else state.otherwise
             self.mood = mood_rules.clamp(self.mood + (rule.mood if rule else 0))
@@ -136,7 +133,6 @@ class Session:
         after = self.scenario.states[self.state]
         if after.is_end:
             self.outcome = Outcome.FAILURE if self._critical_shown() else after.end
-            self.machine.detach(self)
         turn = Turn(
             number=number, trainee=text, detection=detection,
             mood_before=mood_before, mood_after=self.mood,
@@ -158,7 +154,6 @@ class Session:
         """End a scene that reached no ending (input ended, trainee left, idle timeout)."""
         if not self.ended:
             self.outcome = Outcome.ABANDONED
-            self.machine.detach(self)
 
     def score(self) -> Score:
         return score_session(self.scenario, self.turns, self.outcome or Outcome.ABANDONED)
@@ -177,7 +172,7 @@ class Session:
         self.turns_without_progress = 0 if progress else self.turns_without_progress + 1
         if stall is None or self.turns_without_progress < stall.after or self.scenario.states[self.state].is_end:
             return False
-        getattr(self, ScenarioMachine.STALL)()
+        self.state, self.fired = self.machine.trigger(ScenarioMachine.STALL, self.state, self)
         return True
 
     def _heard_resident(self) -> None:
@@ -190,7 +185,7 @@ class Session:
             return False
         if self.scenario.states[self.state].is_end or self.state == escalation.to:
             return False
-        getattr(self, ScenarioMachine.ESCALATE)()
+        self.state, self.fired = self.machine.trigger(ScenarioMachine.ESCALATE, self.state, self)
         return True
 
     def _reply_lines(self, state: State, rule: Transition | Otherwise | None, escalated: bool) -> tuple[Line, ...]:

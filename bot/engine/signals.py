@@ -11,16 +11,21 @@ Matching runs on a *normalised copy* of the text whose length equals the origina
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
+import logging
 import math
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import yaml
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
 
+from bot.engine import prefilter as _prefilter
+
+log = logging.getLogger(__name__)
 
 SIGNALS: tuple[str, ...] = (
     "greeting",
@@ -70,9 +75,15 @@ _NORMALISE = str.maketrans(
     }
 )
 
+# Detection reads at most this much of a line (the line itself is kept whole): regexes on
+# megabytes help nobody, and a bound keeps one message's cost bounded.
+MAX_MESSAGE_CHARS = 4000
+
 _MACRO = re.compile(r"\{([A-Z][A-Z_]*)\}")
 _LOOKBACK = 160  # characters of context inspected before a match (clause start, negation)
-_GRAM = 6  # longest substring used by the pre-filter (longer: more selective, costlier set)
+_GRAM = 6  # longest substring used by the re path's pre-filter (longer: more selective, costlier set)
+# Characters that re.IGNORECASE lets match an ASCII letter: folded before taking grams.
+_GRAM_FOLD = str.maketrans(_prefilter.ASCII_FOLDS)
 
 
 @dataclass(frozen=True)
@@ -93,15 +104,23 @@ class Detection:
     text: str
     evidence: tuple[Evidence, ...]
 
-    @property
+    # Computed once: guards and the rubric ask the same line about many signals.
+    @functools.cached_property
     def names(self) -> frozenset[str]:
-        return frozenset(e.signal for e in self.evidence)
+        return frozenset(self._firsts)
+
+    @functools.cached_property
+    def _firsts(self) -> dict[str, Evidence]:
+        firsts: dict[str, Evidence] = {}
+        for e in self.evidence:
+            firsts.setdefault(e.signal, e)
+        return firsts
 
     def has(self, name: str) -> bool:
-        return any(e.signal == name for e in self.evidence)
+        return name in self._firsts
 
     def first(self, name: str) -> Evidence | None:
-        return next((e for e in self.evidence if e.signal == name), None)
+        return self._firsts.get(name)
 
 
 @dataclass(frozen=True)
@@ -109,7 +128,9 @@ class _Branch:
     """One pattern, plus groups of short grams: any match contains one gram of *each* group."""
 
     pattern: re.Pattern[str]
-    grams: tuple[frozenset[str], ...] | None  # None: no cheap pre-filter could be derived
+    # Only on the re path (see _re_path); None: no cheap pre-filter could be derived.
+    grams: tuple[frozenset[str], ...] | None = None
+    key: int = -1  # its index in the lexicon's pre-filter
     family: str | None = None  # the pattern family it belongs to, reported as the evidence's detail
 
 
@@ -140,6 +161,8 @@ class _Feature:
     name: str
     pattern: re.Pattern[str]
     weight: float
+    grams: tuple[frozenset[str], ...] | None = None
+    key: int = -1
 
 
 @dataclass(frozen=True)
@@ -158,6 +181,10 @@ class Lexicon:
     ranks: Mapping[str, str]  # spoken rank (lower case) -> how a resident says it ("sgt" -> "Sergeant")
     sentence_end: re.Pattern[str]
     hedge: re.Pattern[str]
+    # One Hyperscan scan per line finds where any pattern can match; None: plain re.
+    prefilter: _prefilter.Prefilter | None = None
+    # Every (rule, branch) in detection order; a branch's key is its index here.
+    branches: tuple[tuple[_Rule, _Branch], ...] = ()
 
 
 # --------------------------------------------------------------------------- loading
@@ -268,8 +295,10 @@ def _grams(pattern: str) -> tuple[frozenset[str], ...] | None:
         return None
     groups: list[frozenset[str]] = []
     for req in reqs:
-        if not req or any(len(p) < 2 for p in req):
-            continue  # single letters are not in the text's gram set: unusable as a filter
+        if not req or any(len(p) < 2 or not p.isascii() for p in req):
+            # Single letters are not in the text's gram set; a non-ASCII letter may match
+            # another case variant than its lower(): neither is usable as a filter.
+            continue
         group = frozenset(p[:_GRAM] for p in req)
         if group not in groups:
             groups.append(group)
@@ -286,12 +315,11 @@ def _branches(patterns: Sequence[str] | Mapping[str, Sequence[str]], macros: Map
     for family, items in families:
         for raw in items:
             body = _optional_apostrophes(_expand(raw, macros))
-            out.append(_Branch(re.compile(body, re.IGNORECASE), _grams(body), None if family is None else str(family)))
+            out.append(_Branch(re.compile(body, re.IGNORECASE), family=None if family is None else str(family)))
     return tuple(out)
 
 
-def _text_grams(norm: str) -> frozenset[str]:
-    low = norm.lower()
+def _text_grams(low: str) -> frozenset[str]:
     return frozenset(low[i : i + n] for n in range(2, _GRAM + 1) for i in range(len(low) - n + 1))
 
 
@@ -334,22 +362,55 @@ def load_lexicon() -> Lexicon:
         raise ValueError(f"lexicon/signals.yaml lacks signals: {missing}")
     respect = scores["respect"]
     empathy = scores["empathy"]
-    return Lexicon(
-        rules=tuple(_rule(name, specs[name], macros) for name in SIGNALS),
+    rules = tuple(_rule(name, specs[name], macros) for name in SIGNALS)
+    features = []
+    for name, f in respect["features"].items():
+        pattern = _compile(f["pattern"], macros)
+        features.append(_Feature(str(name), pattern, float(f["weight"])))
+    # Every rule branch and respect feature gets its index in one pre-filter database.
+    keyed_rules = []
+    patterns: list[re.Pattern[str]] = []
+    for rule in rules:
+        branches = []
+        for branch in rule.branches:
+            branches.append(dataclasses.replace(branch, key=len(patterns)))
+            patterns.append(branch.pattern)
+        keyed_rules.append(dataclasses.replace(rule, branches=tuple(branches)))
+    keyed_features = []
+    for feature in features:
+        keyed_features.append(dataclasses.replace(feature, key=len(patterns)))
+        patterns.append(feature.pattern)
+    lexicon = Lexicon(
+        rules=tuple(keyed_rules),
         boundary=_compile(sig["clause_boundary"], macros),
         negation=_compile(sig["negation_before"], macros),
         clause_lead=_compile(sig["clause_lead"], macros),
         respect_weights={str(k): float(v) for k, v in respect["signals"].items()},
-        respect_features=tuple(
-            _Feature(str(name), _compile(f["pattern"], macros), float(f["weight"]))
-            for name, f in respect["features"].items()
-        ),
+        respect_features=tuple(keyed_features),
         respect_scale=float(respect["scale"]),
         empathy_weights={str(k): float(v) for k, v in empathy["signals"].items()},
         empathy_scale=float(empathy["scale"]),
         ranks={str(k).lower(): str(v) for k, v in sig["ranks"].items()},
         sentence_end=_compile(sig["sentence_end"], macros),
         hedge=_compile(sig["hedge_before"], macros),
+        prefilter=_prefilter.load(patterns),
+        branches=tuple((rule, branch) for rule in keyed_rules for branch in rule.branches),
+    )
+    return lexicon if lexicon.prefilter is not None else _re_path(lexicon)
+
+
+def _re_path(lex: Lexicon) -> Lexicon:
+    """The lexicon without Hyperscan: every pattern gets its gram pre-filter instead."""
+    def branch(b: _Branch) -> _Branch:
+        return dataclasses.replace(b, grams=_grams(b.pattern.pattern))
+
+    rules = tuple(dataclasses.replace(r, branches=tuple(branch(b) for b in r.branches)) for r in lex.rules)
+    return dataclasses.replace(
+        lex,
+        prefilter=None,
+        rules=rules,
+        branches=tuple((rule, b) for rule in rules for b in rule.branches),
+        respect_features=tuple(dataclasses.replace(f, grams=_grams(f.pattern.pattern)) for f in lex.respect_features),
     )
 
 
@@ -423,24 +484,67 @@ def _sentence_around(norm: str, start: int, end: int, lex: Lexicon) -> str:
     return head[cut:] + norm[start:end] + (tail[: stop.start()] if stop else tail)
 
 
-def _rule_evidence(
-    norm: str, text: str, grams: frozenset[str], rule: _Rule, lex: Lexicon
-) -> list[Evidence]:
-    found = []
-    for branch in rule.branches:
-        groups = branch.grams
+def _scan(prefilter: _prefilter.Prefilter, norm: str) -> dict[int, list[tuple[int, int]]] | None:
+    try:
+        return prefilter.scan(norm)
+    except Exception:  # the scan only saves work: without it every pattern runs (same result)
+        log.warning("hyperscan scan failed; this line is matched with plain re", exc_info=True)
+        return None
+
+
+class _Line:
+    """One normalised line and what its pre-filter found: computed once, asked per pattern."""
+
+    __slots__ = ("norm", "_prefilter", "_hits", "_grams", "_folded")
+
+    def __init__(self, norm: str, lex: Lexicon) -> None:
+        self.norm = norm
+        self._prefilter = lex.prefilter
+        self._hits = _scan(lex.prefilter, norm) if lex.prefilter is not None else None
+        self._grams: frozenset[str] | None = None
+        self._folded: str | None = None
+
+    @property
+    def folded(self) -> str:
+        """Lower case, with the letters re.IGNORECASE matches to ASCII folded to them."""
+        if self._folded is None:
+            self._folded = self.norm.translate(_GRAM_FOLD).lower()
+        return self._folded
+
+    def branches(self, lex: Lexicon) -> Sequence[tuple[_Rule, _Branch]]:
+        """The branches worth running, in detection order (all of them without Hyperscan)."""
+        if self._hits is None:
+            return lex.branches
+        keys = self._hits.keys() | self._prefilter.unfiltered  # type: ignore[union-attr]
+        count = len(lex.branches)
+        return [lex.branches[key] for key in sorted(keys) if key < count]
+
+    def features(self, lex: Lexicon) -> Sequence[_Feature]:
+        if self._hits is None:
+            return lex.respect_features
+        first = len(lex.branches)
+        keys = self._hits.keys() | self._prefilter.unfiltered  # type: ignore[union-attr]
+        return [lex.respect_features[key - first] for key in sorted(keys) if key >= first]
+
+    def finditer(self, pattern: re.Pattern[str], key: int, groups: tuple[frozenset[str], ...] | None) -> Iterable[re.Match[str]]:
+        """Exactly ``pattern.finditer(norm)``; the pre-filter only skips work."""
+        if self._hits is not None:
+            return self._prefilter.finditer(key, pattern, self.norm, self._hits)  # type: ignore[union-attr]
         if groups is not None:
-            # Plain loop, no generator: this runs ~450 times per line, most exit at once.
-            if groups[0].isdisjoint(grams):
-                continue
-            for group in groups[1:]:
+            grams = self._grams
+            if grams is None:
+                grams = self._grams = _text_grams(self.folded)
+            for group in groups:
                 if group.isdisjoint(grams):
-                    break
-            else:
-                group = None
-            if group is not None:
-                continue
-        for m in branch.pattern.finditer(norm):
+                    return ()
+        return pattern.finditer(self.norm)
+
+
+def _rule_evidence(line: _Line, text: str, lex: Lexicon) -> list[Evidence]:
+    found = []
+    norm = line.norm
+    for rule, branch in line.branches(lex):
+        for m in line.finditer(branch.pattern, branch.key, branch.grams):
             start, end, detail = _span_and_detail(m, rule, lex)
             if end <= start or not _accepted(norm, m, start, rule, lex):
                 continue
@@ -448,12 +552,55 @@ def _rule_evidence(
     return found
 
 
+_NEEDLES: dict[int, tuple[re.Pattern[str], tuple[tuple[str, ...], ...] | None]] = {}
+
+
+def _needles(pattern: re.Pattern[str]) -> tuple[tuple[str, ...], ...] | None:
+    """Literal text every match of a scenario's pattern contains (one of each group), derived
+    once per pattern object: a scenario's own signals are skipped cheaply on lines without it.
+
+    The same requirements as the lexicon's grams, checked by substring search instead: for
+    a few dozen patterns that beats building a line's gram set; for ~460 it does not."""
+    cached = _NEEDLES.get(id(pattern))
+    if cached is not None and cached[0] is pattern:
+        return cached[1]
+    try:
+        reqs = _requirements(_sre_parse.parse(pattern.pattern, pattern.flags))
+    except Exception:  # a pre-filter is an optimisation; never let it break detection
+        reqs = []
+    groups: list[tuple[str, ...]] = []
+    for req in reqs:
+        group = tuple(sorted(req))
+        if req and all(len(s) >= 2 and s.isascii() for s in req) and group not in groups:
+            groups.append(group)
+    groups.sort(key=lambda g: (-min(map(len, g)), len(g)))
+    needles = tuple(groups[:_MAX_GROUPS]) or None
+    if len(_NEEDLES) > 4096:  # patterns of scenarios loaded and dropped again
+        _NEEDLES.clear()
+    _NEEDLES[id(pattern)] = (pattern, needles)  # the pattern is kept, so its id stays its own
+    return needles
+
+
+def _has_needles(low: str, needles: tuple[tuple[str, ...], ...]) -> bool:
+    for group in needles:
+        for needle in group:
+            if needle in low:
+                break
+        else:
+            return False
+    return True
+
+
 def _extra_evidence(
-    norm: str, text: str, extra: Mapping[str, Sequence[re.Pattern[str]]]
+    line: _Line, text: str, extra: Mapping[str, Sequence[re.Pattern[str]]]
 ) -> list[Evidence]:
     found = []
+    norm = line.norm
     for name, patterns in extra.items():
         for pattern in patterns:
+            needles = _needles(pattern)
+            if needles is not None and not _has_needles(line.folded, needles):
+                continue
             for m in pattern.finditer(norm):
                 if m.end() > m.start():
                     found.append(Evidence(str(name), m.start(), m.end(), text[m.start() : m.end()]))
@@ -480,18 +627,20 @@ def detect(
     ``extra`` maps a signal name to compiled patterns; they run on the normalised text
     (straight apostrophes), so a pattern written with ``'`` also matches ``’``.
     """
+    return _detect(text, extra, load_lexicon())
+
+
+def _detect(
+    text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None, lex: Lexicon
+) -> Detection:
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    lex = load_lexicon()
-    norm = _normalise(text)
-    grams = _text_grams(norm)
-    evidence: list[Evidence] = []
-    for rule in lex.rules:
-        evidence.extend(_rule_evidence(norm, text, grams, rule, lex))
+    line = _line(_normalise(text), lex)
+    evidence = _rule_evidence(line, text, lex)
     if extra:
-        evidence.extend(_extra_evidence(norm, text, extra))
+        evidence.extend(_extra_evidence(line, text, extra))
     kept = _without_yielded(_with_implied(_without_overlaps(evidence), lex), lex)
-    return Detection(text=text, evidence=_without_vetoed(norm, kept, lex))
+    return Detection(text=text, evidence=_without_vetoed(line.norm, kept, lex))
 
 
 def _without_yielded(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
@@ -576,6 +725,20 @@ def _rule_named(name: str) -> _Rule | None:
     return next((rule for rule in load_lexicon().rules if rule.name == name), None)
 
 
+_last_line: tuple[Lexicon, _Line] | None = None
+
+
+def _line(norm: str, lex: Lexicon) -> _Line:
+    """The scanned line, reused when the respect score asks about the line just detected."""
+    global _last_line
+    last = _last_line
+    if last is not None and last[0] is lex and last[1].norm == norm:
+        return last[1]
+    line = _Line(norm, lex)
+    _last_line = (lex, line)
+    return line
+
+
 # --------------------------------------------------------------------------- scores
 
 
@@ -589,15 +752,27 @@ def _clamp(value: float) -> int:
 
 def respect_features(detection: Detection) -> dict[str, float]:
     """The internal politeness markers found in the line, with their weights (for tuning)."""
-    norm = _normalise(detection.text)
-    return {f.name: f.weight for f in load_lexicon().respect_features if f.pattern.search(norm)}
+    return _respect_features(detection, load_lexicon())
+
+
+def _respect_features(detection: Detection, lex: Lexicon) -> dict[str, float]:
+    line = _line(_normalise(detection.text), lex)
+    found = {}
+    for f in line.features(lex):
+        for _match in line.finditer(f.pattern, f.key, f.grams):
+            found[f.name] = f.weight
+            break
+    return found
 
 
 def respect_score(detection: Detection) -> int:
     """0..100, 50 neutral: signal weights (Voigt et al. 2017) plus generic politeness markers."""
-    lex = load_lexicon()
+    return _respect_score(detection, load_lexicon())
+
+
+def _respect_score(detection: Detection, lex: Lexicon) -> int:
     raw = sum(lex.respect_weights.get(name, 0.0) for name in detection.names)
-    raw += sum(respect_features(detection).values())
+    raw += sum(_respect_features(detection, lex).values())
     return _clamp(100 * _squash(raw, lex.respect_scale))
 
 
@@ -614,16 +789,25 @@ def empathy_score(detection: Detection) -> int:
 
 
 def analyze(text: str) -> dict[str, Any]:
-    """JSON-ready summary of one line: signals with evidence, respect and empathy."""
-    detection = detect(text)
+    """JSON-ready summary of one line: signals with evidence, respect and empathy.
+
+    Like a session's step, only the first MAX_MESSAGE_CHARS characters are analysed;
+    "text" is the whole line, and "analyzed_chars" says where analysis stopped if it did.
+    """
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    detection = detect(text[:MAX_MESSAGE_CHARS])
     grouped: dict[str, list[dict[str, Any]]] = {}
     for e in detection.evidence:
         grouped.setdefault(e.signal, []).append(
             {"start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail}
         )
-    return {
-        "text": detection.text,
+    out: dict[str, Any] = {
+        "text": text,
         "signals": [{"name": name, "evidence": ev} for name, ev in grouped.items()],
         "respect": respect_score(detection),
         "empathy": empathy_score(detection),
     }
+    if len(text) > MAX_MESSAGE_CHARS:
+        out["analyzed_chars"] = MAX_MESSAGE_CHARS
+    return out

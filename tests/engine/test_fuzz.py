@@ -41,7 +41,7 @@ def test_engine_always_replies(lines: list[str], seed: int) -> None:
     play.abandon()
     score = play.score()
     assert 0 <= score.total <= 100 and score.outcome in Outcome
-    assert MACHINE.model_count == 0
+    assert MACHINE.model_count == 1  # sessions come and go; the machine keeps only its cursor
 
 
 yaml_values = st.recursive(

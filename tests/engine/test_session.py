@@ -74,15 +74,17 @@ def test_sessions_share_one_machine_and_do_not_interfere(traffic_stop: Scenario)
     machine = ScenarioMachine(traffic_stop)
     polite = Session.start(traffic_stop, machine, seed=1)
     rude = Session.start(traffic_stop, machine, seed=1)
-    assert machine.model_count == 2
+    assert machine.model_count == 1  # live sessions are not models of the machine
     for kind, other in zip(COURTEOUS, RUDE):
         polite.step(kind)
         if not rude.ended:
             rude.step(other)
     assert rude.state == "complaint" and polite.state != "complaint"
-    assert machine.model_count == 1  # the ended session left the machine
+    alone = play_lines(traffic_stop, COURTEOUS[: len(polite.turns)], seed=1)
+    assert [t.reply for t in polite.turns] == [t.reply for t in alone.turns]
     polite.abandon()
-    assert machine.model_count == 0
+    # Sessions are not registered with the machine: its one model is its cursor.
+    assert machine.model_count == 1
 
 
 def test_escalation_by_mood(traffic_stop: Scenario) -> None:

@@ -1,0 +1,371 @@
+"""Engine, detection and store speed, and memory per live session. Prints one JSON object.
+
+    python bench/engine.py [--quick] [--dir DIR] [--root CHECKOUT]
+
+Absolute figures depend on the machine, so each comes with a floor measured in the same
+run, interleaved with it: detection against one bare regex search per line, a turn
+against a bare `transitions` trigger, a stored turn against a raw `sqlite3` commit of
+the same rows on the same file system with the store's journal mode and `synchronous`.
+Every figure is the median of interleaved blocks, after a warm-up; nothing is compiled
+inside a timed loop. Lines come from tests/data/*.jsonl (officer lines); sessions play
+them eight at a time through the shipped scenarios. `--root` runs the same benchmark
+on another checkout of the project (e.g. an older commit, to compare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parents[1]
+DATA = sorted((HERE / "tests" / "data").glob("*.jsonl"))
+SCRIPT_LINES = 8  # trainee lines per benchmarked session (fewer when the scene ends)
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds, rough figures (a smoke test of the benchmark)")
+    parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: the system temp dir)")
+    parser.add_argument("--root", type=Path, default=HERE, help="the checkout whose code is measured (default: this one)")
+    return parser.parse_args(argv)
+
+
+ARGS = _parse_args(None if __name__ == "__main__" else [])
+ROOT = ARGS.root.resolve()
+sys.path.insert(0, str(ROOT))
+
+from bot.engine.catalog import Library, load_checked  # noqa: E402
+from bot.engine.machine import ScenarioMachine  # noqa: E402
+from bot.engine.scenario import Scenario  # noqa: E402
+from bot.engine.session import Session  # noqa: E402
+from bot.engine.signals import analyze, detect, load_lexicon  # noqa: E402
+from bot.runner import SceneRunner  # noqa: E402
+from bot.store import Store  # noqa: E402
+from transitions import Machine  # noqa: E402
+
+LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip()]
+SCRIPTS = [LINES[i : i + SCRIPT_LINES] for i in range(0, len(LINES), SCRIPT_LINES)]
+
+
+def _blocks(quick: bool) -> int:
+    return 1 if quick else 5
+
+
+def _per_s(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else 0.0
+
+
+def _p99_ms(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000, 3) if ordered else 0.0
+
+
+def _interleaved(runs: dict[str, Callable[[], tuple[int, float]]], blocks: int) -> dict[str, float]:
+    """Rate per second of each run: median over blocks, runs alternating within a block."""
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(blocks):
+        for name, run in runs.items():
+            gc.collect()
+            count, seconds = run()
+            rates[name].append(count / seconds)
+    return {name: round(statistics.median(values), 1) for name, values in rates.items()}
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def bench_detection(quick: bool) -> dict[str, Any]:
+    load_lexicon()
+    for text in LINES:  # warm-up: lexicon, caches, branch predictors
+        analyze(text)
+    lines = LINES if quick else LINES * 3
+    regex = re.compile(r"\b(?:reason|stopped|pulled)\b", re.IGNORECASE)
+
+    def analyzing() -> tuple[int, float]:
+        start = time.perf_counter()
+        for text in lines:
+            analyze(text)
+        return len(lines), time.perf_counter() - start
+
+    def bare_regex() -> tuple[int, float]:
+        start = time.perf_counter()
+        for text in lines:
+            regex.search(text)
+        return len(lines), time.perf_counter() - start
+
+    transcript = " ".join(LINES)
+    by_length = {}
+    for size in (100, 4000):
+        chunk = transcript[:size]
+        reps = max(3, (2000 if quick else 20000) // size)
+
+        def at_length(chunk: str = chunk, reps: int = reps) -> tuple[int, float]:
+            start = time.perf_counter()
+            for _ in range(reps):
+                detect(chunk)
+            return reps * len(chunk), time.perf_counter() - start
+
+        by_length[size] = at_length
+    rates = _interleaved({"analyze": analyzing, "regex": bare_regex, **{str(k): v for k, v in by_length.items()}}, _blocks(quick))
+    return {
+        "analyze_lines_per_s": rates["analyze"],
+        "floor_regex_lines_per_s": rates["regex"],
+        "analyze_vs_regex": round(rates["analyze"] / rates["regex"], 5),
+        "detect_us_per_char_100": round(1e6 / rates["100"], 3),
+        "detect_us_per_char_4000": round(1e6 / rates["4000"], 3),
+    }
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def _scenarios() -> list[Scenario]:
+    return [load_checked(ROOT / "dialogues" / name) for name in ("traffic_stop.yaml", "burglary_victim.yaml")]
+
+
+def bench_engine(quick: bool) -> dict[str, Any]:
+    scenarios = _scenarios()
+    machines = {s.id: ScenarioMachine(s) for s in scenarios}
+    # What a resume reads back: the signals stored with each line, scenario signals included.
+    stored = {(s.id, text): detect(text[:4000], s.signals) for s in scenarios for text in LINES}
+    sessions = SCRIPTS if quick else SCRIPTS * 2
+    latencies: list[float] = []
+
+    def play(replay: bool) -> tuple[int, float]:
+        turns = 0
+        start = time.perf_counter()
+        for k, script in enumerate(sessions):
+            scenario = scenarios[k % len(scenarios)]
+            session = Session.start(scenario, machines[scenario.id], seed=k)
+            for text in script:
+                if session.ended:
+                    break
+                t0 = time.perf_counter()
+                session.step(text, stored[scenario.id, text] if replay else None)
+                if not replay:
+                    latencies.append(time.perf_counter() - t0)
+                turns += 1
+            session.abandon()
+            session.score()
+        return turns, time.perf_counter() - start
+
+    model = _BareModel()
+    bare = Machine(model=model, states=["a", "b"], initial="a", send_event=True, auto_transitions=False)
+    bare.add_transition("go", "a", "b", conditions=[lambda event: True])
+    bare.add_transition("go", "b", "a", conditions=[lambda event: True])
+    triggers = 2000 if quick else 20000
+
+    def bare_trigger() -> tuple[int, float]:
+        start = time.perf_counter()
+        for _ in range(triggers):
+            model.go()
+        return triggers, time.perf_counter() - start
+
+    play(False)  # warm-up
+    latencies.clear()
+    rates = _interleaved({"engine": lambda: play(False), "replay": lambda: play(True), "transitions": bare_trigger}, _blocks(quick))
+    return {
+        "engine_turns_per_s": rates["engine"],
+        "engine_p99_ms": _p99_ms(latencies),
+        "replay_turns_per_s": rates["replay"],
+        "floor_transitions_triggers_per_s": rates["transitions"],
+        "engine_vs_transitions": round(rates["engine"] / rates["transitions"], 4),
+        "replay_vs_transitions": round(rates["replay"] / rates["transitions"], 4),
+    }
+
+
+class _BareModel:
+    state = "a"
+
+
+def bench_memory(quick: bool) -> dict[str, Any]:
+    scenario = _scenarios()[0]
+    machine = ScenarioMachine(scenario)
+    count = 1000 if quick else 10_000
+
+    def start_end(reps: int) -> float:
+        start = time.perf_counter()
+        for seed in range(reps):
+            Session.start(scenario, machine, seed=seed).abandon()
+        return (time.perf_counter() - start) / reps
+
+    start_end(200)
+    empty = statistics.median(start_end(300) for _ in range(3))
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    live = [Session.start(scenario, machine, seed=seed) for seed in range(count)]
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    crowded = statistics.median(start_end(300) for _ in range(3))
+    for session in live:
+        session.abandon()
+    return {
+        "live_sessions": count,
+        "bytes_per_session": round(grown / count),
+        "start_end_us_at_0_live": round(empty * 1e6, 1),
+        f"start_end_us_at_{count}_live": round(crowded * 1e6, 1),
+    }
+
+
+# --------------------------------------------------------------------------- store
+
+
+async def _store_pragmas(store: Store) -> tuple[str, int]:
+    """The store connection's journal mode and synchronous level, to copy them exactly."""
+    db = store._db  # the bench looks inside: the baseline must match whatever the store sets
+    async with db.execute("PRAGMA journal_mode") as cursor:
+        journal = str((await cursor.fetchone())[0])
+    async with db.execute("PRAGMA synchronous") as cursor:
+        synchronous = int((await cursor.fetchone())[0])
+    return journal, synchronous
+
+
+async def _stored_turns(store: Store, scenarios: list[Scenario], sessions: list[list[str]], concurrency: int, seed: int) -> tuple[int, float, list[float]]:
+    """Turns through the path every front end uses, each committed before its reply.
+    (Phase 2 of issue 9 moves this onto the session service; only this function changes.)"""
+    latencies: list[float] = []
+    queue = list(enumerate(sessions))
+
+    async def trainee(worker: int) -> int:
+        turns = 0
+        while queue:
+            k, script = queue.pop()
+            scenario = scenarios[k % len(scenarios)]
+            runner = await SceneRunner.start(store, scenario, trainee=f"bench{worker}", seed=seed + k)
+            for text in script:
+                if runner.ended:
+                    break
+                t0 = time.perf_counter()
+                await runner.step(text)
+                latencies.append(time.perf_counter() - t0)
+                turns += 1
+            if not runner.ended:
+                await runner.abandon()
+        return turns
+
+    start = time.perf_counter()
+    turns = sum(await asyncio.gather(*(trainee(w) for w in range(concurrency))))
+    return turns, time.perf_counter() - start, latencies
+
+
+def _raw_commits(path: Path, journal: str, synchronous: int, count: int) -> tuple[int, float]:
+    """One transaction per turn: the trainee line, the reply, the session row update."""
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute(f"PRAGMA journal_mode = {journal}")
+    raw.execute(f"PRAGMA synchronous = {synchronous}")
+    raw.execute("CREATE TABLE IF NOT EXISTS turns (session INTEGER, seq INTEGER, speaker TEXT, text TEXT, signals TEXT, stamp TEXT)")
+    raw.execute("CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, state TEXT, mood INTEGER, turns INTEGER)")
+    raw.execute("INSERT OR IGNORE INTO sessions VALUES (1, 'start', 0, 0)")
+    start = time.perf_counter()
+    for index in range(count):
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute("INSERT INTO turns VALUES (1, ?, 'trainee', ?, '[]', '2026-01-01T00:00:00')", (index, LINES[index % len(LINES)]))
+        raw.execute("INSERT INTO turns VALUES (1, ?, 'resident', 'All right.', '[]', '2026-01-01T00:00:00')", (index,))
+        raw.execute("UPDATE sessions SET state = 'talking', mood = ?, turns = ? WHERE id = 1", (index % 100, index))
+        raw.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    raw.close()
+    return count, elapsed
+
+
+async def _bench_store(folder: Path, quick: bool) -> dict[str, Any]:
+    scenarios = _scenarios()
+    blocks = _blocks(quick)
+    solo_sessions = SCRIPTS[: 3 if quick else 12]
+    crowd_sessions = SCRIPTS[: 32 if quick else 64]
+    results: dict[str, list[float]] = {"1": [], "32": [], "sqlite": []}
+    latencies: dict[str, list[float]] = {"1": [], "32": []}
+    async with Store.open(folder / "bench.db") as store:
+        journal, synchronous = await _store_pragmas(store)
+        await _stored_turns(store, scenarios, SCRIPTS[:2], 1, 10**6)  # warm-up
+        _raw_commits(folder / "raw.db", journal, synchronous, 20)
+        for block in range(blocks):
+            for name, sessions, concurrency in (("1", solo_sessions, 1), ("32", crowd_sessions, 32)):
+                turns, seconds, lat = await _stored_turns(store, scenarios, sessions, concurrency, block * 1000)
+                results[name].append(turns / seconds)
+                latencies[name].extend(lat)
+                count, raw_seconds = _raw_commits(folder / "raw.db", journal, synchronous, turns)
+                results["sqlite"].append(count / raw_seconds)
+    rate = {name: round(statistics.median(values), 1) for name, values in results.items()}
+    return {
+        "stored_turns_per_s_1": rate["1"],
+        "stored_p99_ms_1": _p99_ms(latencies["1"]),
+        "stored_turns_per_s_32": rate["32"],
+        "stored_p99_ms_32": _p99_ms(latencies["32"]),
+        "sqlite_commits_per_s": rate["sqlite"],
+        "stored_32_vs_sqlite": round(rate["32"] / rate["sqlite"], 4),
+        "sqlite_journal_mode": journal,
+        "sqlite_synchronous": synchronous,
+    }
+
+
+def bench_store(quick: bool, directory: Path | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="trainer-bench-", dir=directory) as folder:
+        out = asyncio.run(_bench_store(Path(folder), quick))
+        out["sqlite_dir"] = str(Path(folder).parent)
+        return out
+
+
+# --------------------------------------------------------------------------- startup
+
+_STARTUP = """
+import sys, time
+start = time.perf_counter()
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from bot.engine.catalog import Library
+from bot.engine.signals import load_lexicon
+load_lexicon()
+library = Library(Path({root!r}) / "dialogues")
+assert library.scenarios and not library.problems, library.problems
+print(time.perf_counter() - start)
+"""
+
+
+def bench_startup(quick: bool) -> dict[str, Any]:
+    """A fresh process loading the lexicon and loading and checking every scenario."""
+    code = _STARTUP.format(root=str(ROOT))
+    runs = []
+    for _ in range(1 if quick else 3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+        runs.append(float(out.stdout.strip().splitlines()[-1]))
+    return {"startup_s": round(statistics.median(runs), 3), "scenarios": len(Library(ROOT / "dialogues").scenarios)}
+
+
+def main() -> None:
+    quick = ARGS.quick
+    lexicon = load_lexicon()
+    result: dict[str, Any] = {
+        "benchmark": "engine",
+        "quick": quick,
+        "root": str(ROOT),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "prefilter": "hyperscan" if getattr(lexicon, "prefilter", None) is not None else "re",
+        "lines": len(LINES),
+    }
+    result.update(bench_startup(quick))
+    result.update(bench_detection(quick))
+    result.update(bench_engine(quick))
+    result.update(bench_memory(quick))
+    result.update(bench_store(quick, ARGS.dir))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

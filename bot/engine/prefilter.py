@@ -1,0 +1,592 @@
+"""The lexicon's multi-pattern pre-filter: one Hyperscan scan of a line tells which of the
+lexicon's patterns can match in it, and where, so Python's `re` runs only there.
+
+It never changes a result. Each pattern is translated from Python's own parse tree into
+a Hyperscan pattern that matches a *superset* of what `re` matches:
+
+- the line is scanned as one byte per character (a "stand-in"): ASCII as itself, the
+  four other characters that `re` lets match an ASCII letter case-insensitively (İ ı ſ K)
+  as that letter, any other word character as ``_``, other whitespace as 0x80 and
+  anything else as 0x81, so positions, word boundaries and offsets are the line's own;
+- every character class becomes the set of stand-ins of which *some* character matches
+  it under the pattern's flags (decided by `re` itself on ASCII, conservatively above);
+- look-arounds are dropped, back-references match anything, possessive and atomic
+  groups become plain ones.
+
+So a pattern the scan does not report cannot match the line. A reported one is matched
+by `re` as before: on short lines over the whole line; on long lines only from where a
+match can start (see `Prefilter.finditer`), which keeps detection linear in line length.
+A pattern that cannot be translated or compiled simply runs unfiltered.
+
+Compiling ~460 patterns takes seconds, so the compiled database is cached in the user
+cache directory, keyed by a hash of the patterns, this module's source and the Hyperscan
+version; a missing, stale or unreadable cache is rebuilt. Without the `hyperscan`
+package, or with ``TRAINER_PREFILTER=re``, `load()` returns None and callers use `re`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import re
+import struct
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from re import _constants as _sre_const  # stdlib; the parse tree's constants
+from re import _parser as _sre_parse  # stdlib; Python's own parse of each pattern
+from typing import Any
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+ENV_SWITCH = "TRAINER_PREFILTER"  # "re": do not use Hyperscan
+SHORT_LINE = 256  # up to this many characters a reported pattern simply runs over the line
+_FORMAT = b"trainer-prefilter-1\n"
+
+# Non-ASCII characters that `re.IGNORECASE` lets match an ASCII letter (checked against
+# a brute-force scan of every code point by the tests).
+ASCII_FOLDS: dict[int, str] = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+_FOLD_PARTNERS: dict[str, tuple[str, ...]] = {}
+for _code, _letter in ASCII_FOLDS.items():
+    _FOLD_PARTNERS[_letter] = _FOLD_PARTNERS.get(_letter, ()) + (chr(_code),)
+
+WORD, SPACE, OTHER = "_", "\x80", "\x81"  # stand-ins of non-ASCII characters by class
+_IS_WORD = re.compile(r"\w")
+_IS_SPACE = re.compile(r"\s")
+_FLAG_MASK = re.IGNORECASE | re.DOTALL | re.ASCII
+
+
+class _StandIns(dict[int, str]):
+    """str.translate table computed on demand (bounded: a hostile line cannot grow it forever)."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if code < 128:
+            out = char
+        elif code in ASCII_FOLDS:
+            out = ASCII_FOLDS[code]
+        elif _IS_WORD.match(char):
+            out = WORD
+        elif _IS_SPACE.match(char):
+            out = SPACE
+        else:
+            out = OTHER
+        if len(self) < 65_536:
+            self[code] = out
+        return out
+
+
+_STAND_INS = _StandIns()
+
+
+def stand_in(norm: str) -> bytes:
+    """The bytes Hyperscan scans: one per character of ``norm``."""
+    if norm.isascii():
+        return norm.encode("ascii")
+    return norm.translate(_STAND_INS).encode("latin-1")
+
+
+# --------------------------------------------------------------------------- translation
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+_INF = math.inf
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+_ATOMS = ("LITERAL", "NOT_LITERAL", "ANY", "IN", "CATEGORY")
+_CATEGORY_SOURCE = {
+    "CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
+    "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W",
+}
+_ALL_KINDS = frozenset((WORD, SPACE, OTHER))
+# Which non-ASCII stand-ins a category can match (non-ASCII digits are word characters).
+_CATEGORY_KINDS = {
+    "CATEGORY_DIGIT": frozenset((WORD,)), "CATEGORY_NOT_DIGIT": _ALL_KINDS,
+    "CATEGORY_SPACE": frozenset((SPACE,)), "CATEGORY_NOT_SPACE": frozenset((WORD, OTHER)),
+    "CATEGORY_WORD": frozenset((WORD,)), "CATEGORY_NOT_WORD": frozenset((SPACE, OTHER)),
+}
+
+
+def _char_kind(code: int) -> str:
+    char = chr(code)
+    return WORD if _IS_WORD.match(char) else SPACE if _IS_SPACE.match(char) else OTHER
+
+
+def _escape(code: int) -> str:
+    return f"\\U{code:08x}"
+
+
+def _atom_source(name: str, av: Any) -> str:
+    """Python regex source of one character-matching node, to let `re` judge characters."""
+    if name == "LITERAL":
+        return _escape(av)
+    if name == "NOT_LITERAL":
+        return f"[^{_escape(av)}]"
+    if name == "ANY":
+        return "."
+    if name == "CATEGORY":
+        return _CATEGORY_SOURCE[av.name]
+    parts = []
+    negate = ""
+    for op, value in av:
+        kind = op.name
+        if kind == "NEGATE":
+            negate = "^"
+        elif kind == "LITERAL":
+            parts.append(_escape(value))
+        elif kind == "RANGE":
+            parts.append(f"{_escape(value[0])}-{_escape(value[1])}")
+        elif kind == "CATEGORY" and value.name in _CATEGORY_SOURCE:
+            parts.append(_CATEGORY_SOURCE[value.name])
+        else:
+            raise _Untranslatable(f"class item {kind}")
+    return f"[{negate}{''.join(parts)}]"
+
+
+def _non_ascii_kinds(name: str, av: Any, flags: int) -> frozenset[str]:
+    """Stand-ins (word/space/other) of which some non-ASCII character may match the node."""
+    caseless = bool(flags & re.IGNORECASE)
+    if name == "LITERAL":
+        if av < 128:
+            return frozenset()  # its non-ASCII case partners stand in as ASCII letters
+        return _ALL_KINDS if caseless else frozenset((_char_kind(av),))
+    if name in ("NOT_LITERAL", "ANY"):
+        return _ALL_KINDS
+    if name == "CATEGORY":
+        return _CATEGORY_KINDS[av.name]
+    kinds: set[str] = set()
+    for op, value in av:
+        kind = op.name
+        if kind == "NEGATE":
+            return _ALL_KINDS
+        if kind == "LITERAL" and value >= 128:
+            kinds |= _ALL_KINDS if caseless else {_char_kind(value)}
+        elif kind == "RANGE" and value[1] >= 128:
+            return _ALL_KINDS
+        elif kind == "CATEGORY":
+            kinds |= _CATEGORY_KINDS.get(value.name, _ALL_KINDS)
+    return frozenset(kinds)
+
+
+def _freeze(av: Any) -> Any:
+    if isinstance(av, list):
+        return tuple((op, _freeze(value)) for op, value in av)
+    return av
+
+
+_BYTE_SETS: dict[tuple[str, Any, int], str] = {}
+
+
+def _byte_class(name: str, av: Any, flags: int) -> str:
+    """The Hyperscan class of stand-in bytes that a character node can match."""
+    flags &= _FLAG_MASK
+    key = (name, _freeze(av), flags)
+    cached = _BYTE_SETS.get(key)
+    if cached is not None:
+        return cached
+    rx = re.compile(_atom_source(name, av), flags)
+    members = set()
+    for code in range(128):
+        char = chr(code)
+        if any(rx.fullmatch(rep) for rep in (char, *_FOLD_PARTNERS.get(char, ()))):
+            members.add(code)
+    for kind in _non_ascii_kinds(name, av, flags):
+        members.add(ord(kind))
+    if not members:
+        raise _Untranslatable("a character class that matches nothing")
+    out = "[" + "".join(f"\\x{code:02x}" for code in sorted(members)) + "]"
+    _BYTE_SETS[key] = out
+    return out
+
+
+def _emit(items: Any, flags: int) -> str:
+    out = []
+    for op, av in items:
+        name = op.name
+        if name in _ATOMS:
+            out.append(_byte_class(name, av, flags))
+        elif name == "AT":
+            out.append(_anchor(av.name, flags))
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            continue  # dropping a look-around only widens the match set
+        elif name == "BRANCH":
+            out.append("(?:" + "|".join(_emit(alt, flags) for alt in av[1]) + ")")
+        elif name == "SUBPATTERN":
+            _group, add, remove, sub = av
+            out.append("(?:" + _emit(sub, (flags | add) & ~remove) + ")")
+        elif name == "ATOMIC_GROUP":
+            out.append("(?:" + _emit(av, flags) + ")")
+        elif name in _REPEATS:
+            low, high, sub = av
+            if high == 0:
+                continue
+            bound = f"{{{low},}}" if high == _sre_const.MAXREPEAT else f"{{{low},{high}}}"
+            out.append("(?:" + _emit(sub, flags) + ")" + bound)
+        elif name == "GROUPREF":
+            out.append("[\\x00-\\xff]*")  # whatever the group held
+        elif name == "GROUPREF_EXISTS":
+            _group, yes, no = av
+            out.append("(?:" + _emit(yes, flags) + "|" + (_emit(no, flags) if no else "") + ")")
+        else:
+            raise _Untranslatable(name)
+    return "".join(out)
+
+
+def _anchor(name: str, flags: int) -> str:
+    if name in ("AT_BEGINNING", "AT_BEGINNING_STRING"):
+        return "" if name == "AT_BEGINNING" and flags & re.MULTILINE else "^"
+    if name in ("AT_END", "AT_END_STRING"):
+        # Hyperscan's $ also matches before a final newline: at least as wide as \Z.
+        return "" if name == "AT_END" and flags & re.MULTILINE else "$"
+    if name in ("AT_BOUNDARY", "AT_NON_BOUNDARY"):
+        if flags & re.ASCII:
+            return ""  # word characters differ from the stand-ins' then: leave it out
+        return "\\b" if name == "AT_BOUNDARY" else "\\B"
+    return ""
+
+
+def _shape(items: Any) -> tuple[float, float, float]:
+    """(min width, max width, extent) of a match; extent bounds how far past its start
+    `re` may look (look-aheads and end checks included), inf when unbounded."""
+    low = high = extent = 0.0
+    for op, av in items:
+        name = op.name
+        if name in _ATOMS:
+            a, b, e = 1.0, 1.0, 1.0
+        elif name == "AT":
+            a, b, e = 0.0, 0.0, 1.0
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            a, b, e = 0.0, 0.0, _shape(av[1])[2]
+        elif name == "BRANCH":
+            shapes = [_shape(alt) for alt in av[1]]
+            a, b, e = min(s[0] for s in shapes), max(s[1] for s in shapes), max(s[2] for s in shapes)
+        elif name == "SUBPATTERN":
+            a, b, e = _shape(av[3])
+        elif name == "ATOMIC_GROUP":
+            a, b, e = _shape(av)
+        elif name in _REPEATS:
+            count_low, count_high, sub = av
+            sa, sb, se = _shape(sub)
+            top = _INF if count_high == _sre_const.MAXREPEAT else float(count_high)
+            a = count_low * sa
+            b = top * sb if sb else 0.0
+            e = 0.0 if top == 0 else ((top - 1) * sb if sb else 0.0) + se
+        elif name == "GROUPREF":
+            a, b, e = 0.0, _INF, _INF
+        elif name == "GROUPREF_EXISTS":
+            shapes = [_shape(av[1]), _shape(av[2]) if av[2] else (0.0, 0.0, 0.0)]
+            a, b, e = min(s[0] for s in shapes), max(s[1] for s in shapes), max(s[2] for s in shapes)
+        else:
+            raise _Untranslatable(name)
+        extent = max(extent, high + e)
+        low += a
+        high += b
+    return low, high, max(extent, high)
+
+
+# --------------------------------------------------------------------------- plans
+
+ALWAYS, PRESENCE, WINDOW, SOM = "always", "presence", "window", "som"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one pattern is filtered.
+
+    always: no filter (could not be translated, or may match the empty string);
+    presence: the scan only says whether it can match, `re` then runs over the line;
+    window: bounded extent, `re` runs in windows ending at reported match ends;
+    som: unbounded, `re` starts at the leftmost reported start.
+    """
+
+    mode: str
+    expression: str = ""
+    max_width: int = 0
+    extent: int = 0
+
+
+def plan(pattern: re.Pattern[str]) -> Plan:
+    try:
+        parsed = _sre_parse.parse(pattern.pattern, pattern.flags)
+        low, high, extent = _shape(parsed)
+        if low < 1:
+            return Plan(ALWAYS)
+        expression = _emit(parsed, parsed.state.flags)
+    except (_Untranslatable, re.error, RecursionError, ValueError) as exc:
+        log.debug("pattern %r runs unfiltered: %s", pattern.pattern, exc)
+        return Plan(ALWAYS)
+    if extent == _INF:
+        return Plan(SOM, expression)
+    return Plan(WINDOW, expression, int(high), int(extent))
+
+
+# --------------------------------------------------------------------------- the database
+
+
+class Prefilter:
+    """A compiled Hyperscan database over a fixed list of patterns (their indexes are ids)."""
+
+    def __init__(self, hs: Any, database: Any, plans: Sequence[Plan]) -> None:
+        self._hs = hs
+        self._db = database
+        self.plans = tuple(plans)
+        self._local = threading.local()  # one scratch space per thread
+
+        # Patterns that run on every line (the scan cannot speak for them).
+        self.unfiltered = frozenset(i for i, p in enumerate(self.plans) if p.mode == ALWAYS)
+
+    def scan(self, norm: str) -> dict[int, list[tuple[int, int]]]:
+        """Pattern index -> (start, end) of every reported match (start 0 unless som)."""
+        found: list[tuple[int, int, int]] = []
+        add = found.append
+
+        def on_match(index: int, start: int, end: int, flags: int, context: Any) -> None:
+            add((index, start, end))
+
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._hs.Scratch(self._db)
+        self._db.scan(stand_in(norm), match_event_handler=on_match, scratch=scratch)
+        hits: dict[int, list[tuple[int, int]]] = {}
+        for index, start, end in found:
+            spans = hits.get(index)
+            if spans is None:
+                hits[index] = [(start, end)]
+            else:
+                spans.append((start, end))
+        return hits
+
+    def finditer(
+        self, index: int, pattern: re.Pattern[str], norm: str, hits: dict[int, list[tuple[int, int]]]
+    ) -> Iterator[re.Match[str]]:
+        """Exactly ``pattern.finditer(norm)``, with `re` run only where the scan allows."""
+        mode = self.plans[index].mode
+        if mode == ALWAYS:
+            return pattern.finditer(norm)
+        spans = hits.get(index)
+        if not spans:
+            return iter(())
+        if mode == PRESENCE or len(norm) <= SHORT_LINE:
+            return pattern.finditer(norm)
+        if mode == SOM:
+            return _from_starts(pattern, norm, spans)
+        return _in_windows(pattern, norm, spans, self.plans[index])
+
+
+def _from_starts(pattern: re.Pattern[str], norm: str, spans: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
+    """finditer for an unbounded pattern: a match ending at e starts at or after the
+    leftmost reported start for e, so each search begins there (context before it stays
+    visible to `re`: a search position is not a slice)."""
+    spans = sorted(spans, key=lambda span: span[1])
+    earliest = [0] * len(spans)
+    low = len(norm)
+    for k in range(len(spans) - 1, -1, -1):
+        low = min(low, spans[k][0])
+        earliest[k] = low
+    pos = k = 0
+    while True:
+        while k < len(spans) and spans[k][1] <= pos:
+            k += 1  # every match is non-empty, so one starting at pos ends after it
+        if k == len(spans):
+            return
+        m = pattern.search(norm, max(pos, earliest[k]))
+        if m is None:
+            return
+        yield m
+        pos = m.end()
+
+
+def _in_windows(
+    pattern: re.Pattern[str], norm: str, spans: list[tuple[int, int]], plan: Plan
+) -> Iterator[re.Match[str]]:
+    """finditer for a bounded pattern, searching windows before reported match ends.
+
+    A match ending at e starts at or after e - max_width. A search cut at ``endpos`` is
+    exact for every start s with s + extent + 2 <= endpos (re never looks further from
+    there; the 2 covers a word boundary or $ at the last place), so a window that finds
+    nothing there proves nothing starts there and the next window begins after it.
+    """
+    ends = sorted({end for _start, end in spans})
+    size = len(norm)
+    reach = plan.extent + 2
+    span = max(64, 2 * reach)
+    pos = k = 0
+    while True:
+        while k < len(ends) and ends[k] <= pos:
+            k += 1
+        if k == len(ends):
+            return
+        low = max(pos, ends[k] - plan.max_width)
+        high = low + span + reach
+        if high >= size:
+            m = pattern.search(norm, low)
+            if m is None:
+                return
+            yield m
+            pos = m.end()
+            continue
+        m = pattern.search(norm, low, high)
+        safe = high - reach
+        if m is not None and m.start() <= safe:
+            yield m
+            pos = m.end()
+        else:
+            pos = safe + 1
+
+
+def _flags(hs: Any, mode: str) -> int:
+    if mode == WINDOW:
+        return hs.HS_FLAG_PREFILTER
+    if mode == SOM:
+        return hs.HS_FLAG_SOM_LEFTMOST
+    return hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH
+
+
+def _compile(hs: Any, plans: dict[int, Plan]) -> Any:
+    database = hs.Database(mode=hs.HS_MODE_BLOCK)
+    ids = sorted(plans)
+    database.compile(
+        expressions=[plans[i].expression.encode("ascii") for i in ids],
+        ids=ids,
+        elements=len(ids),
+        flags=[_flags(hs, plans[i].mode) for i in ids],
+    )
+    return database
+
+
+def _failing(hs: Any, plans: dict[int, Plan]) -> set[int]:
+    """The patterns Hyperscan rejects (it does not say which one failed: bisect)."""
+    try:
+        _compile(hs, plans)
+        return set()
+    except hs.error:
+        if len(plans) == 1:
+            return set(plans)
+    ids = sorted(plans)
+    middle = len(ids) // 2
+    return _failing(hs, {i: plans[i] for i in ids[:middle]}) | _failing(hs, {i: plans[i] for i in ids[middle:]})
+
+
+def _build(hs: Any, patterns: Sequence[re.Pattern[str]]) -> tuple[Any, list[Plan]] | None:
+    plans = [plan(p) for p in patterns]
+    # Start-of-match tracking is what Hyperscan most often rejects ("too large"); trying
+    # those patterns alone first is far cheaper than bisecting the whole set for them.
+    for i, p in enumerate(plans):
+        if p.mode == SOM and _failing(hs, {i: p}):
+            plans[i] = Plan(PRESENCE, p.expression)
+    for _round in range(3):  # window/som -> presence -> always
+        active = {i: p for i, p in enumerate(plans) if p.mode != ALWAYS}
+        if not active:
+            return None
+        try:
+            return _compile(hs, active), plans
+        except hs.error:
+            for i in _failing(hs, active):
+                log.debug("hyperscan rejects %r (%s)", patterns[i].pattern, plans[i].mode)
+                downgrade = PRESENCE if plans[i].mode == SOM else ALWAYS
+                plans[i] = Plan(downgrade, plans[i].expression if downgrade == PRESENCE else "")
+    return None
+
+
+def _cache_key(hs: Any, patterns: Sequence[re.Pattern[str]]) -> str:
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(json.dumps([hs.__version__, platform.machine(), platform.python_version()]).encode())
+    for p in patterns:
+        digest.update(json.dumps([p.pattern, p.flags]).encode())
+    return digest.hexdigest()[:32]
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("trainer", appauthor=False))
+
+
+def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
+    try:
+        data = path.read_bytes()
+        if not data.startswith(_FORMAT):
+            return None
+        offset = len(_FORMAT)
+        (header_size,) = struct.unpack_from(">I", data, offset)
+        offset += 4
+        header = json.loads(data[offset : offset + header_size])
+        plans = [Plan(**item) for item in header["plans"]]
+        if len(plans) != count:
+            return None
+        database = hs.loadb(data[offset + header_size :], hs.HS_MODE_BLOCK)
+        return Prefilter(hs, database, plans)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged or foreign cache file is simply rebuilt
+        log.debug("prefilter cache %s unusable: %s", path, exc)
+        return None
+
+
+def _write_cache(hs: Any, path: Path, prefilter: Prefilter) -> None:
+    header = json.dumps({"plans": [dataclasses.asdict(p) for p in prefilter.plans]}).encode()
+    data = _FORMAT + struct.pack(">I", len(header)) + header + hs.dumpb(prefilter._db)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed: another process never reads half a file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        _forget_old(path)
+    except OSError as exc:
+        log.warning("detection pre-filter not cached in %s (%s): each start compiles it again; "
+                    "set XDG_CACHE_HOME to a writable directory", path.parent, exc)
+
+
+KEEP_CACHED = 3  # databases kept (several checkouts or versions may share the cache)
+
+
+def _forget_old(current: Path) -> None:
+    """Delete all but the most recently used cached databases (each is tens of MB)."""
+    def used(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    others = sorted((p for p in current.parent.glob("prefilter-*.bin") if p != current), key=used, reverse=True)
+    for old in others[KEEP_CACHED - 1 :]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
+def load(patterns: Sequence[re.Pattern[str]], cache_dir: Path | None = None) -> Prefilter | None:
+    """The pre-filter for ``patterns`` (ids = their indexes), or None to use plain `re`."""
+    if os.environ.get(ENV_SWITCH, "").strip().lower() == "re":
+        return None
+    try:
+        import hyperscan as hs
+    except ImportError:
+        return None
+    try:
+        path = (cache_dir or default_cache_dir()) / f"prefilter-{_cache_key(hs, patterns)}.bin"
+        cached = _read_cache(hs, path, len(patterns))
+        if cached is not None:
+            with contextlib.suppress(OSError):
+                os.utime(path)  # recently used: kept when other versions are cleaned up
+            return cached
+        built = _build(hs, patterns)
+        if built is None:
+            return None
+        prefilter = Prefilter(hs, built[0], built[1])
+        _write_cache(hs, path, prefilter)
+        return prefilter
+    except Exception:  # the filter is an optimisation: never let it stop detection
+        log.warning("hyperscan pre-filter unavailable; using plain re", exc_info=True)
+        return None

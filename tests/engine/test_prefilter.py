@@ -1,0 +1,224 @@
+"""The Hyperscan pre-filter never changes a result: same evidence and respect features as
+plain `re` (with and without its own gram filter), on every labelled line and on fuzz."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.engine import prefilter, signals
+from bot.engine.catalog import Library
+from bot.engine.signals import (
+    MAX_MESSAGE_CHARS,
+    Lexicon,
+    _detect,
+    _extra_evidence,
+    _Line,
+    _normalise,
+    _respect_features,
+    analyze,
+    load_lexicon,
+)
+
+DATA = sorted((Path(__file__).resolve().parents[1] / "data").glob("*.jsonl"))
+LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+LEX = load_lexicon()
+needs_hyperscan = pytest.mark.skipif(LEX.prefilter is None, reason="no Hyperscan pre-filter here (not installed, or TRAINER_PREFILTER=re)")
+RE_PATH = signals._re_path(LEX)  # the fallback: re, with its gram pre-filter
+UNFILTERED = dataclasses.replace(  # no grams either: every pattern over every line
+    RE_PATH,
+    rules=tuple(dataclasses.replace(r, branches=tuple(dataclasses.replace(b, grams=None) for b in r.branches)) for r in RE_PATH.rules),
+    branches=tuple((r, dataclasses.replace(b, grams=None)) for r, b in RE_PATH.branches),
+    respect_features=tuple(dataclasses.replace(f, grams=None) for f in RE_PATH.respect_features),
+)
+
+
+@contextlib.contextmanager
+def unfiltered() -> Iterator[None]:
+    """A scenario's own signals over every line too: the ground truth."""
+    with mock.patch.object(signals, "_needles", lambda pattern: None):
+        yield
+
+
+@contextlib.contextmanager
+def windows_everywhere() -> Iterator[None]:
+    """Make even short lines take the windowed search that long lines take."""
+    saved = prefilter.SHORT_LINE
+    prefilter.SHORT_LINE = 0
+    try:
+        yield
+    finally:
+        prefilter.SHORT_LINE = saved
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO_SIGNALS = [s.signals for s in Library(ROOT / "dialogues").scenarios.values() if s.signals]
+
+
+def outcome(text: str, lex: Lexicon) -> tuple[object, ...]:
+    detection = _detect(text, None, lex)
+    return detection.evidence, _respect_features(detection, lex)
+
+
+def scenario_evidence(text: str, extra: dict[str, tuple[re.Pattern[str], ...]]) -> tuple[object, ...]:
+    """A scenario's own signals, filtered (by literals they need) and not."""
+    line = _Line(_normalise(text), RE_PATH)
+    with unfiltered():
+        naive = _extra_evidence(line, text, extra)
+    return naive, _extra_evidence(line, text, extra)
+
+
+def assert_same(text: str) -> None:
+    for extra in SCENARIO_SIGNALS:
+        naive, found = scenario_evidence(text, extra)
+        assert found == naive, text
+    truth = outcome(text, UNFILTERED)
+    assert outcome(text, RE_PATH) == truth, text
+    if LEX.prefilter is not None:
+        assert outcome(text, LEX) == truth, text
+        with windows_everywhere():
+            assert outcome(text, LEX) == truth, text
+
+
+def test_every_labelled_line_gives_the_same_evidence() -> None:
+    assert len(LINES) > 300
+    for text in LINES:
+        assert_same(text)
+
+
+def test_long_transcripts_give_the_same_evidence() -> None:
+    transcript = " ".join(LINES)
+    for size in (300, 1500, MAX_MESSAGE_CHARS):
+        assert_same(transcript[:size])
+    assert_same("\n".join(LINES[:40]))
+
+
+# Words of the lexicon's own patterns, so fuzzed lines hit (and nearly hit) many rules.
+WORDS = sorted({w for text in LINES for w in re.findall(r"[\w']+", text.lower())})
+ODD = ["ſ", "K", "İ", "ı", "é", "É", "ß", "’", "‘", "“", "\u00a0", "\u2028", "\x1c", "\x85", "\n", "\t",
+       "٣", "_", "🙂", "…", "—", "?", "!", ".", ",", "-", "'", "*", "$", "@", ":)", " - "]
+pieces = st.sampled_from(WORDS) | st.sampled_from(ODD) | st.text(max_size=3)
+lines = st.lists(pieces, max_size=60).flatmap(
+    lambda parts: st.sampled_from([" ", "", ", ", ". "]).map(lambda sep: sep.join(parts))
+) | st.text(max_size=200)
+
+
+@needs_hyperscan
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines, st.booleans(), st.booleans())
+def test_fuzzed_lines_give_the_same_evidence(text: str, upper: bool, windows: bool) -> None:
+    text = text.upper() if upper else text
+    for extra in SCENARIO_SIGNALS:
+        naive, found = scenario_evidence(text, extra)
+        assert found == naive
+    truth = outcome(text, UNFILTERED)
+    assert outcome(text, RE_PATH) == truth
+    with windows_everywhere() if windows else contextlib.nullcontext():
+        assert outcome(text, LEX) == truth
+
+
+def test_fold_table_is_what_re_does() -> None:
+    letter = re.compile("[a-z]", re.IGNORECASE)
+    found = {code: chr(code).lower() if chr(code).lower().isascii() else None
+             for code in range(128, 0x110000) if letter.fullmatch(chr(code))}
+    assert set(found) == set(prefilter.ASCII_FOLDS)
+    for code, ascii_letter in prefilter.ASCII_FOLDS.items():
+        assert re.fullmatch(ascii_letter, chr(code), re.IGNORECASE)
+
+
+def test_stand_ins_keep_length_and_word_boundaries() -> None:
+    text = "ſir é_x 🙂\u2028٣"
+    data = prefilter.stand_in(text)
+    assert len(data) == len(text)
+    assert data == b"sir __x \x81\x80_"
+    assert prefilter.stand_in("plain ascii") == b"plain ascii"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "mode"),
+    [
+        (r"\bsir\b", prefilter.WINDOW),
+        (r"(?<!good )\bmorning\b(?=\s?,)", prefilter.WINDOW),
+        (r"\bupset\w*", prefilter.SOM),
+        (r"x?", prefilter.ALWAYS),  # can match the empty string: nothing to filter on
+        (r"(a)?(?(1)b|c)", prefilter.WINDOW),
+    ],
+)
+def test_plans(pattern: str, mode: str) -> None:
+    assert prefilter.plan(re.compile(pattern, re.IGNORECASE)).mode == mode
+
+
+SMALL = [re.compile(p, re.IGNORECASE) for p in (r"\bsir\b", r"\bma'?am\b", r"\bupset\w*", r"x?")]
+
+
+@needs_hyperscan
+def test_compiled_database_is_cached_and_rebuilt_when_damaged(tmp_path: Path) -> None:
+    first = prefilter.load(SMALL, cache_dir=tmp_path)
+    assert first is not None
+    (cached,) = tmp_path.glob("prefilter-*.bin")
+    again = prefilter.load(SMALL, cache_dir=tmp_path)
+    assert again is not None and again.plans == first.plans
+    cached.write_bytes(b"not a database")
+    rebuilt = prefilter.load(SMALL, cache_dir=tmp_path)
+    assert rebuilt is not None and rebuilt.plans == first.plans
+    assert cached.read_bytes().startswith(b"trainer-prefilter-")
+    other = prefilter.load(SMALL[:2], cache_dir=tmp_path)  # other patterns, other key
+    assert other is not None and len(list(tmp_path.glob("prefilter-*.bin"))) == 2
+    for size in (1, 3):  # more versions than are kept: the least recently used go
+        assert prefilter.load(SMALL[:size], cache_dir=tmp_path) is not None
+    assert len(list(tmp_path.glob("prefilter-*.bin"))) == prefilter.KEEP_CACHED
+    assert not cached.exists()  # the least recently used
+    before = set(tmp_path.glob("prefilter-*.bin"))
+    assert prefilter.load(SMALL[:2], cache_dir=tmp_path) is not None  # a hit keeps it fresh
+    assert prefilter.load(SMALL[:1] + SMALL[3:], cache_dir=tmp_path) is not None
+    after = set(tmp_path.glob("prefilter-*.bin"))
+    assert len(after) == prefilter.KEEP_CACHED and len(before - after) == 1
+    assert other_file(tmp_path, SMALL[:2]) in after
+    hits = rebuilt.scan("Yes sir, I'm upset")
+    assert set(hits) == {0, 2}
+
+
+def other_file(folder: Path, patterns: list[re.Pattern[str]]) -> Path:
+    import hyperscan
+
+    return folder / f"prefilter-{prefilter._cache_key(hyperscan, patterns)}.bin"
+
+
+@needs_hyperscan
+def test_a_failing_scan_falls_back_to_re(caplog: pytest.LogCaptureFixture) -> None:
+    text = "Good evening, sir. I'm Officer Lee; I'm sorry about the wait, are you okay?"
+    expected = outcome(text, UNFILTERED)
+    with mock.patch.object(LEX.prefilter, "scan", side_effect=RuntimeError("scratch in use")):
+        assert outcome(text + " ", LEX) == outcome(text + " ", UNFILTERED)
+    assert "plain re" in caplog.text and outcome(text, LEX) == expected
+
+
+def test_switching_hyperscan_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(prefilter.ENV_SWITCH, "re")
+    assert prefilter.load(SMALL, cache_dir=tmp_path) is None
+
+
+@needs_hyperscan
+def test_unwritable_cache_still_filters_and_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache directory should be")
+    assert prefilter.load(SMALL, cache_dir=blocked / "cache") is not None
+    assert "XDG_CACHE_HOME" in caplog.text
+
+
+def test_analyze_reads_at_most_the_message_cap() -> None:
+    text = "Good evening, sir. " * (MAX_MESSAGE_CHARS // 10)
+    out = analyze(text)
+    assert out["text"] == text and out["analyzed_chars"] == MAX_MESSAGE_CHARS
+    assert all(e["end"] <= MAX_MESSAGE_CHARS for s in out["signals"] for e in s["evidence"])
+    assert "analyzed_chars" not in analyze("Good evening, sir.")
