@@ -11,7 +11,7 @@ from bot.batch import CHUNK_LINES
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = sorted((ROOT / "tests" / "data").glob("*.jsonl"))
-LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip()]
+LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip() and not line.startswith("#")]
 
 
 def trainer(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

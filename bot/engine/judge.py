@@ -33,9 +33,15 @@ STACK_MIN_HOLLOW = 2
 # ...or when it touches this many at once (a natural officer says three or four things in one
 # message, as in "Hello, ma'am. I'm Officer Smith. The reason I pulled you over is..."),
 STACK_MANY_SKILLS = 6
-# ...or this many with fewer words per skill than STACK_MIN_WORDS.
+# ...or this many with fewer words per skill than STACK_MIN_WORDS...
 STACK_DENSE_SKILLS = 5
 STACK_MIN_WORDS = 3.0
+# ...or when it is a list of set phrases: at least FORMULA_CLAUSES clauses and FORMULA_PHRASES
+# matched phrases, with most clauses (FORMULA_SHARE) made up mostly of those phrases. A list of
+# courtesies spread over several messages is caught message by message this way.
+FORMULA_CLAUSES = 5
+FORMULA_PHRASES = 5
+FORMULA_SHARE = 0.7
 # Lines at least this similar (difflib ratio over their words) are the same line said again.
 REPEAT_SIMILARITY = 0.8
 # Shorter lines ("Thank you.", "Okay.") only count as repeats from their third time.
@@ -131,11 +137,12 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     solid = {e.signal for i, e in enumerate(detection.evidence) if i not in dropped and e.signal not in costly}
     skills = [skill for skill in scenario.rubric.skills if shown & set(skill.signals)]
     hollow = [skill for skill in skills if not solid & set(skill.signals)]
-    stacked = len(skills) >= STACK_MIN_SKILLS and (
+    stacked = (len(skills) >= STACK_MIN_SKILLS and (
         len(hollow) >= STACK_MIN_HOLLOW
         or len(skills) >= STACK_MANY_SKILLS
         or (len(skills) >= STACK_DENSE_SKILLS and len(message_words) / len(skills) < STACK_MIN_WORDS)
-    )
+    )) or (_formulaic(norm, [e for e in detection.evidence if e.signal not in costly])
+           and not _specific(detection, {fact.name for fact in scenario.facts}))
     if stacked or repeat_of is not None:
         why = (f"repeats your line in turn {repeat_of}" if repeat_of is not None
                else "strung together with other set phrases, with nothing said in between")
@@ -158,6 +165,58 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
         uncredited=tuple(dropped[i] for i in sorted(dropped)), signals=frozenset(heard),
         contradictions=contradictions, repeat_of=repeat_of, stacked=stacked,
     )
+
+
+# Clauses end at punctuation, but not at the dot of a title ("Ms. Carter" is one clause).
+_CLAUSE_END = re.compile(r"[,;:!?\n]+|(?<!\bmr)(?<!\bms)(?<!\bmrs)(?<!\bdr)(?<!\bst)(?<!\bsgt)(?<!\bofc)(?<!\bdet)\.+", re.IGNORECASE)
+FORMULA_CLAUSE_WORDS = 4.6  # a list of set phrases has short clauses
+
+
+def _formulaic(norm: str, evidence: Sequence[Evidence]) -> bool:
+    """A message that is a list of set phrases: most of its clauses are mostly matched phrases."""
+    if len(evidence) < FORMULA_PHRASES:
+        return False
+    clauses: list[list[tuple[int, int]]] = []
+    start = 0
+    for end in [m.start() for m in _CLAUSE_END.finditer(norm)] + [len(norm)]:
+        spans = [(start + m.start(), start + m.end()) for m in _WORD.finditer(norm[start:end].lower())]
+        if spans:
+            clauses.append(spans)
+        start = end + 1
+    if len(clauses) < FORMULA_CLAUSES or sum(map(len, clauses)) / len(clauses) > FORMULA_CLAUSE_WORDS:
+        return False
+    covered = [False] * len(norm)
+    for e in evidence:
+        for i in range(e.start, min(e.end, len(norm))):
+            covered[i] = True
+    formulaic = sum(2 * sum(1 for a, b in spans if any(covered[a:b])) >= len(spans) for spans in clauses)
+    return formulaic >= FORMULA_SHARE * len(clauses)
+
+
+# Words that say something particular about the scene: a number, a date, a name. A message
+# holding one (outside its matched phrases), or a fact of the scene, is not a list of set phrases.
+_SPECIFIC = re.compile(
+    r"\d|\b(?:january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|tonight|tomorrow|today|"
+    r"one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|hundred)\b",
+    re.IGNORECASE,
+)
+_NAME_LIKE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
+_NOT_NAMES = frozenset({"Officer", "Deputy", "Sergeant", "Detective", "Trooper", "Ms", "Mr", "Mrs", "Miss", "Sir", "Ma'am"})
+
+
+def _specific(detection: Detection, facts: set[str]) -> bool:
+    if any(e.signal in facts for e in detection.evidence):
+        return True
+    text = detection.text
+    covered = [False] * len(text)
+    for e in detection.evidence:
+        for i in range(e.start, min(e.end, len(text))):
+            covered[i] = True
+    outside = "".join(ch if not covered[i] else " " for i, ch in enumerate(text))
+    if _SPECIFIC.search(outside):
+        return True
+    return any(m.group(0) not in _NOT_NAMES for m in _NAME_LIKE.finditer(outside))
 
 
 def _costly(scenario: Scenario, signal: str) -> bool:

@@ -114,7 +114,7 @@ class Session:
             new_credit = self._credit(judgement)
             for name in judgement.signals:
                 self.seen.setdefault(name, number)
-            self._learn_officer_name(detection)
+            self.learn_officer_name(detection)
             state = self.scenario.states[self.state]
             self.mood = mood_rules.clamp(self.mood + mood_rules.signal_delta(judgement.signals, self.scenario, state))
             self.state, self.fired = self.machine.trigger(ScenarioMachine.RESPOND, self.state, self)
@@ -210,7 +210,7 @@ class Session:
     def _critical_shown(self) -> bool:
         return any(name in self.seen for name in self.scenario.rubric.critical)
 
-    def _learn_officer_name(self, detection: Detection) -> None:
+    def learn_officer_name(self, detection: Detection) -> None:
         """How the resident will address the trainee: the rank given with the surname ("Trooper
         Nguyen"), else the scenario's title with it ("Officer Tran"), else the name as given
         (civilian staff: "Pat")."""

@@ -152,6 +152,7 @@ class _Rule:
     not_in_sentence: re.Pattern[str] | None = None  # searched in the match's whole sentence; a hit cancels it
     yields_to: tuple[str, ...] = ()  # dropped where evidence of these overlaps it ("so sorry for your loss" is empathy)
     answers_feelings: bool = False  # a weak match counts when the resident's last line expressed a feeling
+    veto_scope: str = "sentence"  # where a `vetoed_by` signal cancels it: the sentence, or the whole message
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,7 @@ def _rule(name: str, spec: Mapping[str, Any], macros: Mapping[str, str]) -> _Rul
         not_in_sentence=optional("not_in_sentence"),
         yields_to=tuple(str(name) for name in spec.get("yields_to") or ()),
         answers_feelings=bool(spec.get("answers_feelings", False)),
+        veto_scope=str(spec.get("veto_scope", "sentence")),
     )
 
 
@@ -548,6 +550,8 @@ def _rule_evidence(line: _Line, text: str, lex: Lexicon) -> list[Evidence]:
             start, end, detail = _span_and_detail(m, rule, lex)
             if end <= start or not _accepted(norm, m, start, rule, lex):
                 continue
+            if rule.capitalise and (not detail or detail in lex.ranks.values()):
+                continue  # "I'm with the sheriff's office" says what, not who: no name, no introduction
             found.append(Evidence(rule.name, start, end, text[start:end], detail or branch.family))
     return found
 
@@ -668,17 +672,23 @@ def _with_implied(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidenc
 def _without_vetoed(norm: str, evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
     """Drop evidence whose sentence also shows a signal that cancels it ("I stopped you because
     you're going to jail" is a threat, never a reason)."""
-    vetoes = {rule.name: rule.vetoed_by for rule in lex.rules if rule.vetoed_by}
+    vetoes = {rule.name: rule for rule in lex.rules if rule.vetoed_by}
     if not vetoes or not any(e.signal in vetoes for e in evidence):
         return evidence
     sentence = _sentence_index(norm, lex)
     by_sentence: dict[int, set[str]] = {}
     for e in evidence:
         by_sentence.setdefault(sentence(e.start), set()).add(e.signal)
-    return tuple(
-        e for e in evidence
-        if not any(v in by_sentence[sentence(e.start)] for v in vetoes.get(e.signal, ()))
-    )
+    in_message = {e.signal for e in evidence}
+
+    def cancelled(e: Evidence) -> bool:
+        rule = vetoes.get(e.signal)
+        if rule is None:
+            return False
+        around = in_message if rule.veto_scope == "message" else by_sentence[sentence(e.start)]
+        return any(v in around for v in rule.vetoed_by)
+
+    return tuple(e for e in evidence if not cancelled(e))
 
 
 def _sentence_index(norm: str, lex: Lexicon) -> Callable[[int], int]:

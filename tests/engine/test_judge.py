@@ -218,6 +218,17 @@ def test_a_natural_officer_saying_three_things_at_once_keeps_full_credit(noise: 
     assert {"greeting", "introduction", "reason_for_contact"} <= turn.judgement.credited_names()
 
 
+def test_a_list_of_courtesies_is_stacking_even_without_a_false_claim(noise: Scenario) -> None:
+    line = "Please and thank you, I appreciate you, you are safe, this will only take a few minutes, take your time, what questions do you have?"
+    assert play(noise, line).turns[0].judgement.stacked
+
+
+def test_short_clauses_with_something_particular_are_not_a_list(noise: Scenario) -> None:
+    line = "Sorry, let me start over. Good evening, sir, I'm Deputy Ruiz. I knocked because of the music in apartment 4."
+    turn = play(noise, line).turns[0]
+    assert not turn.judgement.stacked and "reason_for_contact" in turn.judgement.credited_names()
+
+
 def test_a_repeated_line_earns_nothing_the_second_time(noise: Scenario) -> None:
     session = play(noise, "Good evening, I'm Deputy Ruiz.", "Good evening, I'm Deputy Ruiz!")
     second = session.turns[1]

@@ -30,7 +30,7 @@ from bot.engine.signals import (
 )
 
 DATA = sorted((Path(__file__).resolve().parents[1] / "data").glob("*.jsonl"))
-LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip()]
+LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip() and not line.startswith("#")]
 
 LEX = load_lexicon()
 needs_hyperscan = pytest.mark.skipif(LEX.prefilter is None, reason="no Hyperscan pre-filter here (not installed, or TRAINER_PREFILTER=re)")

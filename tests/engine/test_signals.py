@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.engine.catalog import load_checked
+from bot.engine.evaluation import LABELS, agreement, load_labelled
 from bot.engine.signals import (
     SIGNALS,
     Detection,
@@ -21,12 +23,15 @@ from bot.engine.signals import (
     respect_score,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "officer_lines.jsonl"
-# Written blind (before reading the lexicon) to estimate how the detectors generalise.
-HELDOUT = Path(__file__).resolve().parents[1] / "data" / "officer_lines_heldout.jsonl"
+DIALOGUES = Path(__file__).resolve().parents[2] / "dialogues"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+# Lines the detectors were tuned on (tests/data/README.md). The held-out file has its own
+# test (test_heldout.py) with floors below its measured figures, not targets.
+TUNING = ["officer_lines.jsonl", "officer_lines_second.jsonl", "blind_lines_a.jsonl", "blind_lines_c.jsonl"]
 
 # (signal, line that shows it) -- phrasings a trainee might type.
 POSITIVES: list[tuple[str, str]] = [
+    ("introduction", "Jenkins, with Metro."),
     # Added with context-aware judging: the guessing game, ending the contact, overreach.
     ("guessing_game", "Do you know why I stopped you?"),
     ("guessing_game", "any idea why i pulled u over?"),
@@ -75,7 +80,6 @@ POSITIVES: list[tuple[str, str]] = [
     ("introduction", "This is Sergeant Diaz with the state patrol."),
     ("introduction", "im officer smith"),
     ("introduction", "Officer Kim here, Metro PD."),
-    ("introduction", "I'm with the Riverside Police Department."),
     ("reason_for_contact", "The reason I stopped you is a broken taillight."),
     ("reason_for_contact", "I pulled you over because you were weaving."),
     ("reason_for_contact", "I stopped you for an expired registration."),
@@ -211,6 +215,8 @@ POSITIVES: list[tuple[str, str]] = [
 
 # (signal, line that must NOT show it) -- near misses and negations.
 NEGATIVES: list[tuple[str, str]] = [
+    ("introduction", "I'm with the Riverside Police Department."),  # says what, not who
+    ("introduction", "My partner, Officer Kwan, will stay with you."),
     ("guessing_game", "The reason I stopped you is your tag expired."),
     ("guessing_game", "Do you know what happens next? I'll explain."),
     ("leave_taking", "I'll call you later this week."),
@@ -428,37 +434,20 @@ def test_analyze_is_json_ready() -> None:
 # ---------------------------------------------------------------- labelled officer lines
 
 
-def _labelled(path: Path = DATA) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-@pytest.mark.parametrize("path", [DATA, HELDOUT], ids=["officer_lines", "heldout"])
-def test_labelled_lines_are_valid(path: Path) -> None:
-    rows = _labelled(path)
+@pytest.mark.parametrize("name", [*TUNING, "blind_lines_heldout.jsonl"])
+def test_labelled_lines_are_valid(name: str) -> None:
+    rows = load_labelled(DATA_DIR / name)
     assert len(rows) >= 150
     for row in rows:
-        assert set(row["signals"]) <= set(SIGNALS), row  # type: ignore[arg-type]
+        assert set(row["signals"]) <= set(LABELS), row
 
 
-@pytest.mark.parametrize("path", [DATA, HELDOUT], ids=["officer_lines", "heldout"])
-def test_recall_and_specificity_on_labelled_lines(path: Path) -> None:
-    expected_hits = expected_total = absent_kept = absent_total = 0
-    misses: list[str] = []
-    for row in _labelled(path):
-        expected = set(row["signals"])  # type: ignore[arg-type]
-        found = detect(str(row["text"])).names & set(SIGNALS)
-        expected_total += len(expected)
-        expected_hits += len(expected & found)
-        absent = set(SIGNALS) - expected
-        absent_total += len(absent)
-        absent_kept += len(absent - found)
-        if found != expected:
-            misses.append(f"{row['text']!r}: missing {expected - found}, extra {found - expected}")
-    recall = expected_hits / expected_total
-    specificity = absent_kept / absent_total
-    report = "\n".join(misses)
-    assert recall >= 0.90, f"recall {recall:.3f}\n{report}"
-    assert specificity >= 0.95, f"specificity {specificity:.3f}\n{report}"
+@pytest.mark.parametrize("name", TUNING)
+def test_recall_and_false_alarms_on_tuning_lines(name: str) -> None:
+    result = agreement(load_labelled(DATA_DIR / name), load_checked(DIALOGUES / "traffic_stop.yaml"))
+    assert result.recall >= 0.92, result.as_dict()
+    assert result.false_alarm_rate <= 0.01, result.as_dict()
+    assert result.called_right >= 0.95 * result.called_total, result.as_dict()
 
 
 # ---------------------------------------------------------------- scores
