@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--jsonl", action="store_true", help="read lines from standard input, print one JSON object per line")
     analyze.add_argument("--jobs", type=_jobs, default=1, metavar="N", help=(
         "with --jsonl: analyse in N processes, output still in input order (0: one per CPU; default 1)"))
+    analyze.add_argument("--scenario", metavar="ID", help=(
+        "also the scenario's own signals and facts, and what the judge would credit if the text "
+        "were the scene's first message (for authors testing their patterns)"))
+    analyze.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
     return parser
 
 
@@ -169,6 +173,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from bot.batch import analyze_lines, jobs_count
     from bot.engine.signals import analyze
 
+    if args.scenario is not None:
+        return _analyze_for_scenario(args)
     if args.jsonl:
         if args.text is not None:
             raise UsageError("analyze takes a TEXT argument or --jsonl, not both")
@@ -184,6 +190,30 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print("trainer: analyze needs a TEXT argument or --jsonl with lines on standard input", file=sys.stderr)
         return EXIT_ERROR
     print(json.dumps(analyze(args.text), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def _analyze_for_scenario(args: argparse.Namespace) -> int:
+    from bot.engine.catalog import load
+    from bot.engine.judge import explain
+    from bot.engine.signals import analyze
+
+    scenario = load(args.scenario, args.dialogues)
+    if args.jsonl and args.text is not None:
+        raise UsageError("analyze takes a TEXT argument or --jsonl, not both")
+    if args.jobs != 1:
+        raise UsageError("--scenario analyses in one process; drop --jobs")
+    if not args.jsonl and args.text is None:
+        raise UsageError("analyze needs a TEXT argument or --jsonl with lines on standard input")
+
+    def one(text: str) -> dict[str, Any]:
+        return {**analyze(text, scenario.signals), "scenario": scenario.id, **explain(scenario, text)}
+
+    if args.jsonl:
+        for line in sys.stdin:
+            print(json.dumps(one(line.rstrip("\n")), ensure_ascii=False), flush=True)
+    else:
+        print(json.dumps(one(args.text), ensure_ascii=False, indent=2))
     return EXIT_OK
 
 

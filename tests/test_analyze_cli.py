@@ -53,3 +53,17 @@ def test_one_text_is_pretty_json() -> None:
     result = trainer("analyze", "I'm Officer Lee.")
     assert result.returncode == 0
     assert json.loads(result.stdout)["signals"][0]["evidence"][0]["detail"] == "Officer Lee"
+
+
+def test_scenario_signals_facts_and_the_judge_for_authors() -> None:
+    result = trainer("analyze", "--scenario", "traffic_stop", "Good evening ma'am, you ran the stop sign back there.")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    fact = next(f for f in out["facts"] if f["name"] == "expired_tag")
+    assert fact["contradicted_by"] == "stop sign" and fact["right"] == []
+    assert "contradiction" in out["as_first_message"]["heard"]
+    assert "reason_for_contact" not in out["as_first_message"]["credited"]
+    right = json.loads(trainer("analyze", "--scenario", "traffic_stop", "Your registration tag expired in July.").stdout)
+    assert {"name": "expired_tag", "scenario": True} .items() <= next(s for s in right["signals"] if s["name"] == "expired_tag").items()
+    unknown = trainer("analyze", "--scenario", "no_such_scenario", "hi")
+    assert unknown.returncode != 0 and "unknown scenario" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -274,3 +274,33 @@ def _similar(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
         return False
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     return matcher.quick_ratio() >= REPEAT_SIMILARITY and matcher.ratio() >= REPEAT_SIMILARITY
+
+
+def explain(scenario: Scenario, text: str) -> dict[str, object]:
+    """For authors (`trainer analyze --scenario`): the line as the opening message of a scene:
+    each fact's right and wrong wording found in it, and what the judge would credit."""
+    from bot.engine.signals import MAX_MESSAGE_CHARS, detect
+
+    detection = detect(text[:MAX_MESSAGE_CHARS], scenario.signals)
+    norm = normalise(detection.text)
+    judgement = judge(scenario, detection, History())
+    contradicted = {c.fact.name: c.quote for c in judgement.contradictions}
+    facts = []
+    for fact in scenario.facts:
+        wrong = [m.group(0) for pattern in fact.wrong for m in pattern.finditer(norm) if m.end() > m.start()]
+        facts.append({
+            "name": fact.name, "label": fact.label, "truth": fact.truth,
+            "right": [e.quote for e in detection.evidence if e.signal == fact.name],
+            "wrong": wrong, "contradicted_by": contradicted.get(fact.name),
+            "checks": list(fact.checks), "required": fact.required,
+        })
+    return {
+        "facts": facts,
+        "as_first_message": {
+            "credited": sorted(judgement.credited_names()),
+            "not_credited": [{"signal": u.evidence.signal, "quote": u.evidence.quote, "why": u.why} for u in judgement.uncredited],
+            "heard": sorted(judgement.signals),
+            "stacked": judgement.stacked,
+        },
+    }
+

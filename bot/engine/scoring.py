@@ -292,13 +292,26 @@ def _times(count: int) -> str:
 
 
 def _hits(turns: Sequence[Turn], signals: Mapping[str, int]) -> list[Hit]:
+    """Penalised signals per message: detected ones, and those the judge derived (a
+    contradiction quotes the words that contradicted the scene)."""
     hits: list[Hit] = []
     for turn in turns:
+        derived = turn.judgement.signals if turn.judgement is not None else frozenset()
         for name, points in signals.items():
             evidence = turn.detection.first(name)
             if evidence is not None:
                 hits.append(Hit(name, points, turn.number, evidence.quote, turn.trainee))
+            elif name in derived:
+                hits.append(Hit(name, points, turn.number, _derived_quote(turn, name), turn.trainee))
     return hits
+
+
+def _derived_quote(turn: Turn, name: str) -> str:
+    assert turn.judgement is not None
+    for contradiction in turn.judgement.contradictions:
+        if name in ("contradiction", contradiction.fact.contradiction_signal):
+            return contradiction.quote
+    return turn.trainee
 
 
 def _went_well(skills: Sequence[SkillResult]) -> list[str]:

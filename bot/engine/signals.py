@@ -798,23 +798,28 @@ def empathy_score(detection: Detection) -> int:
     return _clamp(100 * level * math.exp(-lost))
 
 
-def analyze(text: str) -> dict[str, Any]:
+def analyze(text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None = None) -> dict[str, Any]:
     """JSON-ready summary of one line: signals with evidence, respect and empathy.
 
-    Like a session's step, only the first MAX_MESSAGE_CHARS characters are analysed;
-    "text" is the whole line, and "analyzed_chars" says where analysis stopped if it did.
+    `extra` adds a scenario's own signals (marked "scenario": true). Like a session's step,
+    only the first MAX_MESSAGE_CHARS characters are analysed; "text" is the whole line, and
+    "analyzed_chars" says where analysis stopped if it did.
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    detection = detect(text[:MAX_MESSAGE_CHARS])
+    detection = detect(text[:MAX_MESSAGE_CHARS], extra)
     grouped: dict[str, list[dict[str, Any]]] = {}
     for e in detection.evidence:
         grouped.setdefault(e.signal, []).append(
             {"start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail}
         )
+    builtin = set(SIGNALS)
     out: dict[str, Any] = {
         "text": text,
-        "signals": [{"name": name, "evidence": ev} for name, ev in grouped.items()],
+        "signals": [
+            {"name": name, "evidence": ev, **({} if name in builtin else {"scenario": True})}
+            for name, ev in grouped.items()
+        ],
         "respect": respect_score(detection),
         "empathy": empathy_score(detection),
     }
