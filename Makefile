@@ -27,7 +27,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 check: $(VENV)/.installed
-	$(BIN)/trainer check dialogues/
+	$(BIN)/trainer check --strict dialogues/
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/engine.py
@@ -35,3 +35,9 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Retrain the learned cues from the tuning lines in tests/data (needs scikit-learn).
+.PHONY: cues
+cues: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e '.[test,train]'
+	$(BIN)/python -m bot.engine.cues_train

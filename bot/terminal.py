@@ -94,6 +94,10 @@ def feedback_view(score: Score, title: str) -> Group:
     colour = {Outcome.SUCCESS: "green", Outcome.FAILURE: "red", Outcome.ABANDONED: "yellow"}[score.outcome]
     heading = Text(f"Feedback: {title}\n", style="bold")
     heading.append(f"Outcome: {score.outcome.value}   Score: {score.total}/100", style=f"bold {colour}")
+    if score.ending:
+        heading.append(f"\n{score.ending}")
+    for cap in score.caps:
+        heading.append(f"\nCapped: {cap}", style="yellow")
     table = Table(show_header=True, header_style="bold", expand=False)
     table.add_column("Skill")
     table.add_column("Result")
@@ -144,6 +148,9 @@ def result_json(runner: SceneRunner, score: Score) -> dict[str, Any]:
         "final_state": play.state,
         "mood": play.mood,
         "seed": play.seed,
+        "ending": score.ending,
+        "caps": list(score.caps),
+        "integrity": [{"kind": n.kind, "turns": list(n.turns), "text": n.text} for n in score.integrity],
     }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from bot.engine import mood as mood_rules
 from bot.engine.scenario import Fact, Scenario, Skill
+from bot.engine.cues import LEARNED
 from bot.engine.signals import Detection, Evidence, answers_feelings, asserted, is_weak, normalise
 
 DERIVED_SIGNALS: tuple[str, ...] = ("contradiction", "repetition", "stacking")
@@ -100,12 +101,18 @@ def words(text: str) -> tuple[str, ...]:
 
 def judge(scenario: Scenario, detection: Detection, history: History) -> Judgement:
     norm = normalise(detection.text)
-    costly = {e.signal for e in detection.evidence if _costly(scenario, e.signal)}
+    # Learned cues (cues.py) are for analysis: the scene and the grade follow rules a trainee
+    # can read, quote and argue with.
+    costly = {e.signal for e in detection.evidence if e.detail != LEARNED and _costly(scenario, e.signal)}
     dropped: dict[int, Uncredited] = {}  # index in detection.evidence -> why it earns nothing
 
     def drop(index: int, why: str, keeps_signal: bool = False) -> None:
         if index not in dropped:
             dropped[index] = Uncredited(detection.evidence[index], why, keeps_signal)
+
+    for index, e in enumerate(detection.evidence):
+        if e.detail == LEARNED:
+            drop(index, "a learned cue (shown by trainer analyze), not a rule: grading uses rules only")
 
     contradictions = _contradictions(scenario, norm, detection)
     contradicted = {check for c in contradictions for check in c.fact.checks}
@@ -133,7 +140,7 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
 
     message_words = words(detection.text)
     repeat_of = _repeat_of(message_words, history.lines)
-    shown = {e.signal for e in detection.evidence if e.signal not in costly}
+    shown = {e.signal for e in detection.evidence if e.signal not in costly and e.detail != LEARNED}
     solid = {e.signal for i, e in enumerate(detection.evidence) if i not in dropped and e.signal not in costly}
     skills = [skill for skill in scenario.rubric.skills if shown & set(skill.signals)]
     hollow = [skill for skill in skills if not solid & set(skill.signals)]
@@ -141,13 +148,13 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
         len(hollow) >= STACK_MIN_HOLLOW
         or len(skills) >= STACK_MANY_SKILLS
         or (len(skills) >= STACK_DENSE_SKILLS and len(message_words) / len(skills) < STACK_MIN_WORDS)
-    )) or (_formulaic(norm, [e for e in detection.evidence if e.signal not in costly])
-           and not _specific(detection, {fact.name for fact in scenario.facts}))
+    )) or (_formulaic(norm, [e for e in detection.evidence if e.signal not in costly and e.detail != LEARNED])
+           and not _specific(detection, {fact.name for fact in scenario.facts}, scenario.resident.name))
     if stacked or repeat_of is not None:
         why = (f"repeats your line in turn {repeat_of}" if repeat_of is not None
                else "strung together with other set phrases, with nothing said in between")
         for index, e in enumerate(detection.evidence):
-            if e.signal not in costly:
+            if e.signal not in costly and e.detail != LEARNED:
                 dropped[index] = Uncredited(e, why)
 
     credited = tuple(e for i, e in enumerate(detection.evidence) if i not in dropped)
@@ -205,7 +212,9 @@ _NAME_LIKE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
 _NOT_NAMES = frozenset({"Officer", "Deputy", "Sergeant", "Detective", "Trooper", "Ms", "Mr", "Mrs", "Miss", "Sir", "Ma'am"})
 
 
-def _specific(detection: Detection, facts: set[str]) -> bool:
+def _specific(detection: Detection, facts: set[str], resident: str = "") -> bool:
+    """Whether the message says something particular. The resident's own name sprinkled into a
+    list of set phrases does not make it particular."""
     if any(e.signal in facts for e in detection.evidence):
         return True
     text = detection.text
@@ -216,7 +225,8 @@ def _specific(detection: Detection, facts: set[str]) -> bool:
     outside = "".join(ch if not covered[i] else " " for i, ch in enumerate(text))
     if _SPECIFIC.search(outside):
         return True
-    return any(m.group(0) not in _NOT_NAMES for m in _NAME_LIKE.finditer(outside))
+    own = set(resident.split())
+    return any(m.group(0) not in _NOT_NAMES and m.group(0) not in own for m in _NAME_LIKE.finditer(outside))
 
 
 def _costly(scenario: Scenario, signal: str) -> bool:
@@ -229,7 +239,7 @@ def _costly(scenario: Scenario, signal: str) -> bool:
 
 
 def _has_strong(detection: Detection, signal: str) -> bool:
-    return any(e.signal == signal and not is_weak(e) for e in detection.evidence)
+    return any(e.signal == signal and not is_weak(e) and e.detail != LEARNED for e in detection.evidence)
 
 
 def _requirements(skills: Sequence[Skill]) -> str:
@@ -283,7 +293,9 @@ def explain(scenario: Scenario, text: str) -> dict[str, object]:
 
     detection = detect(text[:MAX_MESSAGE_CHARS], scenario.signals)
     norm = normalise(detection.text)
-    judgement = judge(scenario, detection, History())
+    # As after the resident's opening line, with the feelings it expresses (seed 0's variation).
+    opening = next(iter(scenario.states[scenario.start].say), None)
+    judgement = judge(scenario, detection, History(feelings=opening.feels if opening else ()))
     contradicted = {c.fact.name: c.quote for c in judgement.contradictions}
     facts = []
     for fact in scenario.facts:

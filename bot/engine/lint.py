@@ -118,7 +118,7 @@ def _endings(scenario: Scenario, file: str, at: Callable[[str], int]) -> list[Pr
     leaves = [t for t in every_rule if "leave_taking" in (*t.guard.when, *t.guard.any)]
     if not any(t.to in scenario.states and scenario.states[t.to].is_end for t in leaves):
         problems.append(Problem(file, at("states"), "S027", "no rule on 'leave_taking' leads to an end state: a curt officer who says \u201cthat's all\u201d could never end the contact; add one to 'everywhere.last'"))
-    mentioned = {name for t in every_rule for name in t.guard.signal_names()}
+    mentioned = {name for t in every_rule for name in (*t.guard.when, *t.guard.any)}  # rules that react to it
     contradictable = [f for f in scenario.facts if f.wrong]
     if contradictable and "contradiction" not in mentioned and not all(f.contradiction_signal in mentioned for f in contradictable):
         problems.append(Problem(file, contradictable[0].line, "S028", "facts can be contradicted, but no rule reacts to 'contradiction'; add one to 'everywhere.first' so the resident notices"))

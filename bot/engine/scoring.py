@@ -26,12 +26,13 @@ import yaml
 
 from bot.engine.scenario import Outcome, Rubric, Scenario, Skill
 
+from bot.engine.cues import LEARNED
+
 if TYPE_CHECKING:
     from bot.engine.session import Turn
     from bot.engine.signals import Evidence
 
 TURNING_POINT = 10  # a mood change of at least this much in one message is worth showing
-GAMING = ("repetition", "stacking")
 GAMED_REPEATS = 2  # repeated lines that make a scene gamed (one accidental double send is not)
 
 
@@ -90,6 +91,7 @@ class IntegrityNote:
     kind: str  # repetition | stacking | contradiction
     turns: tuple[int, ...]
     text: str
+    gamed: bool = False  # part of gaming the grade: the scene fails and is capped
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class Score:
 
     @property
     def gamed(self) -> bool:
-        return any(note.kind in GAMING for note in self.integrity)
+        return any(note.gamed for note in self.integrity)
 
     def skill_points(self) -> dict[str, int]:
         return {skill.name: skill.points for skill in self.skills}
@@ -173,7 +175,7 @@ def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -
         total = min(total, rubric.critical_cap)
         outcome = Outcome.FAILURE
         caps.append(f"a critical behaviour fails the scene: at most {rubric.critical_cap}")
-    if any(note.kind in GAMING for note in integrity):
+    if any(note.gamed for note in integrity):
         # A gamed scene fails, whatever the resident was brought to say.
         outcome = Outcome.FAILURE
         if total > rubric.integrity_cap:
@@ -257,7 +259,7 @@ def _integrity(turns: Sequence[Turn]) -> list[IntegrityNote]:
     if stacked:
         notes.append(IntegrityNote("stacking", tuple(stacked), (
             f"Turn{'s' if len(stacked) > 1 else ''} {_numbers(stacked)} strung set phrases together with nothing "
-            "said between them; a list of rubric words earns nothing. Say each thing and mean it.")))
+            "said between them; a list of rubric words earns nothing. Say each thing and mean it."), gamed=True))
     repeats: dict[int, list[int]] = {}
     for turn in turns:
         if turn.judgement is not None and turn.judgement.repeat_of is not None:
@@ -268,7 +270,7 @@ def _integrity(turns: Sequence[Turn]) -> list[IntegrityNote]:
             times = len(again) + 1
             notes.append(IntegrityNote("repetition", (first, *again), (
                 f"The same line {_times(times)} (turns {_numbers([first, *again])}) earns nothing after the first; "
-                "the resident heard it already.")))
+                "the resident heard it already."), gamed=True))
     elif total_repeats:
         first, again = next(iter(repeats.items()))
         notes.append(IntegrityNote("repetition", (first, *again), (
@@ -298,10 +300,11 @@ def _hits(turns: Sequence[Turn], signals: Mapping[str, int]) -> list[Hit]:
     for turn in turns:
         derived = turn.judgement.signals if turn.judgement is not None else frozenset()
         for name, points in signals.items():
-            evidence = turn.detection.first(name)
+            # Only rules cost points; a learned cue is for analysis (judge.py).
+            evidence = next((e for e in turn.detection.evidence if e.signal == name and e.detail != LEARNED), None)
             if evidence is not None:
                 hits.append(Hit(name, points, turn.number, evidence.quote, turn.trainee))
-            elif name in derived:
+            elif name in derived and not turn.detection.has(name):
                 hits.append(Hit(name, points, turn.number, _derived_quote(turn, name), turn.trainee))
     return hits
 

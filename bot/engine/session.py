@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.engine import mood as mood_rules
+from bot.engine.cues import LEARNED
 from bot.engine.judge import History, Judgement, judge, words
 from bot.engine.machine import Fired, ScenarioMachine
 from bot.engine.scenario import Line, Otherwise, Outcome, Scenario, State, Transition
@@ -214,7 +215,7 @@ class Session:
         """How the resident will address the trainee: the rank given with the surname ("Trooper
         Nguyen"), else the scenario's title with it ("Officer Tran"), else the name as given
         (civilian staff: "Pat")."""
-        details = [e.detail.strip() for e in detection.evidence if e.signal == "introduction" and e.detail]
+        details = [e.detail.strip() for e in detection.evidence if e.signal == "introduction" and e.detail and e.detail != LEARNED]
         if not details:
             return
         ranks = [rank for rank in load_lexicon().ranks.values() if rank]

@@ -24,6 +24,7 @@ import yaml
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
 
 from bot.engine import prefilter as _prefilter
+from bot.engine.cues import LEARNED, load_cues
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ class Lexicon:
     ranks: Mapping[str, str]  # spoken rank (lower case) -> how a resident says it ("sgt" -> "Sergeant")
     sentence_end: re.Pattern[str]
     hedge: re.Pattern[str]
+    claim_negation: re.Pattern[str]
     # One Hyperscan scan per line finds where any pattern can match; None: plain re.
     prefilter: _prefilter.Prefilter | None = None
     # Every (rule, branch) in detection order; a branch's key is its index here.
@@ -395,6 +397,7 @@ def load_lexicon() -> Lexicon:
         ranks={str(k).lower(): str(v) for k, v in sig["ranks"].items()},
         sentence_end=_compile(sig["sentence_end"], macros),
         hedge=_compile(sig["hedge_before"], macros),
+        claim_negation=_compile(sig["claim_negation_before"], macros),
         prefilter=_prefilter.load(patterns),
         branches=tuple((rule, branch) for rule in keyed_rules for branch in rule.branches),
     )
@@ -458,18 +461,22 @@ def _span_and_detail(m: re.Match[str], rule: _Rule, lex: Lexicon) -> tuple[int, 
 
 def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon) -> bool:
     """Context checks that a single regex cannot express cheaply."""
+    return _in_context(norm, m.start(), m.end(), rule, lex)
+
+
+def _in_context(norm: str, start: int, end: int, rule: _Rule, lex: Lexicon, *, clause_start: bool = True) -> bool:
     if not (rule.not_after or rule.negatable or rule.clause_start or rule.not_before or rule.not_in_sentence):
         return True
-    before = _clause_before(norm, m.start(), lex.boundary)
-    if rule.clause_start and not lex.clause_lead.fullmatch(before):
+    before = _clause_before(norm, start, lex.boundary)
+    if clause_start and rule.clause_start and not lex.clause_lead.fullmatch(before):
         return False
     if rule.negatable and lex.negation.search(before):
         return False
     if rule.not_after and rule.not_after.search(before):
         return False
-    if rule.not_before and rule.not_before.match(norm, m.end()):
+    if rule.not_before and rule.not_before.match(norm, end):
         return False
-    if rule.not_in_sentence and rule.not_in_sentence.search(_sentence_around(norm, m.start(), m.end(), lex)):
+    if rule.not_in_sentence and rule.not_in_sentence.search(_sentence_around(norm, start, end, lex)):
         return False
     return True
 
@@ -624,18 +631,20 @@ def _without_overlaps(evidence: list[Evidence]) -> tuple[Evidence, ...]:
 
 
 def detect(
-    text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None = None
+    text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None = None, *, learned: bool = True
 ) -> Detection:
     """Find every built-in signal (and scenario ``extra`` signals) in one trainee line.
 
     ``extra`` maps a signal name to compiled patterns; they run on the normalised text
-    (straight apostrophes), so a pattern written with ``'`` also matches ``’``.
+    (straight apostrophes), so a pattern written with ``'`` also matches ``’``. With
+    ``learned``, behaviours the learned cues see and no rule found are added, marked
+    ``detail == "learned"`` (cues.py); grading ignores them (judge.py).
     """
-    return _detect(text, extra, load_lexicon())
+    return _detect(text, extra, load_lexicon(), learned)
 
 
 def _detect(
-    text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None, lex: Lexicon
+    text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None, lex: Lexicon, learned: bool = True
 ) -> Detection:
     if not isinstance(text, str):
         text = "" if text is None else str(text)
@@ -644,7 +653,34 @@ def _detect(
     if extra:
         evidence.extend(_extra_evidence(line, text, extra))
     kept = _without_yielded(_with_implied(_without_overlaps(evidence), lex), lex)
+    # Vetoes apply to learned cues too: a threat is never a reason, however it was found.
+    if learned:
+        kept = _with_learned(line.norm, text, kept)
     return Detection(text=text, evidence=_without_vetoed(line.norm, kept, lex))
+
+
+def _with_learned(norm: str, text: str, evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    """Add the behaviours the learned cues see and no rule found (cues.py), each quoting the
+    words that weighed most; the rules' own evidence always stands."""
+    model = load_cues()
+    if model is None or not norm.strip():
+        return evidence
+    found = frozenset(e.signal for e in evidence)
+    lex = load_lexicon()
+    rules = {rule.name: rule for rule in lex.rules}
+    # A learned cue passes the same context checks as its signal's rules: "no thanks" is not
+    # thanks, "I'm not sorry" no apology, however strongly "thanks" or "sorry" weigh.
+    # Nor where the rules already explained the same words as another behaviour ("have a good
+    # evening" is a closing, not a greeting).
+    learned = [
+        Evidence(name, start, end, text[start:end], LEARNED)
+        for name, _, (key_start, key_end), (start, end) in model.propose(norm.lower(), found)
+        if name in rules and _in_context(norm, key_start, key_end, rules[name], lex, clause_start=False)
+        and not any(e.start < key_end and key_start < e.end for e in evidence)
+    ]
+    if not learned:
+        return evidence
+    return tuple(sorted((*evidence, *learned), key=lambda e: (e.start, -(e.end - e.start), e.signal)))
 
 
 def _without_yielded(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
@@ -712,7 +748,7 @@ def asserted(norm: str, start: int) -> bool:
     promise", "hopefully") in its clause."""
     lex = load_lexicon()
     before = _clause_before(norm, start, lex.boundary)
-    return not (lex.negation.search(before) or lex.hedge.search(before))
+    return not (lex.negation.search(before) or lex.claim_negation.search(before) or lex.hedge.search(before))
 
 
 def is_weak(evidence: Evidence) -> bool:

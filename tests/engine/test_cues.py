@@ -1,0 +1,62 @@
+"""The learned cues: a second tier for analysis, marked, bounded by the rules, ignored by grading."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+from bot.engine.catalog import load_checked
+from bot.engine.cues import LEARNED, load_cues
+from bot.engine.cues_train import EXAMPLES, tuning_files
+from bot.engine.session import Session
+from bot.engine.signals import analyze, detect
+
+DIALOGUES = Path(__file__).resolve().parents[2] / "dialogues"
+# Written for this test: a fishing question in words no rule foresees.
+UNFORESEEN = "you folks been drinking?"
+
+
+def test_the_shipped_model_was_trained_on_the_current_tuning_files() -> None:
+    model = json.loads((resources.files("bot.engine") / "lexicon" / "cues.json").read_text("utf-8"))
+    current = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in [*tuning_files(), EXAMPLES]}
+    assert model["trained_on"] == current, "tuning data changed: run python -m bot.engine.cues_train"
+    assert "blind_lines_heldout.jsonl" not in model["trained_on"]
+
+
+def test_learned_evidence_is_marked_and_quotes_the_line() -> None:
+    assert load_cues() is not None
+    rules = detect(UNFORESEEN, learned=False)
+    both = detect(UNFORESEEN)
+    extra = [e for e in both.evidence if e.detail == LEARNED]
+    assert extra and all(e.signal not in rules.names for e in extra)
+    for e in extra:
+        assert UNFORESEEN[e.start:e.end] == e.quote and e.quote
+
+
+def test_the_rules_context_binds_the_cues_too() -> None:
+    for text, absent in [("No thanks.", "gratitude"), ("I'm not sorry.", "apology"),
+                         ("I stopped you because you're going to jail tonight.", "reason_for_contact")]:
+        assert not detect(text).has(absent), text
+
+
+def test_introductions_need_a_rule_because_they_need_a_name() -> None:
+    assert not any(e.detail == LEARNED and e.signal == "introduction" for e in detect("I'm with the Riverside Police Department.").evidence)
+
+
+def test_grading_ignores_learned_cues() -> None:
+    scenario = load_checked(DIALOGUES / "traffic_stop.yaml")
+    session = Session.start(scenario, seed=1)
+    turn = session.step(UNFORESEEN)
+    learned = {e.signal for e in turn.detection.evidence if e.detail == LEARNED}
+    assert learned and not learned & turn.judgement.signals
+    assert all("learned cue" in u.why for u in turn.judgement.uncredited if u.evidence.detail == LEARNED)
+    assert not any(hit.quote in {e.quote for e in turn.detection.evidence if e.detail == LEARNED}
+                   for hit in session.score().penalties)
+
+
+def test_analyze_shows_which_evidence_is_learned() -> None:
+    out = analyze(UNFORESEEN)
+    details = [ev["detail"] for s in out["signals"] for ev in s["evidence"]]
+    assert LEARNED in details

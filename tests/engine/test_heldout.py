@@ -1,0 +1,50 @@
+"""The held-out files: frozen, and guarded against regressions without being tuned on.
+
+tests/data/README.md says how they were written. Their SHA-256 is pinned so an edit fails
+here; the floors sit below the figures measured when they were frozen (reported by
+bench/scorer.py and in the README), so a regression fails the suite but nothing here asks
+anyone to chase them line by line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot.engine.catalog import load_checked
+from bot.engine.evaluation import agreement, load_labelled
+from bot.engine.probes import check_probe, load_probes
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+DIALOGUES = Path(__file__).resolve().parents[2] / "dialogues"
+FROZEN = {
+    "blind_lines_heldout.jsonl": "4e2416746fac4fd22a9968c6e63c2e2303032b8f703be1061e8aa0d01ef92e3d",
+    "probes_heldout.yaml": "2b422225e49d09976755f83a29db6ebc8a2ffcd4563be6b7860852240d95b878",
+}
+
+
+@pytest.mark.parametrize(("name", "digest"), FROZEN.items())
+def test_held_out_files_are_frozen(name: str, digest: str) -> None:
+    assert hashlib.sha256((DATA / name).read_bytes()).hexdigest() == digest, f"{name} was edited; held-out data is frozen"
+
+
+def test_held_out_lines_do_not_regress() -> None:
+    result = agreement(load_labelled(DATA / "blind_lines_heldout.jsonl"), load_checked(DIALOGUES / "traffic_stop.yaml"))
+    assert result.recall >= RECALL_FLOOR, result.as_dict()
+    assert result.false_alarm_rate <= 0.01, result.as_dict()
+
+
+def test_held_out_probes_do_not_regress() -> None:
+    scenarios = {name: load_checked(DIALOGUES / f"{name}.yaml") for name in ("traffic_stop", "burglary_victim")}
+    passed: Counter[str] = Counter()
+    for probe in load_probes(DATA / "probes_heldout.yaml"):
+        passed[probe["kind"]] += check_probe(scenarios[probe["scenario"]], probe).passed
+    assert sum(passed.values()) >= PROBES_FLOOR, dict(passed)
+
+
+# Measured when frozen (2026-12-01): recall 0.905, false alarms 0.0072; 56 of 69 probes.
+RECALL_FLOOR = 0.88
+PROBES_FLOOR = 52
