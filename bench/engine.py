@@ -57,7 +57,7 @@ from bot.runner import SceneRunner  # noqa: E402
 from bot.store import Store  # noqa: E402
 from transitions import Machine  # noqa: E402
 
-LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip()]
+LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip() and not line.startswith("#")]
 SCRIPTS = [LINES[i : i + SCRIPT_LINES] for i in range(0, len(LINES), SCRIPT_LINES)]
 
 
