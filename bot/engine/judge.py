@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from bot.engine import mood as mood_rules
 from bot.engine.scenario import Fact, Scenario, Skill
 from bot.engine.cues import LEARNED
-from bot.engine.signals import Detection, Evidence, answers_feelings, asserted, is_weak, normalise
+from bot.engine.signals import Detection, Evidence, answers_feelings, asserted, is_weak, normalise, substantive
 
 DERIVED_SIGNALS: tuple[str, ...] = ("contradiction", "repetition", "stacking")
 
@@ -31,15 +31,16 @@ DERIVED_SIGNALS: tuple[str, ...] = ("contradiction", "repetition", "stacking")
 STACK_MIN_SKILLS = 4
 # ...and is stacked when this many of them are hollow (shown but not done)...
 STACK_MIN_HOLLOW = 2
-# ...or when it touches this many at once (a natural officer says three or four things in one
-# message, as in "Hello, ma'am. I'm Officer Smith. The reason I pulled you over is..."),
+# ...or when it touches this many at once with nothing particular said (a natural officer says
+# three or four things in one message, as in "Hello, ma'am. I'm Officer Smith. The reason I
+# pulled you over is...", and a dense one more, with the facts of the scene among them),
 STACK_MANY_SKILLS = 6
 # ...or this many with fewer words per skill than STACK_MIN_WORDS...
 STACK_DENSE_SKILLS = 5
 STACK_MIN_WORDS = 3.0
-# ...or when it is a list of set phrases: at least FORMULA_CLAUSES clauses and FORMULA_PHRASES
-# matched phrases, with most clauses (FORMULA_SHARE) made up mostly of those phrases. A list of
-# courtesies spread over several messages is caught message by message this way.
+# ...or when it is a list of set phrases: at least FORMULA_CLAUSES clauses and FORMULA_PHRASES matched phrases, with most clauses
+# (FORMULA_SHARE) made up mostly of those phrases and nothing particular. A list of courtesies
+# spread over several messages is caught message by message this way.
 FORMULA_CLAUSES = 5
 FORMULA_PHRASES = 5
 FORMULA_SHARE = 0.7
@@ -144,12 +145,13 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     solid = {e.signal for i, e in enumerate(detection.evidence) if i not in dropped and e.signal not in costly}
     skills = [skill for skill in scenario.rubric.skills if shown & set(skill.signals)]
     hollow = [skill for skill in skills if not solid & set(skill.signals)]
+    said = [e for i, e in enumerate(detection.evidence) if i not in dropped and substantive(e.signal)]
+    particulars = _Particulars(scenario, detection, contradictions, said)
     stacked = (len(skills) >= STACK_MIN_SKILLS and (
         len(hollow) >= STACK_MIN_HOLLOW
-        or len(skills) >= STACK_MANY_SKILLS
+        or (len(skills) >= STACK_MANY_SKILLS and not particulars.within(0, len(detection.text)))
         or (len(skills) >= STACK_DENSE_SKILLS and len(message_words) / len(skills) < STACK_MIN_WORDS)
-    )) or (_formulaic(norm, [e for e in detection.evidence if e.signal not in costly and e.detail != LEARNED])
-           and not _specific(detection, {fact.name for fact in scenario.facts}, scenario.resident.name))
+    )) or _formulaic(norm, [e for e in detection.evidence if e.signal not in costly and e.detail != LEARNED], particulars)
     if stacked or repeat_of is not None:
         why = (f"repeats your line in turn {repeat_of}" if repeat_of is not None
                else "strung together with other set phrases, with nothing said in between")
@@ -174,59 +176,84 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     )
 
 
-# Clauses end at punctuation, but not at the dot of a title ("Ms. Carter" is one clause).
-_CLAUSE_END = re.compile(r"[,;:!?\n]+|(?<!\bmr)(?<!\bms)(?<!\bmrs)(?<!\bdr)(?<!\bst)(?<!\bsgt)(?<!\bofc)(?<!\bdet)\.+", re.IGNORECASE)
-FORMULA_CLAUSE_WORDS = 4.6  # a list of set phrases has short clauses
+# Clauses end at punctuation, but not at the dot of a title ("Ms. Carter" is one clause), and
+# at the numbers of a numbered list ("1. Hello 2. I'm...").
+_CLAUSE_END = re.compile(
+    r"(?:(?<=\s)|^)\d{1,2}[.)](?=\s)|[,;:!?\n]+|(?<!\bmr)(?<!\bms)(?<!\bmrs)(?<!\bdr)(?<!\bst)(?<!\bsgt)(?<!\bofc)(?<!\bdet)\.+",
+    re.IGNORECASE,
+)
+FORMULA_CLAUSE_WORDS = 4.6  # a list of set phrases has short clauses...
+FORMULA_LONG_LIST = 8  # ...unless it is a long one, where a smaller share gives it away
+FORMULA_LONG_SHARE = 0.6
 
 
-def _formulaic(norm: str, evidence: Sequence[Evidence]) -> bool:
-    """A message that is a list of set phrases: most of its clauses are mostly matched phrases."""
+class _Particulars:
+    """Where a message says something particular about the scene: a fact of it, a claim against
+    one, what is being done (credited `substantive` evidence: "I'm writing you a warning"), or,
+    outside the matched phrases, a number, a date or a name. The resident's own name sprinkled
+    into a list of set phrases does not make it particular."""
+
+    def __init__(self, scenario: Scenario, detection: Detection, contradictions: Sequence[Contradiction],
+                 said: Sequence[Evidence]) -> None:
+        facts = {fact.name for fact in scenario.facts}
+        self._spans = [(e.start, e.end) for e in detection.evidence if e.signal in facts]
+        self._spans += [(c.start, c.end) for c in contradictions] + [(e.start, e.end) for e in said]
+        matched = _covered(len(detection.text), detection.evidence)
+        outside = "".join(" " if matched[i] else ch for i, ch in enumerate(detection.text))
+        self._outside = _LIST_MARKER.sub(lambda m: " " * len(m.group(0)), outside)
+        self._own = set(scenario.resident.name.split())
+
+    def within(self, start: int, end: int) -> bool:
+        if any(s < end and start < e for s, e in self._spans):
+            return True
+        return bool(_SPECIFIC.search(self._outside, start, end)) or any(
+            m.group(0) not in _NOT_NAMES and m.group(0) not in self._own
+            for m in _NAME_LIKE.finditer(self._outside, start, end))
+
+
+def _formulaic(norm: str, evidence: Sequence[Evidence], particulars: _Particulars) -> bool:
+    """A message that is a list of set phrases: most of its clauses are mostly matched phrases
+    with nothing particular in them. A particular clause or two does not excuse the rest."""
     if len(evidence) < FORMULA_PHRASES:
         return False
     clauses: list[list[tuple[int, int]]] = []
     start = 0
-    for end in [m.start() for m in _CLAUSE_END.finditer(norm)] + [len(norm)]:
+    for end, after in [(m.start(), m.end()) for m in _CLAUSE_END.finditer(norm)] + [(len(norm), len(norm))]:
         spans = [(start + m.start(), start + m.end()) for m in _WORD.finditer(norm[start:end].lower())]
         if spans:
             clauses.append(spans)
-        start = end + 1
-    if len(clauses) < FORMULA_CLAUSES or sum(map(len, clauses)) / len(clauses) > FORMULA_CLAUSE_WORDS:
+        start = after
+    # A long list may be made of longer phrases ("I apologize for the delay"): any phrase will do.
+    long_list = len(clauses) >= FORMULA_LONG_LIST
+    if len(clauses) < FORMULA_CLAUSES or (not long_list and sum(map(len, clauses)) / len(clauses) > FORMULA_CLAUSE_WORDS):
         return False
-    covered = [False] * len(norm)
+    covered = _covered(len(norm), evidence)
+    formulaic = sum(
+        (2 if not long_list else len(spans)) * sum(1 for a, b in spans if any(covered[a:b])) >= len(spans)
+        and not particulars.within(spans[0][0], spans[-1][1])
+        for spans in clauses
+    )
+    return formulaic >= FORMULA_CLAUSES and formulaic >= (FORMULA_LONG_SHARE if long_list else FORMULA_SHARE) * len(clauses)
+
+
+def _covered(length: int, evidence: Sequence[Evidence]) -> list[bool]:
+    covered = [False] * length
     for e in evidence:
-        for i in range(e.start, min(e.end, len(norm))):
+        for i in range(e.start, min(e.end, length)):
             covered[i] = True
-    formulaic = sum(2 * sum(1 for a, b in spans if any(covered[a:b])) >= len(spans) for spans in clauses)
-    return formulaic >= FORMULA_SHARE * len(clauses)
+    return covered
 
 
-# Words that say something particular about the scene: a number, a date, a name. A message
-# holding one (outside its matched phrases), or a fact of the scene, is not a list of set phrases.
+# Words that say something particular: a number, a date, a name (see _Particulars).
 _SPECIFIC = re.compile(
     r"\d|\b(?:january|february|march|april|may|june|july|august|september|october|november|december|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|tonight|tomorrow|today|"
     r"one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|hundred)\b",
     re.IGNORECASE,
 )
+_LIST_MARKER = re.compile(r"(?:(?<=\s)|^)(?:\d{1,2}|[a-z])[.):](?=\s)")  # "1. Hello 2. I'm..." numbers nothing
 _NAME_LIKE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
 _NOT_NAMES = frozenset({"Officer", "Deputy", "Sergeant", "Detective", "Trooper", "Ms", "Mr", "Mrs", "Miss", "Sir", "Ma'am"})
-
-
-def _specific(detection: Detection, facts: set[str], resident: str = "") -> bool:
-    """Whether the message says something particular. The resident's own name sprinkled into a
-    list of set phrases does not make it particular."""
-    if any(e.signal in facts for e in detection.evidence):
-        return True
-    text = detection.text
-    covered = [False] * len(text)
-    for e in detection.evidence:
-        for i in range(e.start, min(e.end, len(text))):
-            covered[i] = True
-    outside = "".join(ch if not covered[i] else " " for i, ch in enumerate(text))
-    if _SPECIFIC.search(outside):
-        return True
-    own = set(resident.split())
-    return any(m.group(0) not in _NOT_NAMES and m.group(0) not in own for m in _NAME_LIKE.finditer(outside))
 
 
 def _costly(scenario: Scenario, signal: str) -> bool:

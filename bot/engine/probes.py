@@ -18,7 +18,8 @@ What each kind must do (the integrity issue's acceptance criteria):
 - good, department_example: success at GOOD_SCORE or more;
 - rank: the same, and the resident calls the trainee by the rank or role given;
 - salad, repeat: never success, and at most GAMED_SCORE;
-- curt: the scene ends (not abandoned) at CURT_SCORE or less, never success;
+- curt: the scene ends (not abandoned) at CURT_SCORE or less, which is below any recognition
+  threshold worth the name (a lawful stop done coldly may still end as a completed stop);
 - wrong_reason: the false reason earns no reason skill and gets a different reply from the
   true one;
 - overreach: costs at least OVERREACH_COST points against the same scene without it.
@@ -90,7 +91,7 @@ def check_probe(scenario: Scenario, scene: dict[str, Any], seed: int = 1) -> Pro
             return result(ok and (session.officer_name or "").lower() == called.lower(), detail)
         if kind in ("salad", "repeat"):
             return result(score.outcome is not Outcome.SUCCESS and score.total <= GAMED_SCORE, detail)
-        return result(score.outcome is Outcome.FAILURE and score.total <= CURT_SCORE, detail)
+        return result(session.ended and score.outcome is not Outcome.ABANDONED and score.total <= CURT_SCORE, detail)
     if kind == "wrong_reason":
         opening = list(scene.get("opening") or [])
         true_play = Session.start(scenario, seed=seed)

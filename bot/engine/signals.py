@@ -153,6 +153,7 @@ class _Rule:
     not_in_sentence: re.Pattern[str] | None = None  # searched in the match's whole sentence; a hit cancels it
     yields_to: tuple[str, ...] = ()  # dropped where evidence of these overlaps it ("so sorry for your loss" is empathy)
     answers_feelings: bool = False  # a weak match counts when the resident's last line expressed a feeling
+    substantive: bool = False  # says what is being done: a clause holding it is never a mere set phrase
     veto_scope: str = "sentence"  # where a `vetoed_by` signal cancels it: the sentence, or the whole message
 
 
@@ -350,6 +351,7 @@ def _rule(name: str, spec: Mapping[str, Any], macros: Mapping[str, str]) -> _Rul
         not_in_sentence=optional("not_in_sentence"),
         yields_to=tuple(str(name) for name in spec.get("yields_to") or ()),
         answers_feelings=bool(spec.get("answers_feelings", False)),
+        substantive=bool(spec.get("substantive", False)),
         veto_scope=str(spec.get("veto_scope", "sentence")),
     )
 
@@ -765,6 +767,13 @@ def answers_feelings(signal: str) -> bool:
     """Whether a weak match of this signal counts when it answers a feeling the resident expressed."""
     rule = _rule_named(signal)
     return rule is not None and rule.answers_feelings
+
+
+def substantive(signal: str) -> bool:
+    """Whether a credited match of this signal says what is being done ("I'm writing you a
+    warning"), so that its clause is never counted as a set phrase in a list of them."""
+    rule = _rule_named(signal)
+    return rule is not None and rule.substantive
 
 
 def _rule_named(name: str) -> _Rule | None:
