@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.engine.patterns import UnsafePattern, compile_pattern
+from bot.engine.patterns import PatternBudget, UnsafePattern, compile_pattern
 from bot.engine.problems import Problem, did_you_mean
 from bot.engine.scenario import (
     Escalation,
@@ -261,6 +261,7 @@ def _signals(r: _Reader, value: Any) -> dict[str, tuple[re.Pattern[str], ...]]:
         r.problem(("signals",), "S002", f"'signals' must map names to lists of patterns, not {_kind(value)}")
         return {}
     result: dict[str, tuple[re.Pattern[str], ...]] = {}
+    budget = PatternBudget()  # all of a scenario's patterns run on every message
     for name, patterns in value.items():
         path: NodePath = ("signals", str(name))
         if not isinstance(name, str) or not NAME_RE.match(name):
@@ -276,7 +277,7 @@ def _signals(r: _Reader, value: Any) -> dict[str, tuple[re.Pattern[str], ...]]:
                 r.problem((*path, index), "S002", f"a pattern of '{name}' must be non-empty text")
                 continue
             try:
-                compiled.append(compile_pattern(pattern))
+                compiled.append(compile_pattern(pattern, budget))
             except UnsafePattern as exc:
                 r.problem((*path, index), "S007", f"pattern {pattern!r} of '{name}' {exc}")
         result[name] = tuple(compiled)
