@@ -8,6 +8,7 @@ sqlite3 commit of similar rows on the same kind of file.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import sqlite3
@@ -17,6 +18,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from rich.console import Console
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -24,8 +27,10 @@ from bot.engine.catalog import load_checked  # noqa: E402
 from bot.engine.machine import ScenarioMachine  # noqa: E402
 from bot.engine.session import Session  # noqa: E402
 from bot.engine.signals import detect  # noqa: E402
-from bot.runner import SceneRunner  # noqa: E402
+from bot.engine.catalog import Library  # noqa: E402
+from bot.sessions import ServiceSettings, SessionService, Trainee  # noqa: E402
 from bot.store import Store  # noqa: E402
+from bot.terminal import TerminalTransport  # noqa: E402
 
 LINES = [
     "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
@@ -97,16 +102,24 @@ async def bench_store(turns: int = 200) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         latencies: list[float] = []
         async with Store.open(Path(folder) / "bench.db") as store:
+            # The terminal's service: each turn is saved, then its reply delivered (printed to
+            # memory) and recorded as delivered, before the next line.
+            transport = TerminalTransport(Console(file=io.StringIO()), interactive=False)
+            service = SessionService(store, transport, Library.of(scenario), ServiceSettings(lines_per_minute=0))
             done = 0
             while done < turns:
-                runner = await SceneRunner.start(store, scenario, trainee="bench", seed=done)
+                started = await service.start(scenario, Trainee("bench"), seed=done)
+                await service.outbox.drain(started.row.id)
                 for line in LINES:
-                    if runner.ended:
-                        break
                     t0 = time.perf_counter()
-                    await runner.step(line)
+                    said = await service.say(started.row.id, line)
                     latencies.append(time.perf_counter() - t0)
                     done += 1
+                    if said.play.ended:
+                        break
+                else:
+                    await service.end_session(started.row.id)
+            await service.close()
         raw = sqlite3.connect(Path(folder) / "raw.db", isolation_level=None)
         raw.execute("PRAGMA journal_mode = WAL")
         raw.execute("CREATE TABLE t (a INTEGER, b TEXT, c TEXT)")

@@ -81,7 +81,7 @@ class RecognitionCog(commands.Cog):
         """A trainee's progress (instructors; only you see it)."""
         assert interaction.guild is not None
         if not is_instructor(interaction.user, self.bot.settings):
-            return await refuse(interaction, f"Only members with the {self.bot.settings.instructor_role} role can read reports.")
+            return await refuse(interaction, f"Only members with the {self.bot.settings.instructor_role_in(interaction.guild_id)} role can read reports.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         row = await self.bot.store.ensure_member(member.display_name, guild_id=interaction.guild.id, discord_id=member.id)
         report = await self.bot.store.member_report(row.id)
