@@ -39,11 +39,13 @@ class Outbox:
         self._uncertain: set[int] = set()  # channels whose history must be read before sending again
         self._sent: dict[int, str] = {}  # item id -> message id: posted, not yet recorded as such
         self._wake: dict[int, asyncio.Event] = {}
+        self._posted_events: dict[int, asyncio.Event] = {}  # set when a lane has nothing left to send
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def kick(self, channel_id: int) -> None:
         """Something was queued for `channel_id`: make sure its lane runs."""
         self._dirty.add(channel_id)
+        self._posted(channel_id).clear()
         lane = self._lanes.get(channel_id)
         if lane is None or lane.done():
             self._lanes[channel_id] = spawn(self._run(channel_id), f"outbox-{channel_id}", self._tasks)
@@ -66,12 +68,16 @@ class Outbox:
         return lane is not None and not lane.done()
 
     async def drain(self, channel_id: int) -> None:
-        """Wait until everything queued for `channel_id` so far has been handled."""
-        while True:
-            lane = self._lanes.get(channel_id)
-            if lane is None or lane.done():
-                return
-            await asyncio.wait({lane})
+        """Wait until everything queued for `channel_id` so far has been sent (or given up on).
+        Recording a delivery may still be waiting for the database: it never holds a front end up."""
+        lane = self._lanes.get(channel_id)
+        if lane is None or lane.done():
+            return
+        posted = asyncio.ensure_future(self._posted(channel_id).wait())
+        try:
+            await asyncio.wait({lane, posted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            posted.cancel()
 
     async def post_now(self, channel_id: int, message: Message) -> str | None:
         """Send a notice that is not worth storing (the store may be what is failing): one
@@ -98,11 +104,17 @@ class Outbox:
         while True:
             self._dirty.discard(channel_id)
             try:
-                items = await self._unsent(await self.store.pending_items(self.transport.name, channel_id))
+                pending = await self.store.pending_items(self.transport.name, channel_id)
+                posted = set(self._sent)  # before recording: what this read shows as pending may be recorded now
+                unrecorded = await self._record_posted(pending)
+                items = [item for item in pending if item.id not in posted]
                 if not items:
                     if channel_id in self._dirty:
                         continue
-                    return
+                    self._posted(channel_id).set()
+                    if not unrecorded:
+                        return
+                    raise StoreError(f"{unrecorded} delivered item(s) not recorded yet")
                 if channel_id in self._uncertain:
                     await self._reconcile(channel_id, items)
                     self._uncertain.discard(channel_id)
@@ -121,17 +133,23 @@ class Outbox:
                 await self._pause(channel_id, pause)
                 pause = min(pause * 2, self.max_retry)
 
-    async def _unsent(self, items: list[OutboxItem]) -> list[OutboxItem]:
-        """Record the items posted but not yet recorded (the store failed right after); the rest."""
-        left = []
+    async def _record_posted(self, items: list[OutboxItem]) -> int:
+        """Record the items posted but not recorded yet (the database failed just then);
+        returns how many still are not. They are never posted again meanwhile."""
+        left = 0
         for item in items:
             message_id = self._sent.get(item.id)
             if message_id is None:
-                left.append(item)
                 continue
-            await self.store.mark_delivered(item.id, message_id)
-            del self._sent[item.id]
+            try:
+                await self.store.mark_delivered(item.id, message_id)
+                del self._sent[item.id]
+            except StoreError:
+                left += 1
         return left
+
+    def _posted(self, channel_id: int) -> asyncio.Event:
+        return self._posted_events.setdefault(channel_id, asyncio.Event())
 
     async def _deliver(self, item: OutboxItem) -> None:
         message = Message.from_json(item.body)
@@ -151,8 +169,15 @@ class Outbox:
             log.warning("%s (%s) cannot be delivered to channel %s: %s", item.key, item.kind, item.channel_id, exc)
             await self.store.mark_undeliverable(item.id, str(exc))
             return
+        await self._record(item, message_id)
+
+    async def _record(self, item: OutboxItem, message_id: str) -> None:
         self._sent[item.id] = message_id
-        await self.store.mark_delivered(item.id, message_id)
+        try:
+            await self.store.mark_delivered(item.id, message_id)
+        except StoreError as exc:  # it went out: it is recorded later, and never sent again
+            log.warning("%s was delivered as message %s but not recorded yet: %s", item.key, message_id, exc)
+            return
         del self._sent[item.id]
 
     async def _reconcile(self, channel_id: int, items: list[OutboxItem]) -> None:
@@ -173,9 +198,7 @@ class Outbox:
             if found < len(expected) and posted.mine and posted.fingerprint == expected[found][1]:
                 item = expected[found][0]
                 log.info("%s was already in channel %s (message %s); not sending it again", item.key, channel_id, posted.id)
-                self._sent[item.id] = posted.id
-                await self.store.mark_delivered(item.id, posted.id)
-                del self._sent[item.id]
+                await self._record(item, posted.id)
                 found += 1
 
     async def _pause(self, channel_id: int, seconds: float) -> None:
