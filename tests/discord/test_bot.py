@@ -427,3 +427,61 @@ async def settle_until(condition: object, timeout: float = 10.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.05)
+
+
+# -- review defects and abuse --
+
+async def test_a_kudos_reason_pings_nobody_else(world: sh.World) -> None:
+    bystander = world.member("bea")
+    await world.slash(world.instructor, "kudos", member=world.trainee, skill="Acknowledged how she feels", reason=f"as <@{bystander.id}> said")
+    (sent,) = [r.json for r in world.env.http_requests if r.method == "POST" and r.path.startswith("/webhooks/")]
+    allowed = (sent or {}).get("allowed_mentions", {})
+    assert "users" not in allowed.get("parse", []) and "everyone" not in allowed.get("parse", [])
+    assert {str(u) for u in allowed.get("users", [])} == {str(world.instructor.id), str(world.trainee.id)}
+
+
+async def test_leaderboard_answers_discord_before_reading(world: sh.World) -> None:
+    board = await world.slash(world.trainee, "leaderboard", period="all")
+    callbacks = [r.json for r in world.env.http_requests if r.method == "POST" and r.path.endswith("/callback")]
+    assert callbacks[-1]["type"] == 5  # deferred first: a slow read never misses Discord's 3 s
+    assert "Nobody on the board yet" in (board.response.embeds[0].description or "")
+
+
+async def test_no_second_role_play_inside_a_thread(world: sh.World) -> None:
+    thread = await start_scene(world)
+    for actor in (world.trainee, world.instructor):  # the only people who can see a private thread
+        refused = await actor.slash(thread, "roleplay start", scenario="traffic_stop")
+        assert refused.ephemeral and "already holds a role-play" in (refused.response.content or "")
+    assert len(world.practice.threads) == 1
+
+
+async def test_a_non_trainee_in_the_thread_moves_nothing(world: sh.World, store: Store) -> None:
+    thread = await start_scene(world, world.instructor, trainee=world.trainee)
+    assert await world.say(world.instructor, thread, "Keep talking and you're going to jail.") == []
+    replies = await world.say(world.trainee, thread, COURTEOUS[0])
+    assert len(replies) == 1
+    (session,) = await store.list_sessions()
+    assert session.turns == 1 and (await store.turns(session.id))[1].text == COURTEOUS[0]
+
+
+async def test_each_server_has_its_own_instructor_role(simcord_env: simcord.Env, store: Store, tmp_path: Path) -> None:
+    from bot.config import ServerSettings
+
+    world = sh.build_world(simcord_env, instructor_role="Training staff", instructor_permissions=discord.Permissions(manage_threads=True))
+    simcord_env.bot.settings = make_settings(tmp_path / "bot.db", servers={world.guild.id: ServerSettings(instructor_role="Training staff")})
+    thread = await start_scene(world, world.instructor, trainee=world.trainee, mode="assessment")
+    (session,) = await store.list_sessions()
+    assert session.mode == "assessment" and session.thread_id == thread.id
+    other = simcord_env.create_guild("Second department")  # the global role name still applies elsewhere
+    channel = other.create_text_channel("practice")
+    staff = other.add_member(simcord_env.create_user("sam"), roles=[other.create_role("Training staff")])
+    refused = await staff.slash(channel, "roleplay start", scenario="traffic_stop", mode="assessment")
+    assert refused.ephemeral and "Only instructors" in (refused.response.content or "")
+
+
+async def test_the_bot_logs_a_failed_event_handler(simcord_bot: TrainerBot, caplog: pytest.LogCaptureFixture) -> None:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        await simcord_bot.on_error("on_message")
+    assert "handling the on_message event failed" in caplog.text and "boom" in caplog.text
