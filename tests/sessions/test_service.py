@@ -10,13 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.engine.catalog import Library, load_checked
+from bot.engine.catalog import Library
 from bot.engine.scenario import Outcome
 from bot.errors import DeliveryError, SessionError, StoreError
 from bot.sessions import AlreadyPlaying, LineResult, ServiceSettings, SessionService, Trainee, recognition_due
 from bot.sessions import messages as kinds
 from bot.store import Store
-from tests.sessions.chat import BOT, Chat, ChatTransport
+from tests.sessions.chat import Chat, ChatTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = Library(ROOT / "dialogues")
