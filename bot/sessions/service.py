@@ -55,7 +55,8 @@ class ServiceSettings:
     line_burst: int = 6
     delay_notice_seconds: float = 3.0  # a line not saved after this long gets a "one moment"
     first_retry_seconds: float = 1.0
-    max_retry_seconds: float = 60.0
+    max_retry_seconds: float = 60.0  # the longest pause between two tries of a send
+    catch_up_max_retry_seconds: float = 10.0  # ... and of catching up a session whose line was not saved
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ class SessionService:
             return await self._not_saved(tracked, StoreError("the session could not be reloaded"))
         if tracked.play.ended:
             return LineResult.NOT_PLAYED
-        text = text.strip()
+        text = _storable(text.strip())
         sid = tracked.row.id
         try:
             if message_id is not None and await self.store.message_seen(message_id):
@@ -589,7 +590,7 @@ class SessionService:
             tracked.behind = True
             tracked.retry_at = self._clock() + tracked.retry_delay
             log.warning("session %d: catching up failed (%s); again in %.0f s", tracked.row.id, exc, tracked.retry_delay)
-            tracked.retry_delay = min(tracked.retry_delay * 2, self.settings.max_retry_seconds)
+            tracked.retry_delay = min(tracked.retry_delay * 2, self.settings.catch_up_max_retry_seconds)
             return False
         tracked.behind = False
         tracked.retry_delay = self.settings.first_retry_seconds
@@ -677,6 +678,14 @@ class SessionService:
         for tracked in self._by_channel.values():
             tracked.play.abandon()  # only leaves the shared machine; nothing is written
         self._by_channel.clear()
+
+
+def _storable(text: str) -> str:
+    """The line as the database can keep it: a lone surrogate (JSON can carry one; UTF-8
+    cannot) becomes U+FFFD, so the line is still played, and quoted, as written."""
+    if text.isascii():
+        return text
+    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
 
 
 def _finish_of(score: Score) -> Finish:

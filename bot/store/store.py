@@ -76,6 +76,7 @@ class Store:
         # One writing connection serves every coroutine of the process (the bot's sessions,
         # its idle loop, commands): transactions on it must take turns.
         self._write_lock = asyncio.Lock()
+        self._outage = _Outage(busy_timeout)
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> _Opener:
@@ -499,7 +500,7 @@ class Store:
         try:
             async with self._reader.execute(sql, args) as cursor:
                 return await cursor.fetchone()
-        except (sqlite3.Error, OverflowError, ValueError) as exc:
+        except (sqlite3.Error, OverflowError, ValueError) as exc:  # (UnicodeEncodeError is a ValueError)
             raise _translate(exc, f"cannot read {self.path}") from exc
 
     async def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
@@ -520,7 +521,23 @@ class Store:
 
     def _write(self) -> _Transaction:
         """The one way to write: every change to the database goes through here."""
-        return _Transaction(self._db, self._write_lock, self.path, self.busy_timeout)
+        return _Transaction(self._db, self._write_lock, self.path, self._outage)
+
+
+class _Outage:
+    """What the writing connection knows about the lock: when another process last held it too
+    long. While that is recent, writes wait only briefly, so a backlog of writes (every
+    session's next line) is told 'busy' in a moment instead of one busy timeout after another."""
+
+    BRIEF_WAIT = 0.5
+
+    def __init__(self, busy_timeout: float) -> None:
+        self.busy_timeout = busy_timeout
+        self.until = 0.0
+        self.waiting = busy_timeout  # what the connection's busy_timeout pragma is set to
+
+    def wait(self) -> float:
+        return self.busy_timeout if time.monotonic() >= self.until else min(self.BRIEF_WAIT, self.busy_timeout)
 
 
 class _Transaction:
@@ -530,25 +547,37 @@ class _Transaction:
     timeout has passed (SQLite reports some busy locks at once, without waiting). Every
     SQLite error, at any point of the transaction, leaves as a StoreError."""
 
-    def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock, path: Path, busy_timeout: float) -> None:
+    def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock, path: Path, outage: _Outage) -> None:
         self._db = db
         self._lock = lock
         self._path = path
-        self._busy_timeout = busy_timeout
+        self._outage = outage
 
     async def __aenter__(self) -> _Transaction:
         await self._lock.acquire()
-        deadline = time.monotonic() + self._busy_timeout
+        outage = self._outage
+        try:
+            wait = outage.wait()
+            if wait != outage.waiting:
+                await self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+                outage.waiting = wait
+        except (sqlite3.Error, ValueError) as exc:
+            self._lock.release()
+            raise _translate(exc, f"cannot write to {self._path}") from exc
+        deadline = time.monotonic() + wait
         pause = 0.05
         while True:
             try:
                 await self._db.execute("BEGIN IMMEDIATE")
+                outage.until = 0.0
                 return self
             except (sqlite3.Error, ValueError) as exc:
                 if _is_busy(exc) and time.monotonic() + pause < deadline:
                     await asyncio.sleep(pause)
                     pause = min(pause * 2, 1.0)
                     continue
+                if _is_busy(exc):
+                    outage.until = time.monotonic() + outage.busy_timeout
                 self._lock.release()
                 raise _translate(exc, f"cannot write to {self._path}") from exc
 
@@ -562,7 +591,7 @@ class _Transaction:
                     raise _translate(error, f"cannot write to {self._path}") from error
                 return
             await self._rollback()
-            if isinstance(exc, (sqlite3.Error, OverflowError)):
+            if isinstance(exc, (sqlite3.Error, OverflowError, UnicodeEncodeError)):
                 raise _translate(exc, f"cannot write to {self._path}") from exc
         finally:
             self._lock.release()

@@ -268,3 +268,22 @@ async def test_purge_removes_old_kudos_even_without_old_sessions(tmp_path: Path)
         assert (await store.count_before("2021-01-01")).kudos == 1
         await store.purge("2021-01-01")
         assert (await store.count_before("2021-01-01")).kudos == 0
+
+
+async def test_while_another_process_holds_the_lock_a_backlog_of_writes_waits_only_briefly(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with Store.open(path, busy_timeout=3) as store:
+        assert store._outage.wait() == 3
+        other = hold_write_lock(path)
+        try:
+            with pytest.raises(StoreBusy):
+                await store.set_meta("first", "x")  # waits the whole busy timeout
+            assert store._outage.wait() == store._outage.BRIEF_WAIT  # the next ones are told at once
+            with pytest.raises(StoreBusy):
+                await store.set_meta("second", "x")
+        finally:
+            other.rollback()
+            other.close()
+        await store.set_meta("after", "x")  # the lock is free: the write goes through...
+        assert await store.get_meta("after") == "x"
+        assert store._outage.wait() == 3  # ...and writes wait the whole timeout again
