@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.config import Settings
 from bot.discord_app.checks import refuse
 from bot.discord_app.transport import DiscordTransport
-from bot.discord_app.views import EndSceneButton, HintButton
+from bot.discord_app.views import EndSessionButton, HintButton
 from bot.engine.catalog import Library
 from bot.sessions import ServiceSettings, SessionService
 from bot.store import Store
@@ -78,7 +78,7 @@ class TrainerBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(EndSceneButton, HintButton)
+        self.add_dynamic_items(EndSessionButton, HintButton)
         await self.sync_commands_if_changed()
 
     def command_scope(self) -> discord.Object | None:

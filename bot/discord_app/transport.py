@@ -16,7 +16,7 @@ import aiohttp
 import discord
 
 from bot.discord_app.embeds import card_embed, clip
-from bot.discord_app.views import scene_controls
+from bot.discord_app.views import session_controls
 from bot.errors import DeliveryError
 from bot.sessions.messages import HINT, Message
 from bot.sessions.transport import Posted
@@ -98,7 +98,7 @@ def _rendered(message: Message, channel_id: int) -> dict[str, Any]:
 
 
 def _view(message: Message, channel_id: int) -> discord.ui.View | None:
-    return scene_controls(channel_id, HINT in message.controls) if message.controls else None
+    return session_controls(channel_id, HINT in message.controls) if message.controls else None
 
 
 def _fingerprint(content: str, title: str | None, description: str | None) -> str:

@@ -128,6 +128,7 @@ class _Tracked:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one line at a time, catch-up first
     nudged: bool = False
     behind: bool = False  # lines may be missing: catch up on the channel's history before playing live ones
+    catch_ups_asked: int = 0  # how often it fell behind: a catch-up asked for during another one runs again
     broken: bool = False  # the engine state could not be rebuilt from the store yet
     retry_at: float = 0.0
     retry_delay: float = 1.0
@@ -555,6 +556,7 @@ class SessionService:
     # -- catching up --
     def _fall_behind(self, tracked: _Tracked, now: bool = False) -> None:
         tracked.behind = True
+        tracked.catch_ups_asked += 1
         if now:
             tracked.retry_at = 0.0
         self._catch_up_soon(tracked)
@@ -572,6 +574,7 @@ class SessionService:
 
     async def _catch_up_locked(self, tracked: _Tracked) -> bool:
         """Play, in order, the trainee's lines in the channel that the store does not have."""
+        asked = tracked.catch_ups_asked
         try:
             if not await self._ready(tracked):
                 raise StoreError("the session could not be reloaded")
@@ -592,7 +595,8 @@ class SessionService:
             log.warning("session %d: catching up failed (%s); again in %.0f s", tracked.row.id, exc, tracked.retry_delay)
             tracked.retry_delay = min(tracked.retry_delay * 2, self.settings.catch_up_max_retry_seconds)
             return False
-        tracked.behind = False
+        # Another reconnection while this ran may have brought lines its history did not show.
+        tracked.behind = tracked.catch_ups_asked != asked
         tracked.retry_delay = self.settings.first_retry_seconds
         if played:
             log.info("session %d: caught up on %d line(s)", tracked.row.id, played)

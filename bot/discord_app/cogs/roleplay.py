@@ -183,7 +183,7 @@ class RolePlayCog(commands.Cog):
     @roleplay.command(name="end")
     async def end(self, interaction: discord.Interaction) -> None:
         """End the role-play in this thread and get feedback."""
-        await self.end_scene(interaction, interaction.channel_id or 0)
+        await self.end_session(interaction, interaction.channel_id or 0)
 
     @roleplay.command(name="hint")
     async def hint(self, interaction: discord.Interaction) -> None:
@@ -197,7 +197,7 @@ class RolePlayCog(commands.Cog):
         await interaction.response.send_message(embeds.clip("\n".join(lines), 2000) or "No scenarios are installed.", ephemeral=True)
 
     # -- shared by commands and buttons --
-    async def end_scene(self, interaction: discord.Interaction, thread_id: int) -> None:
+    async def end_session(self, interaction: discord.Interaction, thread_id: int) -> None:
         instructor = is_instructor(interaction.user, self.bot.settings)
         try:
             self.service.check_end(thread_id, by=interaction.user.id, by_instructor=instructor)
