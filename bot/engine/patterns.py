@@ -68,6 +68,7 @@ class ScenarioPattern:
     """
 
     __slots__ = ("pattern", "size", "_body", "_assertions", "_budget")
+    flags = re.IGNORECASE  # how Python's re would read `pattern`, for tools that parse it with re's parser
 
     def __init__(self, pattern: str, body: Any, assertions: tuple[_Assertion, ...], size: int, budget: PatternBudget) -> None:
         self.pattern = pattern

@@ -487,6 +487,9 @@ class SessionService:
             )])
             self.outbox.kick(row.thread_id)
             return
+        if row.thread_id in self._by_channel:  # started in this process while it was being read
+            play.abandon()
+            return
         tracked = self._track(row, play, scenario, machine)
         # Lines saved by a version of the trainer without an outbox, never marked as delivered.
         legacy = await self.store.resident_lines_without_outbox(row.id)

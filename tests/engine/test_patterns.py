@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,9 +72,9 @@ def test_what_cannot_run_safely_is_refused_with_a_reason(pattern: str, says: str
 
 
 def test_trainer_check_reports_refused_patterns_as_s007(tmp_path: Path) -> None:
-    text = (ROOT / "dialogues" / "traffic_stop.yaml").read_text("utf-8")
-    text = text.replace('    - "\\\\bany idea why (i|we) (stopped|pulled)"', '    - "(a)\\\\1"\n    - "a(?=b)"')
-    (tmp_path / "traffic_stop.yaml").write_text(text, encoding="utf-8")
+    data = yaml.safe_load((ROOT / "dialogues" / "traffic_stop.yaml").read_text("utf-8").replace("\non:", "\n'on':"))
+    data["signals"] = {"mentions_tag": ["(a)\\1", "a(?=b)", r"\btag\b"]}
+    (tmp_path / "traffic_stop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     _, problems = check([tmp_path])
     s007 = [str(p) for p in problems if p.code == "S007"]
     assert len(s007) == 2

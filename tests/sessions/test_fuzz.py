@@ -82,7 +82,7 @@ pattern_text = st.one_of(
 @given(st.lists(pattern_text, min_size=1, max_size=3), st.text(max_size=120))
 def test_scenario_files_with_any_patterns_load_clearly_and_play(patterns: list[str], message: str) -> None:
     data = copy.deepcopy(BASE)
-    data["signals"]["fuzzed"] = patterns
+    data.setdefault("signals", {})["fuzzed"] = patterns
     scenario, problems = parse_scenario(yaml.safe_dump(data, allow_unicode=True), "traffic_stop.yaml")
     if scenario is None:
         assert problems and all(p.code.startswith("S") for p in problems)
