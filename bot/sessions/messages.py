@@ -111,11 +111,14 @@ def feedback(scenario: Scenario, score: Score, trainee: str, trainee_id: int | N
             f"turn {p.turn}: mood {p.mood_before}\u2192{p.mood_after} after \u201c{_short(p.line, 120)}\u201d" for p in score.turning_points
         ]
         fields.append(Field("Turning points", "\n".join(points)))
-    card = Card(
-        title=f"Feedback: {scenario.title}",
-        description=f"{mention(trainee_id, trainee)} \u00b7 outcome **{score.outcome.value}** \u00b7 score **{score.total:02d}/100**",
-        fields=tuple(fields), tone=score.outcome.value,
-    )
+    description = f"{mention(trainee_id, trainee)} \u00b7 outcome **{score.outcome.value}** \u00b7 score **{score.total:02d}/100**"
+    # The ending's summary and why the total was capped, for engines whose Score carries them.
+    ending: str = getattr(score, "ending", "")
+    caps: tuple[str, ...] = getattr(score, "caps", ())
+    if ending:
+        description += f"\n{ending}"
+    description += "".join(f"\nCapped: {cap}" for cap in caps)
+    card = Card(title=f"Feedback: {scenario.title}", description=description, fields=tuple(fields), tone=score.outcome.value)
     return Message(FEEDBACK, card=card, mentions=_ids(trainee_id), extra={"score": score.total, "outcome": score.outcome.value})
 
 

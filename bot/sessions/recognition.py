@@ -17,6 +17,6 @@ def recognition_due(score: Score, settings: RecognitionSettings) -> bool:
     """A finished role-play earns a public recognition post only for a success at or above
     the threshold, and only with a clean grade: a grade the engine flags for integrity
     (a gamed score) is never recognised. A poor result is never posted."""
-    # Score.integrity: the engine's integrity flags, empty when the grade is clean.
-    integrity: tuple[str, ...] = getattr(score, "integrity", ())
+    # Score.integrity: the engine's notes of gamed or contradicted lines, empty when the grade is clean.
+    integrity: tuple[object, ...] = getattr(score, "integrity", ())
     return score.outcome is Outcome.SUCCESS and score.total >= settings.recognition_threshold and not integrity
