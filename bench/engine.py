@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import io
 import json
 import os
 import re
@@ -30,6 +31,8 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
 
 HERE = Path(__file__).resolve().parents[1]
 DATA = sorted((HERE / "tests" / "data").glob("*.jsonl"))
@@ -53,7 +56,8 @@ from bot.engine.machine import ScenarioMachine  # noqa: E402
 from bot.engine.scenario import Scenario  # noqa: E402
 from bot.engine.session import Session  # noqa: E402
 from bot.engine.signals import analyze, detect, load_lexicon  # noqa: E402
-from bot.runner import SceneRunner  # noqa: E402
+from bot.sessions import ServiceSettings, SessionService, Trainee  # noqa: E402
+from bot.terminal import TerminalTransport  # noqa: E402
 from bot.store import Store  # noqa: E402
 from transitions import Machine  # noqa: E402
 
@@ -236,30 +240,36 @@ async def _store_pragmas(store: Store) -> tuple[str, int]:
 
 
 async def _stored_turns(store: Store, scenarios: list[Scenario], sessions: list[list[str]], concurrency: int, seed: int) -> tuple[int, float, list[float]]:
-    """Turns through the path every front end uses, each committed before its reply.
-    (Phase 2 of issue 9 moves this onto the session service; only this function changes.)"""
+    """Turns through the session service (the terminal's transport, printing to memory): each
+    committed with its reply before the reply is delivered and recorded as delivered."""
     latencies: list[float] = []
     queue = list(enumerate(sessions))
+    transport = TerminalTransport(Console(file=io.StringIO()), interactive=False)
+    service = SessionService(store, transport, Library.of(*scenarios), ServiceSettings(lines_per_minute=0))
 
     async def trainee(worker: int) -> int:
         turns = 0
         while queue:
             k, script = queue.pop()
             scenario = scenarios[k % len(scenarios)]
-            runner = await SceneRunner.start(store, scenario, trainee=f"bench{worker}", seed=seed + k)
+            started = await service.start(scenario, Trainee(f"bench{worker}"), seed=seed + k)
+            await service.outbox.drain(started.row.id)
+            ended = False
             for text in script:
-                if runner.ended:
-                    break
                 t0 = time.perf_counter()
-                await runner.step(text)
+                said = await service.say(started.row.id, text)
                 latencies.append(time.perf_counter() - t0)
                 turns += 1
-            if not runner.ended:
-                await runner.abandon()
+                if said.play.ended:
+                    ended = True
+                    break
+            if not ended:
+                await service.end_session(started.row.id)
         return turns
 
     start = time.perf_counter()
     turns = sum(await asyncio.gather(*(trainee(w) for w in range(concurrency))))
+    await service.close()
     return turns, time.perf_counter() - start, latencies
 
 

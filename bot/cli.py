@@ -23,7 +23,14 @@ log = logging.getLogger("trainer")
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _db_help() -> str:
+    from bot.store import default_db_path
+
+    return f"database file (default: {default_db_path()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    db_help = _db_help()
     parser = argparse.ArgumentParser(
         prog="trainer",
         description="Role-play trainer: practise talking with residents, get quoted feedback.",
@@ -34,14 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     play = commands.add_parser("play", help="role-play a scenario in the terminal", description=(
         "Role-play a scenario. On a terminal it is interactive; otherwise each line of standard "
-        "input is one trainee message and the scene ends when input ends."))
+        "input is one trainee message and the scene ends when input ends. A line starting with / is "
+        "a command (/help, /hint, /end), never said to the resident. Every line is saved (with the "
+        "reply it got) before the reply is shown."))
     play.add_argument("scenario", nargs="?", help="scenario id (e.g. traffic_stop) or path to a scenario file")
     play.add_argument("--resume", type=_session_id, metavar="SESSION_ID", help="continue an unfinished session (see 'trainer sessions --status active')")
     play.add_argument("--seed", type=int, help="seed for the resident's line variations (default: random, saved with the session)")
     play.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
-    play.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    play.add_argument("--db", type=Path, help=db_help)
     play.add_argument("--name", default=None, help="the trainee's name for the records (default: your login name)")
     play.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
+
+    listing = commands.add_parser("scenarios", help="list the scenarios you can play", description=(
+        "The valid scenarios of a directory (default: ./dialogues): id, title and audience."))
+    listing.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per scenario")
 
     check = commands.add_parser("check", help="validate scenario files", description=(
         "Check scenario files: structure, then names and reachability. Prints 'file:line: CODE message' "
@@ -76,13 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="configuration file (see config.example.yaml); default: config.yaml if present")
 
     sessions = commands.add_parser("sessions", help="list role-play sessions", description="One row per session, oldest first.")
-    sessions.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    sessions.add_argument("--db", type=Path, help=db_help)
     sessions.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     sessions.add_argument("--status", choices=("active", "ended"), help="only active (unfinished) or ended sessions")
 
     export = commands.add_parser("export", help="sessions or every line said, as CSV or JSON Lines", description=(
         "Export for spreadsheets: UTF-8, every trainee line verbatim. Writes to standard output unless --output is given."))
-    export.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    export.add_argument("--db", type=Path, help=db_help)
     export.add_argument("--what", choices=("sessions", "turns"), required=True, help="one row per session, or per line said")
     export.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or jsonl")
     export.add_argument("--cohort", help="only trainees in this cohort")
@@ -92,19 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="each trainee's progress, for instructors", description=(
         "Per trainee: role-plays played and finished, successes, average score, kudos, and how often each skill was shown."))
-    report.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    report.add_argument("--db", type=Path, help=db_help)
     report.add_argument("--trainee", help="only this trainee (display name)")
     report.add_argument("--guild", type=_session_id, metavar="SERVER_ID", help="only this Discord server (0: terminal)")
     report.add_argument("--json", action="store_true", help="one JSON object per trainee")
 
     backup = commands.add_parser("backup", help="copy the database safely, even while the bot runs", description=(
         "Online backup (SQLite's backup API): a consistent copy while other processes keep writing."))
-    backup.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    backup.add_argument("--db", type=Path, help=db_help)
     backup.add_argument("--to", type=Path, required=True, help="the backup file to write")
 
     purge = commands.add_parser("purge", help="delete sessions older than a date (data retention)", description=(
         "Delete sessions started before DATE with all their lines and evidence. Says how many first."))
-    purge.add_argument("--db", type=Path, help="database file (default: trainer.db in your user data directory)")
+    purge.add_argument("--db", type=Path, help=db_help)
     purge.add_argument("--before", type=_date, required=True, help="cut-off date, YYYY-MM-DD (sessions started earlier are deleted)")
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation (for scripts)")
 
@@ -132,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "play": cmd_play, "check": cmd_check, "analyze": cmd_analyze, "sessions": cmd_sessions,
         "export": cmd_export, "backup": cmd_backup, "purge": cmd_purge, "record": cmd_record, "replay": cmd_replay,
-        "run": cmd_run, "graph": cmd_graph, "report": cmd_report,
+        "run": cmd_run, "graph": cmd_graph, "report": cmd_report, "scenarios": cmd_scenarios,
     }
     try:
         return handlers[args.command](args)
@@ -218,34 +232,70 @@ def _analyze_for_scenario(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from bot.engine.catalog import load
-    from bot.runner import SceneRunner
+    from rich.console import Console
+
+    from bot.engine.catalog import Library, load
+    from bot.sessions import ServiceSettings, SessionService, Trainee
     from bot.store import Store
-    from bot.terminal import play_in_terminal
+    from bot.terminal import TerminalTransport, play_in_terminal
 
     if args.scenario is None and args.resume is None:
         raise UsageError("play needs a SCENARIO (e.g. traffic_stop) or --resume SESSION_ID")
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    database = _db(args)
 
     async def run() -> None:
-        async with Store.open(_db(args), create=args.resume is None) as store:
+        async with Store.open(database, create=args.resume is None, busy_timeout=_busy_timeout()) as store:
             if args.resume is not None:
                 session = await store.get_session(args.resume)
                 if session is None:
-                    raise UsageError(f"there is no session {args.resume} in {_db(args)}")
+                    raise UsageError(f"there is no session {args.resume} in {database}")
                 if session.thread_id is not None:
                     raise UsageError(f"session {args.resume} is a Discord role-play; it continues in its thread, not here")
                 try:
                     scenario = load(args.scenario or session.scenario_id, args.dialogues)
                 except ScenarioNotFound as exc:
                     raise UsageError(f"{exc}; if the session was played from a file, give it: trainer play FILE --resume {args.resume}") from exc
-                runner = await SceneRunner.resume(store, args.resume, scenario)
             else:
                 scenario = load(args.scenario, args.dialogues)
-                runner = await SceneRunner.start(store, scenario, trainee=args.name or _login_name(), seed=args.seed)
-            await play_in_terminal(runner, interactive=interactive, as_json=args.json, resumed=args.resume is not None)
+            console = Console(file=sys.stdout, highlight=False, soft_wrap=not interactive, force_terminal=interactive or None)
+            transport = TerminalTransport(console, interactive=interactive)
+            # One person at a keyboard: no flood control.
+            service = SessionService(store, transport, Library.of(scenario), ServiceSettings(lines_per_minute=0))
+            try:
+                if args.resume is not None:
+                    started = await service.resume(args.resume, scenario)
+                else:
+                    started = await service.start(scenario, Trainee(args.name or _login_name()), seed=args.seed)
+                await play_in_terminal(service, started, interactive=interactive, as_json=args.json, database=database, resumed=args.resume is not None)
+            finally:
+                await service.close()
 
     asyncio.run(run())
+    return EXIT_OK
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.engine.catalog import check, default_dialogues_dir
+
+    directory = args.dialogues or default_dialogues_dir()
+    if not directory.is_dir():
+        raise UsageError(f"no such directory: {directory}")
+    scenarios, problems = check([directory])
+    rows = [{"id": s.id, "title": s.title, "audience": list(s.audience), "file": s.path} for s in sorted(scenarios, key=lambda s: s.id)]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        table = Table("id", "title", "audience", box=None, padding=(0, 2, 0, 0))
+        for row in rows:
+            table.add_row(row["id"], row["title"], ", ".join(row["audience"]) or "everyone")
+        Console(highlight=False).print(table if rows else f"no scenarios in {directory}")
+    if problems:
+        print(f"trainer: {len(problems)} problem(s) in {directory}; 'trainer check {directory}' lists them (those scenarios are left out)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -344,7 +394,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     from bot.store import Store
 
     async def fetch() -> list[Any]:
-        async with Store.open(_db(args), create=False) as store:
+        async with Store.open(_db(args), create=False, busy_timeout=_busy_timeout()) as store:
             return await store.list_sessions(status=args.status)
 
     rows = asyncio.run(fetch())
@@ -370,7 +420,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot.store.rows import ExportTurn
 
     async def fetch() -> list[Any]:
-        async with Store.open(_db(args), create=False) as store:
+        async with Store.open(_db(args), create=False, busy_timeout=_busy_timeout()) as store:
             cohort_id = None
             if args.cohort is not None:
                 found = [c for c in await store.cohorts_named(args.cohort) if args.guild is None or c.guild_id == args.guild]
@@ -407,7 +457,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bot.store import Store
 
     async def fetch() -> list[Any]:
-        async with Store.open(_db(args), create=False) as store:
+        async with Store.open(_db(args), create=False, busy_timeout=_busy_timeout()) as store:
             members = [m for m in await store.members(guild_id=args.guild) if args.trainee in (None, m.display_name)]
             if args.trainee is not None and not members:
                 raise UsageError(f"no trainee named '{args.trainee}'")
@@ -444,7 +494,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         raise UsageError("the backup file must not be the database itself")
 
     async def run() -> None:
-        async with Store.open(_db(args), create=False) as store:
+        async with Store.open(_db(args), create=False, busy_timeout=_busy_timeout()) as store:
             await store.backup(args.to)
 
     asyncio.run(run())
@@ -456,11 +506,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from bot.store import Store
 
     async def run() -> int:
-        async with Store.open(_db(args), create=False) as store:
-            sessions, turns = await store.count_before(args.before)
-            print(f"{sessions} ended session(s) with {turns} line(s) started before {args.before}"
-                  " (role-plays still in progress are kept; kudos given before then go too).", file=sys.stderr)
-            if sessions == 0:
+        async with Store.open(_db(args), create=False, busy_timeout=_busy_timeout()) as store:
+            counts = await store.count_before(args.before)
+            print(f"Before {args.before}: {counts.sessions} ended session(s) with {counts.turns} line(s), {counts.kudos} kudos,"
+                  f" and {counts.members} person(s) with nothing else on record (role-plays in progress are kept).", file=sys.stderr)
+            if not counts.anything:
+                print("nothing to delete", file=sys.stderr)
                 return EXIT_OK
             if not args.yes:
                 if not sys.stdin.isatty():
@@ -469,7 +520,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
                     print("nothing deleted", file=sys.stderr)
                     return EXIT_OK
             deleted = await store.purge(args.before)
-            print(f"deleted {deleted} session(s)", file=sys.stderr)
+            print(f"deleted {deleted.sessions} session(s), {deleted.kudos} kudos and {deleted.members} person(s);"
+                  " the database file was rebuilt without them", file=sys.stderr)
             return EXIT_OK
 
     return asyncio.run(run())
@@ -494,6 +546,22 @@ def _jobs(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a number of processes, got '{text}'") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 (one per CPU) or more")
+    return value
+
+
+def _busy_timeout() -> float:
+    """TRAINER_BUSY_TIMEOUT: how long a write waits for another process's lock (default 30 s)."""
+    import os
+
+    raw = os.environ.get("TRAINER_BUSY_TIMEOUT", "")
+    if not raw:
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"TRAINER_BUSY_TIMEOUT must be a number of seconds, not {raw!r}") from None
+    if not 0 < value <= 3600:
+        raise UsageError("TRAINER_BUSY_TIMEOUT must be between 0 and 3600 seconds")
     return value
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,23 @@ from bot.errors import ConfigError
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 KNOWN: dict[str, set[str]] = {
     "discord": {"token", "guild_id", "instructor_role", "practice_channel_id", "allow_self_practice", "owner_ids"},
-    "database": {"path"},
+    "servers": set(),  # server ids, each with SERVER_KEYS
+    "database": {"path", "busy_timeout_seconds"},
     "dialogues": {"path"},
     "recognition": {"threshold"},
     "idle": {"nudge_after_seconds", "abandon_after_seconds"},
+    "limits": {"lines_per_minute", "burst"},
     "logging": {"level", "file"},
 }
+SERVER_KEYS = {"instructor_role", "practice_channel_id"}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What one Discord server sets for itself; None: the `discord:` value."""
+
+    instructor_role: str | None = None
+    practice_channel_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -39,9 +50,21 @@ class Settings:
     log_file: Path | None
     api_base: str | None = None  # DISCORD_API_BASE: a proxy or a test fake of Discord's REST API
     gateway_url: str | None = None  # DISCORD_GATEWAY_URL: the same for the gateway
+    servers: Mapping[int, ServerSettings] = field(default_factory=dict)
+    busy_timeout_seconds: float = 30.0
+    lines_per_minute: int = 20
+    line_burst: int = 6
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"Settings(guild_id={self.guild_id}, database={self.database}, dialogues={self.dialogues}, token=<hidden>)"
+
+    def instructor_role_in(self, guild_id: int | None) -> str:
+        server = self.servers.get(guild_id or 0)
+        return server.instructor_role if server is not None and server.instructor_role else self.instructor_role
+
+    def practice_channel_in(self, guild_id: int | None) -> int | None:
+        server = self.servers.get(guild_id or 0)
+        return server.practice_channel_id if server is not None and server.practice_channel_id else self.practice_channel_id
 
 
 def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
@@ -65,6 +88,8 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
             raise ConfigError(f"unknown config section '{section}' (known: {', '.join(KNOWN)})")
         if value is not None and not isinstance(value, dict):
             raise ConfigError(f"config section '{section}' must be a mapping")
+        if section == "servers":
+            continue
         for key in value or {}:
             if key not in KNOWN[section]:
                 raise ConfigError(f"unknown config key '{section}.{key}'")
@@ -82,6 +107,7 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
     if level not in LOG_LEVELS:
         raise ConfigError(f"logging.level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
     log_file = reader.text("logging.file", "")
+    busy = reader.integer("database.busy_timeout_seconds", 30, low=1, high=3600)
     return Settings(
         token=token.strip(),
         guild_id=reader.snowflake("discord.guild_id"),
@@ -98,7 +124,36 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
         log_file=(base / log_file) if log_file else None,
         api_base=env.get("DISCORD_API_BASE") or None,
         gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
+        servers=_servers(data.get("servers")),
+        busy_timeout_seconds=float(busy),
+        lines_per_minute=reader.integer("limits.lines_per_minute", 20, low=0, high=600),
+        line_burst=reader.integer("limits.burst", 6, low=1, high=100),
     )
+
+
+def _servers(value: Any) -> dict[int, ServerSettings]:
+    """`servers: {<server id>: {instructor_role: ..., practice_channel_id: ...}}`."""
+    if value is None:
+        return {}
+    servers: dict[int, ServerSettings] = {}
+    for raw_id, spec in value.items():
+        guild_id = _snowflake("servers", raw_id)
+        where = f"servers.{guild_id}"
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where} must be a mapping (instructor_role:, practice_channel_id:)")
+        for key in spec:
+            if key not in SERVER_KEYS:
+                raise ConfigError(f"unknown config key '{where}.{key}' (known: {', '.join(sorted(SERVER_KEYS))})")
+        reader = _Reader({"server": spec})
+        role = reader.text("server.instructor_role", "").strip() or None
+        channel = spec.get("practice_channel_id")
+        servers[guild_id] = ServerSettings(
+            instructor_role=role,
+            practice_channel_id=_snowflake(f"{where}.practice_channel_id", channel) if channel not in (None, "") else None,
+        )
+    return servers
 
 
 class _Reader:

@@ -30,6 +30,29 @@ class StoreError(TrainerError):
     """The database could not be opened, migrated, read or written."""
 
 
+class StoreBusy(StoreError):
+    """Another process held the database's write lock for longer than the busy timeout."""
+
+
+class StoreFull(StoreError):
+    """The disk holding the database (or its size limit) is full."""
+
+
+class DeliveryError(TrainerError):
+    """A message could not be delivered to a chat platform.
+
+    `permanent`: retrying cannot help (the channel is gone, the bot may not post there).
+    `uncertain`: the platform may have posted it anyway (a 5xx, a dropped connection), so
+    the channel's history must be checked before sending it again.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, uncertain: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.uncertain = uncertain
+        self.retry_after = retry_after
+
+
 class ConfigError(TrainerError):
     """A setting is missing or invalid; the message names the key."""
 

@@ -1,4 +1,9 @@
-"""Rows out of the store as CSV or JSON Lines for instructors' spreadsheets. No SQL here."""
+"""Rows out of the store as CSV or JSON Lines for instructors' spreadsheets. No SQL here.
+
+JSON Lines keep every text verbatim. In CSV, a text a spreadsheet would run as a formula
+(it starts with =, +, -, @, a tab or a carriage return: '=HYPERLINK(...)' from a trainee)
+gets a leading apostrophe, which spreadsheets show as text and do not display.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,16 @@ def write_rows(rows: Sequence[Any], out: TextIO, fmt: str, fields: Sequence[str]
     writer.writeheader()
     count = 0
     for record in records:
-        writer.writerow(record)
+        writer.writerow({key: inert(value) for key, value in record.items()})
         count += 1
     return count
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """A text that a spreadsheet cannot take for a formula (numbers are left as they are)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -1,35 +1,42 @@
-"""The terminal front end of `trainer play`.
+"""The terminal front end of `trainer play`: a transport of the session service that prints.
 
 On a TTY: an interactive scene (briefing, resident lines, a mood indicator, feedback).
 Otherwise: one trainee message per input line, output flushed after every reply, the
-scene abandoned when input ends before an ending. Only I/O here; the runner plays.
+scene abandoned when input ends before an ending. A line starting with '/' is a command
+of the terminal (/help, /hint, /end), never a line said to the resident. Only I/O here:
+the session service plays, stores and sends (through `TerminalTransport`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console, Group
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
-from bot.engine.scenario import Outcome
-from bot.engine.scoring import Score, SkillStatus
-from bot.engine.session import Turn
-from bot.runner import SceneRunner
+from bot.engine.scoring import Score
+from bot.engine.session import Session
+from bot.errors import SessionError, StoreError, TrainerError
+from bot.sessions import LineResult, Message, SessionService, Started
+from bot.sessions import messages as kinds
+from bot.sessions.transport import Posted
 
 MOOD_WORDS = ((25, "at ease", "green"), (45, "calm", "green"), (65, "wary", "yellow"), (80, "tense", "dark_orange"), (101, "hostile", "red"))
 END_COMMANDS = {"/end", "/quit", "/exit"}
-STATUS_MARK = {
-    SkillStatus.EARNED: ("earned", "green"),
-    SkillStatus.LATE: ("late", "yellow"),
-    SkillStatus.OUT_OF_ORDER: ("out of order", "yellow"),
-    SkillStatus.MISSED: ("missed", "red"),
-}
+HELP = (
+    "Commands (a line starting with / is never said to the resident):\n"
+    "  /hint   a coaching hint: the next skill to show (not a turn; nothing is scored)\n"
+    "  /end    finish the scene now and get your feedback (also /quit, /exit, or Ctrl-D)\n"
+    "  /help   this list"
+)
+TONE_STYLE = {"success": "green", "failure": "red", "abandoned": "yellow", "celebration": "green", "info": "blue"}
+_MARKUP = re.compile(r"\*\*(.+?)\*\*|\*(.+?)\*|(?<!\w)_(.+?)_(?!\w)")
 
 
 def mood_word(mood: int) -> tuple[str, str]:
@@ -49,98 +56,88 @@ def mood_bar(mood: int, width: int = 20) -> Text:
     return bar
 
 
-class TerminalScene:
-    def __init__(self, runner: SceneRunner, console: Console, *, interactive: bool) -> None:
-        self.runner = runner
+def styled(text: str, base: str = "") -> Text:
+    """Chat markup (**bold**, *italic*, _italic_) as terminal styles."""
+    out = Text(style=base)
+    at = 0
+    for match in _MARKUP.finditer(text):
+        out.append(text[at : match.start()])
+        bold, star, underscore = match.groups()
+        out.append(bold or star or underscore, style="bold" if bold else "italic")
+        at = match.end()
+    out.append(text[at:])
+    return out
+
+
+class TerminalTransport:
+    """What a session sends, printed. The terminal keeps no history the bot could read back."""
+
+    name = "terminal"
+    keeps_history = False
+
+    def __init__(self, console: Console, *, interactive: bool) -> None:
         self.console = console
         self.interactive = interactive
-        scenario = runner.play.scenario
-        self.resident = scenario.resident.name
+        self.posted = 0
 
-    def show_opening(self) -> None:
-        scenario = self.runner.play.scenario
-        if self.interactive:
-            self.console.print(Panel(Text(scenario.briefing), title=Text(scenario.title, style="bold"), subtitle=f"session {self.runner.session_id}"))
-            self.console.print(Text("Type what you would say. /end finishes the scene.", style="dim"))
+    async def post(self, channel_id: int, message: Message, nonce: str) -> str:
+        self.show(channel_id, message)
+        self.posted += 1
+        return f"terminal-{channel_id}-{self.posted}"
+
+    async def edit(self, channel_id: int, message_id: str, message: Message) -> None:
+        """Buttons are a chat's; there is nothing to change on a terminal."""
+
+    async def history(self, channel_id: int, after: str | None = None) -> AsyncIterator[Posted]:
+        return
+        yield  # an async generator that finds nothing
+
+    def fingerprint(self, message: Message) -> str:
+        return message.to_json()
+
+    def mention(self, user_id: int | None, name: str) -> str:
+        return name
+
+    def show(self, session_id: int, message: Message) -> None:
+        console = self.console
+        if message.kind == kinds.BRIEFING and message.card is not None:
+            if self.interactive:
+                console.print(Panel(styled(message.card.description), title=Text(message.card.title, style="bold"), subtitle=f"session {session_id}"))
+                console.print(Text("Type what you would say. /help lists the commands.", style="dim"))
+            else:
+                console.print(Text(f"== {message.card.title} (session {session_id}) =="))
+                console.print(Text(f"Briefing: {message.card.description}"))
+        elif message.speaker is not None:
+            line = Text(f"{message.speaker}: ", style="bold magenta")
+            line.append_text(styled(message.text))
+            console.print(line)
+            if self.interactive and message.mood is not None:
+                console.print(mood_bar(message.mood))
+        elif message.card is not None:
+            console.print(card_view(message.card.title, message.card.description, [(f.name, f.value) for f in message.card.fields], message.card.tone))
+        elif message.text:
+            console.print(styled(message.text, "dim" if message.kind == kinds.NOTICE else ""))
+        console.file.flush()
+
+
+def card_view(title: str, description: str, fields: list[tuple[str, str]], tone: str) -> Group:
+    parts: list[Any] = [Text(title, style="bold"), styled(description, f"bold {TONE_STYLE.get(tone, '')}".strip())]
+    for name, value in fields:
+        if "\n" not in value and len(name) + len(value) < 100:
+            line = styled(name, "bold")
+            line.append(": ")
+            line.append_text(styled(value))
+            parts.append(line)
         else:
-            self.console.print(Text(f"== {scenario.title} (session {self.runner.session_id}) =="))
-            self.console.print(Text(f"Briefing: {scenario.briefing}"))
-        self.show_resident(self.runner.play.opening, self.runner.play.mood)
-
-    def show_resumed(self) -> None:
-        play = self.runner.play
-        self.console.print(Text(f"== {play.scenario.title}: resuming session {self.runner.session_id} after turn {len(play.turns)} =="))
-        self.show_resident(self.runner.last_resident_line, play.mood)
-
-    def show_resident(self, line: str, mood: int) -> None:
-        text = Text(f"{self.resident}: ", style="bold magenta")
-        text.append(line)
-        self.console.print(text)
-        if self.interactive:
-            self.console.print(mood_bar(mood))
-        self.console.file.flush()
-
-    def show_turn(self, turn: Turn) -> None:
-        if not self.interactive:
-            self.console.print(Text(f"You: {turn.trainee}", style="cyan"))
-        self.show_resident(turn.reply, turn.mood_after)
-
-    def show_feedback(self, score: Score) -> None:
-        self.console.print(feedback_view(score, self.runner.play.scenario.title))
-        self.console.file.flush()
-
-
-def feedback_view(score: Score, title: str) -> Group:
-    colour = {Outcome.SUCCESS: "green", Outcome.FAILURE: "red", Outcome.ABANDONED: "yellow"}[score.outcome]
-    heading = Text(f"Feedback: {title}\n", style="bold")
-    heading.append(f"Outcome: {score.outcome.value}   Score: {score.total}/100", style=f"bold {colour}")
-    if score.ending:
-        heading.append(f"\n{score.ending}")
-    for cap in score.caps:
-        heading.append(f"\nCapped: {cap}", style="yellow")
-    table = Table(show_header=True, header_style="bold", expand=False)
-    table.add_column("Skill")
-    table.add_column("Result")
-    table.add_column("Points", justify="right")
-    table.add_column("Your words")
-    for skill in score.skills:
-        word, style = STATUS_MARK[skill.status]
-        quote = f"\u201c{skill.quote}\u201d (turn {skill.turn})" if skill.turn else ""
-        table.add_row(Text(skill.label), Text(word, style=style), f"{skill.points}/{skill.max_points}", Text(quote + (f"\n{skill.note}" if skill.note else "")))
-    parts: list[Any] = [heading, table]
-    if score.penalties or score.critical:
-        lines = Text("Costs:\n", style="bold")
-        for hit in score.critical:
-            lines.append(f"  critical: {hit.signal} in turn {hit.turn}: \u201c{hit.quote}\u201d (the scene fails; score capped)\n", style="red")
-        for hit in score.penalties:
-            lines.append(f"  {hit.points} {hit.signal} in turn {hit.turn}: \u201c{hit.quote}\u201d\n")
-        parts.append(lines)
-    if score.went_well:
-        well = Text("What went well:\n", style="bold green")
-        for item in score.went_well:
-            well.append(f"  + {item}\n")
-        parts.append(well)
-    if score.try_next:
-        tips = Text("What to try next:\n", style="bold yellow")
-        for tip in score.try_next:
-            tips.append(f"  - {tip.tip}\n")
-            if tip.example:
-                tips.append(f"    e.g. \u201c{tip.example}\u201d\n", style="italic")
-        parts.append(tips)
-    if score.turning_points:
-        points = Text("Turning points:\n", style="bold")
-        for point in score.turning_points:
-            direction = "calmer" if point.mood_after < point.mood_before else "more upset"
-            points.append(f"  turn {point.turn}: mood {point.mood_before} -> {point.mood_after} ({direction}) after \u201c{point.line}\u201d\n")
-        parts.append(points)
+            parts.append(styled(name, "bold"))
+            parts.append(styled("\n".join(f"  {row}" for row in value.splitlines())))
     return Group(*parts)
 
 
-def result_json(runner: SceneRunner, score: Score) -> dict[str, Any]:
-    play = runner.play
+def result_json(play: Session, session_id: int, score: Score) -> dict[str, Any]:
     return {
         "scenario": play.scenario.id,
-        "session": runner.session_id,
+        "session": session_id,
         "outcome": score.outcome.value,
         "score": score.total,
         "skills": score.skill_points(),
@@ -148,31 +145,42 @@ def result_json(runner: SceneRunner, score: Score) -> dict[str, Any]:
         "final_state": play.state,
         "mood": play.mood,
         "seed": play.seed,
-        "ending": score.ending,
-        "caps": list(score.caps),
-        "integrity": [{"kind": n.kind, "turns": list(n.turns), "text": n.text} for n in score.integrity],
+        # What engines with endings and integrity checks add to a Score (empty otherwise).
+        "ending": getattr(score, "ending", ""),
+        "caps": list(getattr(score, "caps", ())),
+        "integrity": [{"kind": n.kind, "turns": list(n.turns), "text": n.text} for n in getattr(score, "integrity", ())],
     }
 
 
 async def play_in_terminal(
-    runner: SceneRunner,
+    service: SessionService,
+    started: Started,
     *,
     interactive: bool,
     as_json: bool,
+    database: Path,
     read_line: Callable[[], str | None] | None = None,
     out: TextIO | None = None,
     resumed: bool = False,
 ) -> Score:
-    """Drive one scene from lines of input until it ends or input runs out."""
+    """Drive one session from lines of input until it ends or input runs out."""
     stream = out or sys.stdout
-    console = Console(file=stream, highlight=False, soft_wrap=not interactive, force_terminal=interactive or None)
-    scene = TerminalScene(runner, console, interactive=interactive)
+    transport = service.transport
+    assert isinstance(transport, TerminalTransport)
+    console = transport.console
     reader = read_line or (_prompt_reader(console) if interactive else _stdin_reader())
+    session_id = started.row.id
+    play = started.play
     if resumed:
-        scene.show_resumed()
+        console.print(Text(f"== {play.scenario.title}: resuming session {session_id} after turn {len(play.turns)} =="))
+        before = transport.posted
+        play = await service.deliver_pending(session_id)
+        if transport.posted == before and not play.ended:  # nothing was waiting: remind them where they were
+            transport.show(session_id, kinds.resident_line(play.scenario, play.turns[-1].reply if play.turns else play.opening, play.mood))
     else:
-        scene.show_opening()
+        await service.outbox.drain(session_id)  # the briefing and the opening line
     ignored = 0
+    score: Score | None = play.score() if play.ended else None
     while True:
         line = reader()  # blocking is fine: nothing else runs while the trainee types
         if line is None:
@@ -180,22 +188,43 @@ async def play_in_terminal(
         text = line.strip()
         if not text:
             continue
-        if runner.ended:
+        if play.ended:
             ignored += 1
             continue
-        if interactive and text.lower() in END_COMMANDS:
-            break
-        turn = await runner.step(text)
-        if turn is not None:
-            scene.show_turn(turn)
-        if runner.ended and interactive:
-            break
-    score = await runner.abandon() if not runner.ended else runner.play.score()
+        if text.startswith("/"):
+            command = text.split()[0].lower()
+            if command in END_COMMANDS:
+                break
+            if command == "/help":
+                console.print(Text(HELP))
+            elif command == "/hint":
+                try:
+                    console.print(styled(service.hint_for(session_id), "cyan"))
+                except SessionError as exc:
+                    console.print(Text(str(exc), style="yellow"))
+            else:
+                console.print(Text(f"Unknown command {command}; /help lists the commands. (Nothing was said to the resident.)", style="yellow"))
+            console.file.flush()
+            continue
+        if not interactive:
+            console.print(Text(f"You: {text}", style="cyan"))
+        said = await service.say(session_id, text)
+        play = said.play
+        if said.result is LineResult.PLAYED and said.score is not None:
+            score = said.score
+            if interactive:
+                break
+    if score is None:
+        try:
+            score = await service.end_session(session_id)
+        except StoreError as exc:
+            raise TrainerError(f"{exc}; the session is saved up to turn {len(play.turns)}: continue it with 'trainer play --resume {session_id}'") from exc
     if ignored:
         print(f"trainer: the scene had ended; {ignored} further line(s) ignored", file=sys.stderr)
-    scene.show_feedback(score)
+    console.print(Text(f"Saved as session {session_id} in {database}", style="dim"))
+    console.file.flush()
     if as_json:
-        print(json.dumps(result_json(runner, score), ensure_ascii=False), file=stream, flush=True)
+        print(json.dumps(result_json(play, session_id, score), ensure_ascii=False), file=stream, flush=True)
     return score
 
 

@@ -48,6 +48,11 @@ def test_environment_wins_and_token_never_shows(tmp_path: Path) -> None:
         ("discord: [1, 2]\n", "discord"),
         ("discord:\n  allow_self_practice: maybe\n", "discord.allow_self_practice"),
         ("[unclosed\n", "not valid YAML"),
+        ("servers:\n  abc:\n    instructor_role: X\n", "servers"),
+        ("servers:\n  '123':\n    instructor_rol: X\n", "servers.123.instructor_rol"),
+        ("servers:\n  '123':\n    practice_channel_id: nope\n", "servers.123.practice_channel_id"),
+        ("database:\n  busy_timeout_seconds: 0\n", "database.busy_timeout_seconds"),
+        ("limits:\n  lines_per_minute: -1\n", "limits.lines_per_minute"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, needle: str) -> None:
@@ -62,3 +67,20 @@ def test_missing_token_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "trainer: no Discord token: set DISCORD_TOKEN or discord.token in the config"
+
+
+def test_servers_set_their_own_role_and_channel_with_the_global_value_as_default(tmp_path: Path) -> None:
+    path = write(tmp_path, (
+        "discord:\n  instructor_role: Instructor\n  practice_channel_id: 10\n"
+        "servers:\n  '111':\n    instructor_role: Training staff\n  222:\n    practice_channel_id: 20\n"
+    ))
+    settings = load_settings(path, {"DISCORD_TOKEN": TOKEN})
+    assert (settings.instructor_role_in(111), settings.practice_channel_in(111)) == ("Training staff", 10)
+    assert (settings.instructor_role_in(222), settings.practice_channel_in(222)) == ("Instructor", 20)
+    assert (settings.instructor_role_in(333), settings.practice_channel_in(333)) == ("Instructor", 10)
+
+
+def test_reliability_settings(tmp_path: Path) -> None:
+    path = write(tmp_path, "database:\n  busy_timeout_seconds: 2\nlimits:\n  lines_per_minute: 0\n  burst: 3\n")
+    settings = load_settings(path, {"DISCORD_TOKEN": TOKEN})
+    assert (settings.busy_timeout_seconds, settings.lines_per_minute, settings.line_burst) == (2.0, 0, 3)

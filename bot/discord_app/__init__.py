@@ -1,1 +1,1 @@
-"""discord.py adapters: the bot, its cogs, views and embeds. Thin: the engine plays, the store keeps."""
+"""discord.py adapters: the bot, its transport, cogs, views and embeds. Thin: the session service plays, stores and sends."""

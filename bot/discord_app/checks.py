@@ -1,4 +1,4 @@
-"""Who may do what. Instructor = a member with the configured role (by name or id)."""
+"""Who may do what. Instructor = a member with the server's configured role (by name or id)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bot.config import Settings
 def is_instructor(user: discord.abc.User, settings: Settings) -> bool:
     if not isinstance(user, discord.Member):
         return False
-    wanted = settings.instructor_role.strip()
+    wanted = settings.instructor_role_in(user.guild.id).strip()
     return any(role.name == wanted or str(role.id) == wanted for role in user.roles)
 
 

@@ -13,9 +13,10 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.discord_app.checks import refuse
-from bot.discord_app.live import LiveSessions
-from bot.discord_app.views import EndSceneButton, HintButton
+from bot.discord_app.transport import DiscordTransport
+from bot.discord_app.views import EndSessionButton, HintButton
 from bot.engine.catalog import Library
+from bot.sessions import ServiceSettings, SessionService
 from bot.store import Store
 
 log = logging.getLogger("trainer.discord")
@@ -72,12 +73,12 @@ class TrainerBot(commands.Bot):
         self.settings = settings
         self.store = store
         self.library = library
-        self.live = LiveSessions()
+        self.sessions = SessionService(store, DiscordTransport(self), library, service_settings(settings))
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(EndSceneButton, HintButton)
+        self.add_dynamic_items(EndSessionButton, HintButton)
         await self.sync_commands_if_changed()
 
     def command_scope(self) -> discord.Object | None:
@@ -105,3 +106,21 @@ class TrainerBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d server(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        log.exception("handling the %s event failed", event_method)
+
+    async def close(self) -> None:
+        await self.sessions.close()
+        await super().close()
+
+
+def service_settings(settings: Settings) -> ServiceSettings:
+    return ServiceSettings(
+        recognition_threshold=settings.recognition_threshold,
+        idle_nudge_seconds=settings.idle_nudge_seconds,
+        idle_abandon_seconds=settings.idle_abandon_seconds,
+        lines_per_minute=settings.lines_per_minute,
+        line_burst=settings.line_burst,
+        delay_notice_seconds=min(3.0, settings.busy_timeout_seconds / 2),
+    )

@@ -1,73 +1,31 @@
-"""What the bot shows: briefing, feedback and recognition, built from engine values."""
+"""Embeds: a session's cards (briefing, feedback), the leaderboard and reports."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import discord
 
-from bot.engine.scenario import Outcome, Scenario
-from bot.engine.scoring import Score, SkillStatus
+from bot.sessions.messages import Card
 from bot.store.rows import LeaderboardRow, MemberReport
 
 FIELD_LIMIT = 1024
-
-
-class Mentionable(Protocol):
-    @property
-    def mention(self) -> str: ...
-STATUS_ICON = {SkillStatus.EARNED: "\u2705", SkillStatus.LATE: "\U0001F7E1", SkillStatus.OUT_OF_ORDER: "\U0001F7E1", SkillStatus.MISSED: "\u2B1C"}
-OUTCOME_COLOUR = {Outcome.SUCCESS: discord.Colour.green(), Outcome.FAILURE: discord.Colour.red(), Outcome.ABANDONED: discord.Colour.gold()}
+TONE_COLOUR = {
+    "success": discord.Colour.green(), "failure": discord.Colour.red(), "abandoned": discord.Colour.gold(),
+    "celebration": discord.Colour.gold(), "info": discord.Colour.blurple(),
+}
 
 
 def clip(text: str, limit: int = FIELD_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def resident_line(scenario: Scenario, line: str) -> str:
-    return clip(f"**{scenario.resident.name}:** {line}", 2000)
-
-
-def briefing_embed(scenario: Scenario, trainee: discord.abc.User, mode: str) -> discord.Embed:
-    embed = discord.Embed(title=scenario.title, description=clip(scenario.briefing, 4000), colour=discord.Colour.blurple())
-    embed.add_field(name="Trainee", value=trainee.mention)
-    embed.add_field(name="Mode", value=mode)
-    embed.set_footer(text="Write what you would say, one message at a time. Only the trainee's messages count.")
-    return embed
-
-
-def feedback_embed(scenario: Scenario, score: Score, trainee: Mentionable) -> discord.Embed:
-    embed = discord.Embed(
-        title=f"Feedback: {scenario.title}",
-        description=f"{trainee.mention} \u00b7 outcome **{score.outcome.value}** \u00b7 score **{score.total:02d}/100**",
-        colour=OUTCOME_COLOUR[score.outcome],
-    )
-    for skill in score.skills:
-        value = f"\u201c{skill.quote}\u201d (turn {skill.turn})" if skill.turn else "not shown"
-        if skill.note:
-            value += f"\n_{skill.note}_"
-        embed.add_field(name=clip(f"{STATUS_ICON[skill.status]} {skill.label} \u2014 {skill.points}/{skill.max_points}", 256), value=clip(value), inline=False)
-    if score.critical or score.penalties:
-        lines = [f"\u26D4 {hit.signal} (turn {hit.turn}): \u201c{hit.quote}\u201d" for hit in score.critical]
-        lines += [f"{hit.points} {hit.signal} (turn {hit.turn}): \u201c{hit.quote}\u201d" for hit in score.penalties]
-        embed.add_field(name="Costs", value=clip("\n".join(lines)), inline=False)
-    if score.went_well:
-        embed.add_field(name="What went well", value=clip("\n".join(f"\u2022 {item}" for item in score.went_well)), inline=False)
-    if score.try_next:
-        tips = [f"\u2022 {tip.tip}" + (f"\n  e.g. \u201c{tip.example}\u201d" if tip.example else "") for tip in score.try_next]
-        embed.add_field(name="What to try next", value=clip("\n".join(tips)), inline=False)
-    if score.turning_points:
-        points = [
-            f"turn {p.turn}: mood {p.mood_before}\u2192{p.mood_after} after \u201c{clip(p.line, 120)}\u201d" for p in score.turning_points
-        ]
-        embed.add_field(name="Turning points", value=clip("\n".join(points)), inline=False)
+def card_embed(card: Card) -> discord.Embed:
+    """A session's card (briefing, feedback) as an embed within Discord's limits."""
+    embed = discord.Embed(title=clip(card.title, 256), description=clip(card.description, 4000) or None, colour=TONE_COLOUR.get(card.tone))
+    for item in card.fields[:25]:
+        embed.add_field(name=clip(item.name, 256), value=clip(item.value) or "\u2014", inline=item.inline)
+    if card.footer:
+        embed.set_footer(text=clip(card.footer, 2048))
     return _fit(embed)
-
-
-def recognition_text(scenario: Scenario, score: Score, trainee: Mentionable) -> str:
-    shown = [s.label[:1].lower() + s.label[1:] for s in score.skills if s.status is SkillStatus.EARNED]
-    listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else (shown[0] if shown else "handled it well")
-    return clip(f"\U0001F389 Well done, {trainee.mention}! In *{scenario.title}* you {listed}. ({score.total}/100)", 2000)
 
 
 def leaderboard_embed(rows: list[LeaderboardRow], heading: str) -> discord.Embed:

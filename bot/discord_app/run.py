@@ -62,7 +62,7 @@ async def run_bot(settings: Settings, **client_options: object) -> None:
         log.warning("scenario skipped: %s", problem)
     if not library.scenarios:
         raise ConfigError(f"no valid scenarios in {settings.dialogues} (dialogues.path); run 'trainer check {settings.dialogues}'")
-    async with Store.open(settings.database) as store:
+    async with Store.open(settings.database, busy_timeout=settings.busy_timeout_seconds) as store:
         bot = TrainerBot(settings, store, library, **client_options)
         # systemd stops services with SIGTERM: close the gateway and the database cleanly.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(bot.close()))

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.engine.lint import lint
 from bot.engine.loader import load_scenario
 from bot.engine.problems import Problem, did_you_mean, errors
 from bot.engine.scenario import Scenario
 from bot.errors import ScenarioError, ScenarioNotFound
+
+if TYPE_CHECKING:
+    from bot.engine.machine import ScenarioMachine
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -103,10 +107,26 @@ class Library:
     def __init__(self, directory: Path) -> None:
         from bot.engine.machine import ScenarioMachine
 
-        self.directory = directory
+        self.directory: Path | None = directory
         scenarios, self.problems = check([directory]) if directory.is_dir() else ([], [])
         self.scenarios = {scenario.id: scenario for scenario in scenarios}
         self.machines = {scenario.id: ScenarioMachine(scenario) for scenario in scenarios}
+
+    @classmethod
+    def of(cls, *scenarios: Scenario) -> Library:
+        """A library of scenarios already loaded (the terminal plays one, maybe from a file)."""
+        from bot.engine.machine import ScenarioMachine
+
+        library = cls.__new__(cls)
+        library.directory = None
+        library.problems = []
+        library.scenarios = {scenario.id: scenario for scenario in scenarios}
+        library.machines = {scenario.id: ScenarioMachine(scenario) for scenario in scenarios}
+        return library
+
+    def machine(self, scenario: Scenario) -> ScenarioMachine:
+        """The machine every session of `scenario` shares."""
+        return self.machines[scenario.id]
 
     def get(self, scenario_id: str) -> Scenario:
         try:

@@ -28,6 +28,7 @@ import yaml
 from bot.engine.machine import ScenarioMachine
 from bot.engine.scenario import Scenario
 from bot.engine.session import Session
+from bot.engine.yamlnodes import load_plain
 from bot.errors import TrainerError
 
 
@@ -56,7 +57,7 @@ class TranscriptError(TrainerError):
 
 def load_transcript(path: Path) -> Transcript:
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = load_plain(path.read_text("utf-8"))  # YAML 1.2, as scenarios: 'officer: No' is the word No
         turns = tuple(
             ExpectedTurn(
                 officer=str(item["officer"]), state=item.get("state"),

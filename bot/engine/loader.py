@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.engine.patterns import UnsafePattern, compile_pattern
+from bot.engine.patterns import PatternBudget, UnsafePattern, compile_pattern
 from bot.engine.problems import Problem, did_you_mean
 from bot.engine.scenario import (
     Escalation,
@@ -68,6 +68,7 @@ class _Reader:
         self.file = file
         self.located = located
         self.problems: list[Problem] = []
+        self.pattern_budget = PatternBudget()  # all of a scenario's patterns run on every message
 
     def problem(self, path: NodePath, code: str, message: str) -> None:
         self.problems.append(Problem(self.file, self.located.line(path), code, message))
@@ -173,7 +174,7 @@ class _Reader:
                 self.problem(item_path, "S002", f"a pattern of {what} must be non-empty text")
                 continue
             try:
-                compiled.append(compile_pattern(pattern))
+                compiled.append(compile_pattern(pattern, self.pattern_budget))
             except UnsafePattern as exc:
                 self.problem(item_path, "S007", f"pattern {pattern!r} of {what} {exc}")
         return tuple(compiled)

@@ -16,7 +16,7 @@ CODES: dict[str, str] = {
     "S004": "an unknown key",
     "S005": "a value is out of range",
     "S006": "a key appears twice in the same mapping",
-    "S007": "a regular expression does not compile",
+    "S007": "a regular expression cannot be used (does not compile, or cannot run in linear time)",
     "S008": "a list that must hold something is empty",
     "S009": "a resident line uses an unknown placeholder",
     "S010": "the scenario id does not match the file name",

@@ -37,6 +37,11 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
+def load_plain(text: str) -> Any:
+    """A YAML document as plain values, read as YAML 1.2 (`No` stays the word No)."""
+    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 @dataclass
 class Located:
     """A document's data, with a 1-based line for each path into it."""

@@ -144,3 +144,51 @@ class MemberReport:
     recent: tuple[SessionRow, ...]
     skills: tuple[SkillSummary, ...]
     kudos_received: int
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """Something to send, queued in the outbox with whatever caused it."""
+
+    key: str  # what it is for, unique: "12:turn:3", "12:feedback"
+    transport: str  # discord | terminal
+    channel_id: int
+    kind: str
+    body: str  # the message, as JSON
+    session_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    key: str
+    transport: str
+    channel_id: int
+    session_id: int | None
+    kind: str
+    body: str
+    status: str  # pending | delivered | undeliverable
+    message_id: str | None
+    error: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How a session ended, saved with its last turn (or on its own)."""
+
+    outcome: str
+    score: int
+    skills: tuple[SkillEvidenceRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class PurgeCounts:
+    sessions: int
+    turns: int
+    kudos: int
+    members: int
+
+    @property
+    def anything(self) -> bool:
+        return any((self.sessions, self.turns, self.kudos, self.members))

@@ -1,4 +1,10 @@
-"""One aiosqlite connection owned by the store; migrations applied on open."""
+"""The database: a writing and a reading aiosqlite connection, migrations applied on open.
+
+Every write goes through one transaction helper (`_write`): it takes SQLite's write lock
+up front, retries a lock that is busy for a bounded time, and turns every SQLite error
+into a StoreError (StoreBusy, StoreFull). Reads use a second connection, so they never
+queue behind a write that waits for another process's lock.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from importlib import resources
-from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -16,22 +23,27 @@ from typing import Any
 import aiosqlite
 import platformdirs
 
-from bot.errors import StoreError
+from bot.errors import StoreBusy, StoreError, StoreFull
 from bot.store.rows import (
     CohortRow,
     EvidenceRow,
     ExportTurn,
+    Finish,
     LeaderboardRow,
     MemberReport,
     MemberRow,
+    NewItem,
     NewSession,
+    OutboxItem,
+    PurgeCounts,
     SessionRow,
     SkillEvidenceRow,
     SkillSummary,
     TurnRow,
 )
 
-BUSY_TIMEOUT_MS = 30_000  # several processes may share one file; wait rather than fail
+BUSY_TIMEOUT_SECONDS = 30.0  # several processes may share one file; wait rather than fail
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL = 5, 6, 13
 
 
 def default_db_path() -> Path:
@@ -56,28 +68,39 @@ def migrations() -> list[tuple[int, str, str]]:
 class Store:
     """Open with `async with Store.open(path) as store:`."""
 
-    def __init__(self, path: Path, db: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, db: aiosqlite.Connection, reader: aiosqlite.Connection, busy_timeout: float) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout
         self._db = db
-        # One connection serves every coroutine of the process (the bot's sessions, its idle
-        # loop, commands): transactions on it must take turns.
+        self._reader = reader
+        # One writing connection serves every coroutine of the process (the bot's sessions,
+        # its idle loop, commands): transactions on it must take turns.
         self._write_lock = asyncio.Lock()
+        self._outage = _Outage(busy_timeout)
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = True) -> _Opener:
+    def open(cls, path: str | Path, *, create: bool = True, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> _Opener:
         """`create=False` for commands that only read or manage existing data: a mistyped
-        path then fails clearly instead of creating an empty database."""
-        return _Opener(Path(path), create)
+        path then fails clearly instead of creating an empty database. `busy_timeout`: how
+        long a write waits for another process's lock before it fails with StoreBusy."""
+        return _Opener(Path(path), create, busy_timeout)
 
     async def close(self) -> None:
-        await self._db.close()
+        for connection in (self._reader, self._db):
+            try:
+                await connection.close()
+            except (sqlite3.Error, ValueError):
+                pass
 
     # -- sessions --
-    async def start_session(self, new: NewSession, opening: str) -> SessionRow:
-        """Create a session and record the resident's opening line with it, atomically."""
+    async def start_session(
+        self, new: NewSession, opening: str, items: Callable[[int], Iterable[NewItem]] | None = None
+    ) -> SessionRow:
+        """Create a session, record the resident's opening line with it and queue what the
+        new session sends (`items`, given the new session's id), atomically."""
         started = now()
-        async with self._write():
-            cursor = await self._db.execute(
+        async with self._write() as tx:
+            cursor = await tx.execute(
                 "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
                 " guild_id, channel_id, thread_id, trainee_id, member_id, started_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -86,44 +109,59 @@ class Store:
             )
             session_id = cursor.lastrowid
             assert session_id is not None
-            await self._insert_turn(TurnRow(session_id, 0, "resident", opening, (), new.mood, new.state), started)
-        row = await self.get_session(session_id)
-        assert row is not None
-        return row
+            await _insert_turn(tx, TurnRow(session_id, 0, "resident", opening, (), new.mood, new.state), started)
+            await _enqueue(tx, items(session_id) if items is not None else ())
+            row = await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return _session(row)
 
-    async def record_turn(self, trainee: TurnRow, resident: TurnRow) -> bool:
-        """Save a trainee line and the reply it got, and the session's progress, in one transaction.
+    async def record_turn(
+        self, trainee: TurnRow, resident: TurnRow, items: Iterable[NewItem] = (), finish: Finish | None = None
+    ) -> bool:
+        """Save a trainee line, the reply it got, the session's progress and what it sends, in
+        one transaction; with `finish`, the session ends in the same transaction.
 
         Returns False (and changes nothing) when the trainee line's source message was already recorded.
         """
         stamp = now()
-        try:
-            async with self._write():
-                await self._insert_turn(trainee, stamp)
-                await self._insert_turn(resident, stamp)
-                await self._db.execute(
-                    "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
-                    (resident.state, resident.mood, trainee.seq, trainee.session_id),
-                )
-        except sqlite3.IntegrityError as exc:
-            if trainee.source_message_id is not None and "source_message_id" in str(exc):
+        async with self._write() as tx:
+            if trainee.source_message_id is not None and await tx.one(
+                "SELECT 1 FROM turns WHERE source_message_id = ?", (trainee.source_message_id,)
+            ):
                 return False
-            raise StoreError(f"could not record turn {trainee.seq} of session {trainee.session_id}: {exc}") from exc
+            await _insert_turn(tx, trainee, stamp)
+            await _insert_turn(tx, resident, stamp)
+            await tx.execute(
+                "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
+                (resident.state, resident.mood, trainee.seq, trainee.session_id),
+            )
+            if finish is not None:
+                await _finish(tx, trainee.session_id, finish)
+            await _enqueue(tx, items)
         return True
 
-    async def finish_session(self, session_id: int, outcome: str, score: int, skills: tuple[SkillEvidenceRow, ...] = ()) -> None:
-        """Mark a session ended with its result and per-skill evidence (idempotent)."""
-        async with self._write():
-            await self._db.execute(
-                "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
-                (outcome, score, now(), session_id),
+    async def finish_session(
+        self, session_id: int, outcome: str, score: int, skills: tuple[SkillEvidenceRow, ...] = (), items: Iterable[NewItem] = ()
+    ) -> None:
+        """Mark a session ended with its result and per-skill evidence, and queue what it sends (idempotent)."""
+        async with self._write() as tx:
+            await _finish(tx, session_id, Finish(outcome, score, skills))
+            await _enqueue(tx, items)
+
+    async def close_unrestorable(self, session_id: int, items: Iterable[NewItem] = ()) -> None:
+        """End a session that cannot go on (its scenario changed or is gone): abandoned, without a score."""
+        async with self._write() as tx:
+            await tx.execute(
+                "UPDATE sessions SET status = 'ended', outcome = 'abandoned', ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+                (now(), session_id),
             )
-            await self._db.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
-            await self._db.executemany(
-                "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in skills],
-            )
+            await _enqueue(tx, items)
+
+    async def active_session_of(self, guild_id: int, trainee_id: int) -> SessionRow | None:
+        row = await self._one(
+            "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1",
+            (guild_id, trainee_id),
+        )
+        return _session(row) if row else None
 
     async def skill_evidence(self, session_id: int) -> list[SkillEvidenceRow]:
         return [SkillEvidenceRow(*row) for row in await self._all(
@@ -131,37 +169,118 @@ class Store:
             (session_id,),
         )]
 
+    # -- the outbox --
+    async def enqueue(self, items: Iterable[NewItem]) -> None:
+        """Queue messages to send; an item whose key is already queued is left as it is."""
+        async with self._write() as tx:
+            await _enqueue(tx, items)
+
+    async def pending_items(self, transport: str, channel_id: int) -> list[OutboxItem]:
+        """What is still to be sent to one channel, in the order it was queued."""
+        return [_item(row) for row in await self._all(
+            "SELECT * FROM outbox WHERE transport = ? AND channel_id = ? AND status = 'pending' ORDER BY id",
+            (transport, channel_id),
+        )]
+
+    async def pending_channels(self, transport: str) -> list[int]:
+        return [int(row[0]) for row in await self._all(
+            "SELECT DISTINCT channel_id FROM outbox WHERE transport = ? AND status = 'pending' ORDER BY channel_id", (transport,)
+        )]
+
+    async def outbox_item(self, key: str) -> OutboxItem | None:
+        row = await self._one("SELECT * FROM outbox WHERE key = ?", (key,))
+        return _item(row) if row else None
+
+    async def outbox(self, session_id: int) -> list[OutboxItem]:
+        return [_item(row) for row in await self._all("SELECT * FROM outbox WHERE session_id = ? ORDER BY id", (session_id,))]
+
+    async def delivered_items(self, transport: str, channel_id: int, limit: int = 20) -> list[OutboxItem]:
+        """The newest items that reached a channel, newest first."""
+        return [_item(row) for row in await self._all(
+            "SELECT * FROM outbox WHERE transport = ? AND channel_id = ? AND status = 'delivered' ORDER BY id DESC LIMIT ?",
+            (transport, channel_id, limit),
+        )]
+
+    async def mark_delivered(self, item_id: int, message_id: str) -> None:
+        """Record the chat message that carried an item, so it is never sent again."""
+        async with self._write() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'delivered', message_id = ?, delivered_at = ? WHERE id = ?",
+                (message_id, now(), item_id),
+            )
+
+    async def mark_undeliverable(self, item_id: int, reason: str) -> None:
+        async with self._write() as tx:
+            await tx.execute("UPDATE outbox SET status = 'undeliverable', error = ? WHERE id = ?", (reason[:500], item_id))
+
+    async def resident_lines_without_outbox(self, session_id: int) -> list[TurnRow]:
+        """Resident lines saved by a version of the trainer without an outbox and never marked
+        as delivered: they are queued when such a session is restored."""
+        return [_turn(row) for row in await self._all(
+            "SELECT t.* FROM turns t WHERE t.session_id = ? AND t.speaker = 'resident' AND t.source_message_id IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.session_id = t.session_id"
+            "   AND o.key IN (t.session_id || ':opening', t.session_id || ':turn:' || t.seq))"
+            " ORDER BY t.seq",
+            (session_id,),
+        )]
+
+    # -- messages a session saw --
+    async def ignore_message(self, message_id: str, session_id: int, reason: str, items: Iterable[NewItem] = ()) -> None:
+        """Remember a chat message that was seen but not played (and queue what that sends)."""
+        async with self._write() as tx:
+            await tx.execute(
+                "INSERT INTO ignored_messages (message_id, session_id, reason, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (message_id) DO NOTHING",
+                (message_id, session_id, reason, now()),
+            )
+            await _enqueue(tx, items)
+
+    async def seen_messages(self, session_id: int) -> set[str]:
+        """The chat messages a session played or set aside."""
+        rows = await self._all(
+            "SELECT source_message_id FROM turns WHERE session_id = ? AND speaker = 'trainee' AND source_message_id IS NOT NULL"
+            " UNION SELECT message_id FROM ignored_messages WHERE session_id = ?",
+            (session_id, session_id),
+        )
+        return {str(row[0]) for row in rows}
+
+    async def message_seen(self, source_message_id: str) -> bool:
+        """Whether a chat message was played as a turn, or seen and set aside."""
+        return await self._one(
+            "SELECT 1 FROM turns WHERE source_message_id = ? UNION ALL SELECT 1 FROM ignored_messages WHERE message_id = ?",
+            (source_message_id, source_message_id),
+        ) is not None
+
     # -- people --
     async def ensure_member(self, display_name: str, *, guild_id: int = 0, discord_id: int | None = None, role: str = "trainee") -> MemberRow:
         """The member with this Discord id (or, off Discord, this name), created on first sight."""
-        async with self._write():
+        async with self._write() as tx:
             if discord_id is None:
-                await self._db.execute(
+                await tx.execute(
                     "INSERT INTO members (guild_id, display_name, role, created_at) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (guild_id, display_name) WHERE discord_id IS NULL DO NOTHING",
                     (guild_id, display_name, role, now()),
                 )
                 query, args = "SELECT * FROM members WHERE guild_id = ? AND discord_id IS NULL AND display_name = ?", (guild_id, display_name)
             else:
-                await self._db.execute(
+                await tx.execute(
                     "INSERT INTO members (guild_id, discord_id, display_name, role, created_at) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name",
                     (guild_id, discord_id, display_name, role, now()),
                 )
                 query, args = "SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)
-            row = await self._one(query, args)
+            row = await tx.one(query, args)
         assert row is not None
         return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
 
     async def create_cohort(self, name: str, *, guild_id: int = 0, channel_id: int | None = None) -> CohortRow:
-        try:
-            async with self._write():
-                cursor = await self._db.execute(
-                    "INSERT INTO cohorts (guild_id, name, channel_id, created_at) VALUES (?, ?, ?, ?)",
-                    (guild_id, name, channel_id, now()),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"a cohort named '{name}' already exists") from exc
+        async with self._write() as tx:
+            if await tx.one("SELECT 1 FROM cohorts WHERE guild_id = ? AND name = ?", (guild_id, name)):
+                raise StoreError(f"a cohort named '{name}' already exists")
+            cursor = await tx.execute(
+                "INSERT INTO cohorts (guild_id, name, channel_id, created_at) VALUES (?, ?, ?, ?)",
+                (guild_id, name, channel_id, now()),
+            )
         assert cursor.lastrowid is not None
         return CohortRow(cursor.lastrowid, guild_id, name, channel_id)
 
@@ -180,8 +299,8 @@ class Store:
         )]
 
     async def add_kudos(self, guild_id: int, from_member: int, to_member: int, skill: str, reason: str) -> None:
-        async with self._write():
-            await self._db.execute(
+        async with self._write() as tx:
+            await tx.execute(
                 "INSERT INTO kudos (guild_id, from_member_id, to_member_id, skill, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (guild_id, from_member, to_member, skill, reason, now()),
             )
@@ -240,15 +359,15 @@ class Store:
 
     async def add_to_cohort(self, cohort_id: int, member_id: int) -> bool:
         """False when the member was already in the cohort."""
-        async with self._write():
-            cursor = await self._db.execute(
+        async with self._write() as tx:
+            cursor = await tx.execute(
                 "INSERT OR IGNORE INTO cohort_members (cohort_id, member_id) VALUES (?, ?)", (cohort_id, member_id)
             )
         return cursor.rowcount == 1
 
     async def remove_from_cohort(self, cohort_id: int, member_id: int) -> bool:
-        async with self._write():
-            cursor = await self._db.execute(
+        async with self._write() as tx:
+            cursor = await tx.execute(
                 "DELETE FROM cohort_members WHERE cohort_id = ? AND member_id = ?", (cohort_id, member_id)
             )
         return cursor.rowcount == 1
@@ -293,31 +412,48 @@ class Store:
             args.append(cohort_id)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
 
-    async def count_before(self, before: str) -> tuple[int, int]:
-        """(sessions, turns) started before the date: what `purge` would remove."""
-        row = await self._one(
-            "SELECT COUNT(*), (SELECT COUNT(*) FROM turns WHERE session_id IN"
-            " (SELECT id FROM sessions WHERE started_at < ? AND status = 'ended'))"
-            " FROM sessions WHERE started_at < ? AND status = 'ended'",
-            (before, before),
-        )
-        return (int(row[0]), int(row[1])) if row else (0, 0)
+    # Who and what `purge` removes: ended sessions started before the date (with their lines,
+    # evidence and outbox), kudos given before it, and the people left with nothing on record
+    # (no session, no kudos, no cohort) who were first seen before it.
+    _PURGED_SESSIONS = "SELECT id FROM sessions WHERE started_at < :before AND status = 'ended'"
+    _PURGED_MEMBERS = (
+        "SELECT m.id FROM members m WHERE m.created_at < :before"
+        " AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.member_id = m.id AND s.id NOT IN (" + _PURGED_SESSIONS + "))"
+        " AND NOT EXISTS (SELECT 1 FROM kudos k WHERE (k.from_member_id = m.id OR k.to_member_id = m.id) AND k.created_at >= :before)"
+        " AND NOT EXISTS (SELECT 1 FROM cohort_members c WHERE c.member_id = m.id)"
+    )
 
-    async def purge(self, before: str) -> int:
-        """Delete ended sessions started before the date, with their turns and evidence, and
-        kudos given before it. A role-play still in progress is kept. Returns the sessions deleted."""
-        async with self._write():
-            cursor = await self._db.execute("DELETE FROM sessions WHERE started_at < ? AND status = 'ended'", (before,))
-            await self._db.execute("DELETE FROM kudos WHERE created_at < ?", (before,))
-        return cursor.rowcount
+    async def count_before(self, before: str) -> PurgeCounts:
+        """What `purge` would remove."""
+        row = await self._one(
+            f"SELECT (SELECT COUNT(*) FROM ({self._PURGED_SESSIONS}))," 
+            f" (SELECT COUNT(*) FROM turns WHERE session_id IN ({self._PURGED_SESSIONS})),"
+            " (SELECT COUNT(*) FROM kudos WHERE created_at < :before),"
+            f" (SELECT COUNT(*) FROM ({self._PURGED_MEMBERS}))",
+            {"before": before},
+        )
+        return PurgeCounts(*(int(value) for value in row)) if row else PurgeCounts(0, 0, 0, 0)
+
+    async def purge(self, before: str) -> PurgeCounts:
+        """Delete what `count_before` counts (a role-play still in progress is kept), then
+        rebuild the file so the deleted lines are not left in its free pages."""
+        counts = await self.count_before(before)
+        async with self._write() as tx:
+            members = [row[0] for row in await tx.all(self._PURGED_MEMBERS, {"before": before})]
+            await tx.execute(f"DELETE FROM sessions WHERE id IN ({self._PURGED_SESSIONS})", {"before": before})
+            await tx.execute("DELETE FROM kudos WHERE created_at < ?", (before,))
+            await tx.execute("DELETE FROM outbox WHERE session_id IS NULL AND created_at < ?", (before,))
+            await tx.executemany("DELETE FROM members WHERE id = ?", [(member,) for member in members])
+        await self._maintain("VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)")
+        return counts
 
     async def backup(self, target: Path) -> None:
         """SQLite's online backup: a consistent copy even while other processes write."""
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             async with aiosqlite.connect(target) as copy:
-                await self._db.backup(copy)
-        except sqlite3.Error as exc:
+                await self._reader.backup(copy)
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"backup to {target} failed: {exc}") from exc
 
     async def get_session(self, session_id: int) -> SessionRow | None:
@@ -339,115 +475,207 @@ class Store:
         row = await self._one("SELECT * FROM sessions WHERE thread_id = ?", (thread_id,))
         return _session(row) if row else None
 
-    async def mark_delivered(self, session_id: int, seq: int, message_id: str) -> None:
-        """Record the chat message that carried a resident line, so a restart knows it went out."""
-        async with self._write():
-            await self._db.execute(
-                "UPDATE turns SET source_message_id = ? WHERE session_id = ? AND seq = ? AND speaker = 'resident'",
-                (message_id, session_id, seq),
-            )
-
-    async def mark_feedback_posted(self, session_id: int, message_id: str) -> None:
-        async with self._write():
-            await self._db.execute("UPDATE sessions SET feedback_message_id = ? WHERE id = ?", (message_id, session_id))
-
     async def feedback_owed(self) -> list[SessionRow]:
-        """Discord sessions that ended without their feedback being posted (a crash in between)."""
+        """Discord sessions that ended, under a version without an outbox, before their feedback was posted."""
         return [_session(row) for row in await self._all(
-            "SELECT * FROM sessions WHERE status = 'ended' AND thread_id IS NOT NULL AND feedback_message_id IS NULL ORDER BY id"
+            "SELECT * FROM sessions s WHERE status = 'ended' AND thread_id IS NOT NULL AND feedback_message_id IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.session_id = s.id AND o.kind = 'feedback') ORDER BY id"
         )]
-
-    async def last_trainee_message_id(self, session_id: int) -> str | None:
-        row = await self._one(
-            "SELECT source_message_id FROM turns WHERE session_id = ? AND speaker = 'trainee' AND source_message_id IS NOT NULL"
-            " ORDER BY seq DESC LIMIT 1",
-            (session_id,),
-        )
-        return str(row[0]) if row else None
 
     async def get_meta(self, key: str) -> str | None:
         row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
         return str(row[0]) if row else None
 
     async def set_meta(self, key: str, value: str) -> None:
-        async with self._write():
-            await self._db.execute(
+        async with self._write() as tx:
+            await tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value)
             )
-
-    async def message_seen(self, source_message_id: str) -> bool:
-        return await self._one("SELECT 1 FROM turns WHERE source_message_id = ?", (source_message_id,)) is not None
 
     async def turns(self, session_id: int) -> list[TurnRow]:
         return [_turn(row) for row in await self._all("SELECT * FROM turns WHERE session_id = ? ORDER BY seq, speaker DESC", (session_id,))]
 
     # -- plumbing --
-    async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+    async def _one(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> Any:
         try:
-            async with self._db.execute(sql, args) as cursor:
+            async with self._reader.execute(sql, args) as cursor:
                 return await cursor.fetchone()
-        except (sqlite3.Error, OverflowError) as exc:
-            raise StoreError(f"cannot read {self.path}: {exc}") from exc
+        except (sqlite3.Error, OverflowError, ValueError) as exc:  # (UnicodeEncodeError is a ValueError)
+            raise _translate(exc, f"cannot read {self.path}") from exc
 
-    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    async def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         try:
-            async with self._db.execute(sql, args) as cursor:
+            async with self._reader.execute(sql, args) as cursor:
                 return list(await cursor.fetchall())
-        except (sqlite3.Error, OverflowError) as exc:
-            raise StoreError(f"cannot read {self.path}: {exc}") from exc
+        except (sqlite3.Error, OverflowError, ValueError) as exc:
+            raise _translate(exc, f"cannot read {self.path}") from exc
 
-    async def _insert_turn(self, turn: TurnRow, stamp: str) -> None:
-        await self._db.execute(
-            "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (turn.session_id, turn.seq, turn.speaker, turn.text, json.dumps([dataclasses.asdict(e) for e in turn.signals], ensure_ascii=False),
-             turn.mood, turn.state, turn.source_message_id, turn.created_at or stamp),
-        )
+    async def _maintain(self, *statements: str) -> None:
+        """Statements that must run outside a transaction (VACUUM), on the writing connection."""
+        async with self._write_lock:
+            try:
+                for statement in statements:
+                    await self._db.execute(statement)
+            except (sqlite3.Error, ValueError) as exc:
+                raise _translate(exc, f"cannot tidy {self.path}") from exc
 
     def _write(self) -> _Transaction:
-        return _Transaction(self._db, self._write_lock, self.path)
+        """The one way to write: every change to the database goes through here."""
+        return _Transaction(self._db, self._write_lock, self.path, self._outage)
+
+
+class _Outage:
+    """What the writing connection knows about the lock: when another process last held it too
+    long. While that is recent, writes wait only briefly, so a backlog of writes (every
+    session's next line) is told 'busy' in a moment instead of one busy timeout after another."""
+
+    BRIEF_WAIT = 0.5
+
+    def __init__(self, busy_timeout: float) -> None:
+        self.busy_timeout = busy_timeout
+        self.until = 0.0
+        self.waiting = busy_timeout  # what the connection's busy_timeout pragma is set to
+
+    def wait(self) -> float:
+        return self.busy_timeout if time.monotonic() >= self.until else min(self.BRIEF_WAIT, self.busy_timeout)
 
 
 class _Transaction:
     """BEGIN IMMEDIATE takes SQLite's write lock up front, so other processes queue on the
     busy timeout instead of failing half-way; the asyncio lock does the same for the
-    coroutines sharing this connection. SQLite's own errors leave as StoreError."""
+    coroutines sharing this connection. A lock still busy is retried until the busy
+    timeout has passed (SQLite reports some busy locks at once, without waiting). Every
+    SQLite error, at any point of the transaction, leaves as a StoreError."""
 
-    def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock, path: Path) -> None:
+    def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock, path: Path, outage: _Outage) -> None:
         self._db = db
         self._lock = lock
         self._path = path
+        self._outage = outage
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> _Transaction:
         await self._lock.acquire()
+        outage = self._outage
         try:
-            await self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+            wait = outage.wait()
+            if wait != outage.waiting:
+                await self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+                outage.waiting = wait
+        except (sqlite3.Error, ValueError) as exc:
             self._lock.release()
-            raise StoreError(f"cannot write to {self._path}: {exc}") from exc
+            raise _translate(exc, f"cannot write to {self._path}") from exc
+        deadline = time.monotonic() + wait
+        pause = 0.05
+        while True:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                outage.until = 0.0
+                return self
+            except (sqlite3.Error, ValueError) as exc:
+                if _is_busy(exc) and time.monotonic() + pause < deadline:
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 1.0)
+                    continue
+                if _is_busy(exc):
+                    outage.until = time.monotonic() + outage.busy_timeout
+                self._lock.release()
+                raise _translate(exc, f"cannot write to {self._path}") from exc
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
             if kind is None:
-                await self._db.commit()
-            else:
-                await self._db.rollback()
-        except sqlite3.Error as error:
-            raise StoreError(f"cannot write to {self._path}: {error}") from error
+                try:
+                    await self._db.commit()
+                except (sqlite3.Error, ValueError) as error:
+                    await self._rollback()
+                    raise _translate(error, f"cannot write to {self._path}") from error
+                return
+            await self._rollback()
+            if isinstance(exc, (sqlite3.Error, OverflowError, UnicodeEncodeError)):
+                raise _translate(exc, f"cannot write to {self._path}") from exc
         finally:
             self._lock.release()
 
+    async def _rollback(self) -> None:
+        try:
+            await self._db.rollback()
+        except (sqlite3.Error, ValueError):
+            pass  # SQLite already rolled back (a full disk does that)
+
+    async def execute(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> aiosqlite.Cursor:
+        return await self._db.execute(sql, args)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._db.executemany(sql, rows)
+
+    async def one(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        async with self._db.execute(sql, args) as cursor:
+            return await cursor.fetchone()
+
+    async def all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        async with self._db.execute(sql, args) as cursor:
+            return list(await cursor.fetchall())
+
+
+def _is_busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _translate(exc: BaseException, doing: str) -> StoreError:
+    """One StoreError for every SQLite error, telling busy and full from the rest."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if _is_busy(exc):
+        return StoreBusy(f"{doing}: the database is busy (another process held it for too long)")
+    if (code is not None and code & 0xFF == SQLITE_FULL) or "disk is full" in str(exc):
+        return StoreFull(f"{doing}: the disk is full")
+    return StoreError(f"{doing}: {exc}")
+
+
+async def _insert_turn(tx: _Transaction, turn: TurnRow, stamp: str) -> None:
+    await tx.execute(
+        "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (turn.session_id, turn.seq, turn.speaker, turn.text, json.dumps([dataclasses.asdict(e) for e in turn.signals], ensure_ascii=False),
+         turn.mood, turn.state, turn.source_message_id, turn.created_at or stamp),
+    )
+
+
+async def _finish(tx: _Transaction, session_id: int, finish: Finish) -> None:
+    await tx.execute(
+        "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+        (finish.outcome, finish.score, now(), session_id),
+    )
+    await tx.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
+    await tx.executemany(
+        "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in finish.skills],
+    )
+
+
+async def _enqueue(tx: _Transaction, items: Iterable[NewItem]) -> None:
+    stamp = now()
+    await tx.executemany(
+        "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (key) DO NOTHING",
+        [(i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp) for i in items],
+    )
+
 
 class _Opener:
-    def __init__(self, path: Path, create: bool) -> None:
+    def __init__(self, path: Path, create: bool, busy_timeout: float) -> None:
         self.path = path
         self.create = create
+        self.busy_timeout = busy_timeout
         self.store: Store | None = None
 
     async def __aenter__(self) -> Store:
         if not self.create and not self.path.is_file():
             raise StoreError(f"there is no database at {self.path} (give the right --db PATH)")
-        self.store = await _open(self.path)
+        self.store = await _open(self.path, self.busy_timeout)
         return self.store
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -455,25 +683,39 @@ class _Opener:
             await self.store.close()
 
 
-async def _open(path: Path) -> Store:
+async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
+    db.row_factory = aiosqlite.Row
+    await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    return db
+
+
+async def _open(path: Path, busy_timeout: float) -> Store:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        db = await _connect(path, busy_timeout)
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(f"cannot open the database {path}: {exc}") from exc
+    reader: aiosqlite.Connection | None = None
     try:
-        db.row_factory = aiosqlite.Row
-        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA foreign_keys = ON")
         await _migrate(db, path)
-    except sqlite3.DatabaseError as exc:
-        await db.close()
+        reader = await _connect(path, busy_timeout)
+        await reader.execute("PRAGMA query_only = ON")
+    except (sqlite3.DatabaseError, OSError) as exc:
+        for connection in (reader, db):
+            if connection is not None:
+                await connection.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise _translate(exc, f"cannot use the database {path}") from exc
         raise StoreError(f"cannot use the database {path}: {exc}") from exc
     except BaseException:
-        await db.close()
+        for connection in (reader, db):
+            if connection is not None:
+                await connection.close()
         raise
-    return Store(path, db)
+    return Store(path, db, reader, busy_timeout)
 
 
 async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
@@ -525,4 +767,12 @@ def _turn(row: Any) -> TurnRow:
         session_id=row["session_id"], seq=row["seq"], speaker=row["speaker"], text=row["text"],
         signals=tuple(EvidenceRow(**item) for item in json.loads(row["signals"])), mood=row["mood"], state=row["state"],
         source_message_id=row["source_message_id"], created_at=row["created_at"],
+    )
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"], key=row["key"], transport=row["transport"], channel_id=row["channel_id"], session_id=row["session_id"],
+        kind=row["kind"], body=row["body"], status=row["status"], message_id=row["message_id"], error=row["error"],
+        created_at=row["created_at"],
     )

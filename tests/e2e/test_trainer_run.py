@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,60 +16,10 @@ import pytest
 from bot.engine.catalog import load_checked
 from tests.fakediscord import FakeDiscord
 
-ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "e2e-test-token-" + "x" * 40
+from tests.e2e.rig import COURTEOUS, ROOT, TOKEN, BotProcess, is_feedback, resident
+
 MANAGE_THREADS = 1 << 34
 SCENARIO = load_checked(ROOT / "dialogues" / "traffic_stop.yaml")
-COURTEOUS = [
-    "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
-    "The reason I pulled you over is that your registration tag expired in July.",
-    "I understand, a twelve-hour shift is exhausting. I appreciate your patience.",
-    "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
-    "Thank you for your patience, ma'am. Drive safe and get home safe.",
-]
-
-
-def resident(message: dict[str, Any]) -> bool:
-    return str(message.get("content", "")).startswith("**Denise Carter:**")
-
-
-def is_feedback(message: dict[str, Any]) -> bool:
-    return any(str(embed.get("title", "")).startswith("Feedback") for embed in message.get("embeds") or [])
-
-
-class BotProcess:
-    """`python -m bot run` as a child process, its log kept for failure messages."""
-
-    def __init__(self, config: Path, fake: FakeDiscord, log: Path) -> None:
-        self.config, self.fake, self.log = config, fake, log
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        env = {**os.environ, **self.fake.env(), "DISCORD_TOKEN": TOKEN, "TRAINER_GUILD_READY_TIMEOUT": "0.1"}
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", "--config", str(self.config),
-                env=env, cwd=ROOT, stdout=log, stderr=log,
-            )
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> int:
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout=20)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        return self.process.returncode or 0
-
-    def output(self) -> str:
-        return self.log.read_text("utf-8", errors="replace") if self.log.exists() else ""
 
 
 @pytest.fixture
@@ -80,15 +29,9 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 def write_config(tmp_path: Path, guild_id: str) -> Path:
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"discord:\n  guild_id: {guild_id}\n  instructor_role: Instructor\n"
-        f"database:\n  path: {tmp_path / 'trainer.db'}\n"
-        f"dialogues:\n  path: {ROOT / 'dialogues'}\n"
-        "logging:\n  level: INFO\n",
-        encoding="utf-8",
-    )
-    return config
+    from tests.e2e.rig import write_config as configure
+
+    return configure(tmp_path, guild_id, tmp_path / "trainer.db")
 
 
 async def say(fake: FakeDiscord, thread: dict[str, Any], user: dict[str, Any], text: str) -> dict[str, Any]:

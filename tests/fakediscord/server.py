@@ -89,6 +89,41 @@ class _Fault:
     count: int
     retry_after: float
     body: Optional[Json]
+    apply: bool = False  # do what was asked, then answer with the error (Discord failing after the fact)
+    via: bool = True  # a 429 from Discord (Via header) rather than from Cloudflare (no Via, text body)
+    when: Optional[Callable[["RequestRecord"], bool]] = None  # only requests this accepts
+
+    def matches(self, rec: "RequestRecord") -> bool:
+        return (self.count > 0 and self.method == rec.method and bool(self.pattern.search(rec.path))
+                and (self.when is None or self.when(rec)))
+
+
+class Hold:
+    """A request the fake keeps waiting: ``arrived`` is set when it comes in; ``release()``
+    lets it go on (the bot may have been killed meanwhile)."""
+
+    def __init__(self, method: str, pattern: re.Pattern[str], apply: bool,
+                 when: Optional[Callable[["RequestRecord"], bool]] = None) -> None:
+        self.method = method
+        self.pattern = pattern
+        self.apply = apply  # hold after doing what was asked (Discord did it, the answer is late)
+        self.when = when
+        self.arrived = asyncio.Event()
+        self.released = asyncio.Event()
+        self.request: Optional["RequestRecord"] = None
+        self.used = False
+
+    def release(self) -> None:
+        self.released.set()
+
+    def matches(self, rec: "RequestRecord") -> bool:
+        return (not self.used and self.method == rec.method and bool(self.pattern.search(rec.path))
+                and (self.when is None or self.when(rec)))
+
+    async def wait(self, timeout: float = 30.0) -> "RequestRecord":
+        await asyncio.wait_for(self.arrived.wait(), timeout)
+        assert self.request is not None
+        return self.request
 
 
 class _Conn:
@@ -174,6 +209,9 @@ class FakeDiscord:
         self._sessions: dict[str, _Session] = {}
         self._conns: set[_Conn] = set()
         self._faults: list[_Fault] = []
+        self._holds: list[Hold] = []
+        self._gateway_open = asyncio.Event()
+        self._gateway_open.set()
         self._changed = asyncio.Event()
         self._runner: Optional[web.AppRunner] = None
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Awaitable[Any]]]] = []
@@ -462,22 +500,50 @@ class FakeDiscord:
 
     # ================================================================== fault injection
     def fail_next(self, method: str, path_regex: str, *, status: int = 500, count: int = 1,
-                  retry_after: float = 0.05, body: Optional[Json] = None) -> None:
+                  retry_after: float = 0.05, body: Optional[Json] = None, apply: bool = False,
+                  via: bool = True, when: Optional[Callable[[RequestRecord], bool]] = None) -> None:
         """Make the next ``count`` matching REST requests fail.
 
         ``status=429`` sends a proper rate limit (``Via`` header, ``retry_after``) that
-        discord.py retries transparently.
+        discord.py retries transparently; with ``via=False`` it is a Cloudflare 429 (no
+        ``Via``, a text body), which discord.py raises at once. ``apply=True`` does what
+        the request asked first (the message is posted, the thread made) and then answers
+        with the error, as Discord sometimes does with a 5xx. ``when`` picks requests by
+        their content (``lambda rec: "Feedback" in str(rec.json)``).
         """
-        self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, count, retry_after, body))
+        self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, count, retry_after, body, apply, via, when))
+
+    def hold_next(self, method: str, path_regex: str, *, apply: bool = False,
+                  when: Optional[Callable[[RequestRecord], bool]] = None) -> Hold:
+        """Keep the next matching REST request waiting until ``release()``: before doing
+        anything (``apply=False``), or after doing it but before answering (``apply=True``).
+        The test can kill the bot while it waits."""
+        hold = Hold(method.upper(), re.compile(path_regex), apply, when)
+        self._holds.append(hold)
+        return hold
 
     # ================================================================== gateway controls
-    async def disconnect_bot(self, code: int = 4000) -> None:
-        """Close the bot's websocket; with a resumable code (4000) discord.py RESUMEs."""
+    async def disconnect_bot(self, code: int = 4000, *, resumable: bool = True) -> None:
+        """Close the bot's websocket; with a resumable code (4000) discord.py RESUMEs.
+
+        ``resumable=False`` forgets the session too, as Discord does for 4009 (session
+        timed out): the RESUME gets op 9 ``d=false`` and discord.py IDENTIFYs again, with a
+        new session, so the events of the gap are never replayed."""
         s = self._session
         if s is not None and s.conn is not None:
+            if not resumable:
+                self._sessions.pop(s.session_id, None)
             conn, s.conn = s.conn, None
             await conn.ws.close(code=code)
             self._notify()
+
+    def pause_gateway(self) -> None:
+        """New gateway connections wait (the bot stays disconnected) until ``resume_gateway``;
+        events in the meantime go to the session's backlog, replayed only by a RESUME."""
+        self._gateway_open.clear()
+
+    def resume_gateway(self) -> None:
+        self._gateway_open.set()
 
     def send_reconnect(self) -> None:
         """Send op 7 RECONNECT (discord.py reconnects and RESUMEs)."""
@@ -859,6 +925,7 @@ class FakeDiscord:
         return ready
 
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        await self._gateway_open.wait()
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
         query = dict(request.query)
@@ -998,15 +1065,36 @@ class FakeDiscord:
         return response
 
     async def _handle(self, request: web.Request, rec: RequestRecord) -> web.Response:
-        for fault in self._faults:
-            if fault.count > 0 and fault.method == rec.method and fault.pattern.search(rec.path):
-                fault.count -= 1
-                if fault.status == 429:
-                    body = fault.body or {"message": "You are being rate limited.",
-                                          "retry_after": fault.retry_after, "global": False}
-                    return _json(body, 429, {"Via": "1.1 google", "Retry-After": str(fault.retry_after),
-                                             "X-RateLimit-Scope": "user"})
-                return _json(fault.body or {"message": f"{fault.status}: injected failure", "code": 0}, fault.status)
+        hold = next((h for h in self._holds if h.matches(rec)), None)
+        if hold is not None:
+            hold.used, hold.request = True, rec
+            if not hold.apply:
+                hold.arrived.set()
+                self._notify()
+                await hold.released.wait()
+        fault = next((f for f in self._faults if f.matches(rec)), None)
+        if fault is not None:
+            fault.count -= 1
+            if fault.apply:
+                await self._serve(request, rec)
+            if fault.status == 429 and not fault.via:
+                # Cloudflare's own limit: an HTML page, no Via header.
+                return web.Response(status=429, text="error code: 1015", content_type="text/html",
+                                    headers={"Retry-After": str(fault.retry_after)})
+            if fault.status == 429:
+                body = fault.body or {"message": "You are being rate limited.",
+                                      "retry_after": fault.retry_after, "global": False}
+                return _json(body, 429, {"Via": "1.1 google", "Retry-After": str(fault.retry_after),
+                                         "X-RateLimit-Scope": "user"})
+            return _json(fault.body or {"message": f"{fault.status}: injected failure", "code": 0}, fault.status)
+        response = await self._serve(request, rec)
+        if hold is not None and hold.apply:
+            hold.arrived.set()
+            self._notify()
+            await hold.released.wait()
+        return response
+
+    async def _serve(self, request: web.Request, rec: RequestRecord) -> web.Response:
         for method, rx, fn in self._routes:
             if method != rec.method:
                 continue
@@ -1307,6 +1395,11 @@ class FakeDiscord:
                 if ch["thread_metadata"]["locked"] and not perms & P_MANAGE_THREADS:
                     raise ApiError(400, 50083, "Thread is archived")
                 self._set_thread_meta(ch, archived=False)
+            if body.get("enforce_nonce") and body.get("nonce"):
+                # Discord: the same author and nonce within a few minutes returns the first message.
+                for earlier in reversed(w.messages.get(cid, [])):
+                    if earlier["author"]["id"] == w.bot_user["id"] and earlier.get("nonce") == body["nonce"]:
+                        return earlier
             msg = w.build_message(cid, w.bot_user, body)
             w.store_message(msg)
             self._dispatch_message("MESSAGE_CREATE", msg)

@@ -279,6 +279,54 @@ async def test_rate_limit_is_retried(fake: FakeDiscord, world: dict[str, Any], b
         await channel.send("forbidden")
 
 
+async def test_cloudflare_429_is_not_retried_by_discord_py(fake: FakeDiscord, world: dict[str, Any], bot: SelfTestBot) -> None:
+    channel = bot.get_channel(int(world["channel"]["id"]))
+    assert isinstance(channel, discord.TextChannel)
+    fake.fail_next("POST", r"^/channels/\d+/messages$", status=429, via=False)
+    with pytest.raises(discord.HTTPException) as refused:
+        await channel.send("banned for a while")
+    assert refused.value.status == 429 and fake.messages(channel) == []
+
+
+async def test_a_failure_after_the_fact_and_the_nonce(fake: FakeDiscord, world: dict[str, Any], bot: SelfTestBot) -> None:
+    channel = bot.get_channel(int(world["channel"]["id"]))
+    assert isinstance(channel, discord.TextChannel)
+    fake.fail_next("POST", r"^/channels/\d+/messages$", status=503, apply=True)  # 503: discord.py does not retry
+    with pytest.raises(discord.DiscordServerError):
+        await channel.send("posted anyway", nonce="n1")
+    assert [m["content"] for m in fake.messages(channel)] == ["posted anyway"]
+    again = await channel.send("posted anyway", nonce="n1")  # Discord returns the message it has
+    assert str(again.id) == fake.messages(channel)[0]["id"] and len(fake.messages(channel)) == 1
+
+
+async def test_hold_keeps_a_request_waiting(fake: FakeDiscord, world: dict[str, Any], bot: SelfTestBot) -> None:
+    channel = bot.get_channel(int(world["channel"]["id"]))
+    assert isinstance(channel, discord.TextChannel)
+    hold = fake.hold_next("POST", r"^/channels/\d+/messages$", apply=True, when=lambda rec: (rec.json or {}).get("content") == "b")
+    await channel.send("a")  # not matched: goes through
+    sending = asyncio.ensure_future(channel.send("b"))
+    await hold.wait(timeout=5)
+    assert [m["content"] for m in fake.messages(channel)] == ["a", "b"] and not sending.done()  # done, not answered
+    hold.release()
+    assert (await sending).content == "b"
+
+
+async def test_a_gap_that_cannot_be_resumed_replays_nothing(fake: FakeDiscord, world: dict[str, Any], bot: SelfTestBot) -> None:
+    channel = bot.get_channel(int(world["channel"]["id"]))
+    assert isinstance(channel, discord.TextChannel)
+    thread = await channel.create_thread(name="rp", type=discord.ChannelType.private_thread)
+    await thread.add_user(discord.Object(int(world["alice"]["user"]["id"])))
+    fake.pause_gateway()
+    await fake.disconnect_bot(4009, resumable=False)
+    await fake.wait_until(lambda: not fake.connected, timeout=5, what="the disconnection")
+    await fake.user_message(thread, world["alice"], "lost in the gap")
+    fake.resume_gateway()
+    await fake.wait_for_bot_ready(timeout=20, identifies=2)  # RESUME refused (op 9), then a new IDENTIFY
+    await fake.user_message(thread, world["alice"], "after the gap")
+    await fake.wait_for_message(thread, lambda m: m["content"].startswith("echo: after the gap"))
+    assert ("message", "lost in the gap") not in bot.log
+
+
 async def test_default_permissions_gate(fake: FakeDiscord, world: dict[str, Any], bot: SelfTestBot) -> None:
     await sync_to_guild(bot, world)
     with pytest.raises(PermissionError):

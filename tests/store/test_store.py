@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import StoreError
+from bot.errors import StoreBusy, StoreError, StoreFull
 from bot.store import EvidenceRow, NewSession, Store, TurnRow
+from bot.store.rows import Finish, NewItem
 from bot.store.store import migrations
 
 
@@ -107,3 +108,182 @@ async def test_read_only_commands_refuse_a_missing_file(tmp_path: Path) -> None:
         async with Store.open(tmp_path / "typo.db", create=False):
             pass
     assert not (tmp_path / "typo.db").exists()
+
+
+# -- errors, locks and a full disk --
+
+def hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another process's writer in the middle of a long transaction."""
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+async def test_a_lock_held_past_the_busy_timeout_is_store_busy(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with Store.open(path, busy_timeout=0.3) as store:
+        session = await store.start_session(new_session(), "Hi")
+        other = hold_write_lock(path)
+        try:
+            with pytest.raises(StoreBusy, match="busy"):
+                await store.record_turn(
+                    TurnRow(session.id, 1, "trainee", "hello", (), 50, "s"), TurnRow(session.id, 1, "resident", "hi", (), 50, "s"),
+                )
+        finally:
+            other.rollback()
+            other.close()
+        assert await store.record_turn(  # the lock is free again: nothing was half-written
+            TurnRow(session.id, 1, "trainee", "hello", (), 50, "s"), TurnRow(session.id, 1, "resident", "hi", (), 50, "s"),
+        )
+
+
+async def test_reads_do_not_queue_behind_a_write_waiting_for_a_lock(tmp_path: Path) -> None:
+    import asyncio
+
+    path = tmp_path / "t.db"
+    async with Store.open(path, busy_timeout=30) as store:
+        session = await store.start_session(new_session(), "Hi")
+        other = hold_write_lock(path)
+        try:
+            waiting = asyncio.ensure_future(store.set_meta("k", "v"))  # waits for the other process
+            await asyncio.sleep(0.2)
+            assert not waiting.done()
+            assert (await store.get_session(session.id)) is not None  # answered while the write waits
+            assert await store.leaderboard(guild_id=0) == []
+        finally:
+            other.rollback()
+            other.close()
+        await waiting
+        assert await store.get_meta("k") == "v"
+
+
+async def test_errors_inside_a_transaction_leave_as_store_errors(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        with pytest.raises(StoreError):  # a turn of a session that does not exist: a foreign key fails mid-transaction
+            await store.record_turn(TurnRow(999, 1, "trainee", "x", (), 50, "s"), TurnRow(999, 1, "resident", "y", (), 50, "s"))
+        with pytest.raises(StoreError):  # a number SQLite cannot hold
+            await store.ensure_member("x", guild_id=2**70)
+        assert await store.list_sessions() == []
+
+
+async def test_a_full_disk_is_store_full_and_recovers_when_space_is_back(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        session = await store.start_session(new_session(), "Hi")
+        async with store._db.execute("PRAGMA page_count") as cursor:
+            (count,) = await cursor.fetchone()
+        await store._db.execute(f"PRAGMA max_page_count = {count}")  # what a disk that filled up looks like to SQLite
+        with pytest.raises(StoreFull, match="disk is full"):
+            await store.record_turn(
+                TurnRow(session.id, 1, "trainee", "x" * 20_000, (), 50, "s"), TurnRow(session.id, 1, "resident", "y", (), 50, "s"),
+            )
+        assert len(await store.turns(session.id)) == 1
+        await store._db.execute("PRAGMA max_page_count = 1073741823")  # space freed
+        assert await store.record_turn(
+            TurnRow(session.id, 1, "trainee", "x" * 20_000, (), 50, "s"), TurnRow(session.id, 1, "resident", "y", (), 50, "s"),
+        )
+
+
+# -- the outbox --
+
+def item(key: str, channel: int = 5, session: int | None = None, kind: str = "resident") -> NewItem:
+    return NewItem(key=key, transport="discord", channel_id=channel, kind=kind, body='{"kind": "resident", "text": "hi"}', session_id=session)
+
+
+async def test_items_are_queued_with_their_turn_once_and_in_order(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        session = await store.start_session(new_session(), "Hi", lambda sid: [item(f"{sid}:opening", session=sid)])
+        trainee = TurnRow(session.id, 1, "trainee", "hello", (), 50, "s", source_message_id="m1")
+        reply = TurnRow(session.id, 1, "resident", "hi", (), 50, "s")
+        finish = Finish("success", 90)
+        assert await store.record_turn(trainee, reply, [item(f"{session.id}:turn:1", session=session.id), item(f"{session.id}:feedback", session=session.id, kind="feedback")], finish)
+        await store.enqueue([item(f"{session.id}:feedback", session=session.id, kind="feedback")])  # queued again: ignored
+        pending = await store.pending_items("discord", 5)
+        assert [p.key for p in pending] == [f"{session.id}:opening", f"{session.id}:turn:1", f"{session.id}:feedback"]
+        assert (await store.get_session(session.id)).status == "ended"  # type: ignore[union-attr]
+        await store.mark_delivered(pending[0].id, "100")
+        assert [p.key for p in await store.pending_items("discord", 5)] == [f"{session.id}:turn:1", f"{session.id}:feedback"]
+        assert [d.message_id for d in await store.delivered_items("discord", 5)] == ["100"]
+        assert await store.pending_items("terminal", 5) == []  # one transport never sends another's items
+
+
+async def test_a_failed_turn_queues_nothing(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        session = await store.start_session(new_session(), "Hi")
+        first = TurnRow(session.id, 1, "trainee", "hello", (), 50, "s", source_message_id="m1")
+        assert await store.record_turn(first, TurnRow(session.id, 1, "resident", "hi", (), 50, "s"))
+        again = TurnRow(session.id, 2, "trainee", "hello", (), 50, "s", source_message_id="m1")
+        assert not await store.record_turn(again, TurnRow(session.id, 2, "resident", "hi", (), 50, "s"), [item("x:turn:2")])
+        assert await store.pending_items("discord", 5) == []
+
+
+async def test_ignored_messages_count_as_seen(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        session = await store.start_session(new_session(), "Hi")
+        await store.ignore_message("m9", session.id, "too fast", [item("n:1")])
+        assert await store.message_seen("m9") and "m9" in await store.seen_messages(session.id)
+        await store.ignore_message("m9", session.id, "too fast")  # seen twice: still once
+        assert [p.key for p in await store.pending_items("discord", 5)] == ["n:1"]
+
+
+# -- retention --
+
+async def test_purge_removes_old_kudos_people_and_the_deleted_pages(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    secret = "SECRET-LINE-" + "x" * 2000
+    async with Store.open(path) as store:
+        old_member = await store.ensure_member("Olga", guild_id=1, discord_id=11)
+        giver = await store.ensure_member("Gus", guild_id=1, discord_id=12)
+        kept = await store.ensure_member("Kim", guild_id=1, discord_id=13)
+        cohort = await store.create_cohort("Spring", guild_id=1)
+        await store.add_to_cohort(cohort.id, kept.id)
+        session = await store.start_session(new_session(member_id=old_member.id, guild_id=1), "Hi")
+        await store.record_turn(TurnRow(session.id, 1, "trainee", secret, (), 50, "s"), TurnRow(session.id, 1, "resident", "hi", (), 50, "s"))
+        await store.finish_session(session.id, "success", 90)
+        await store.add_kudos(1, giver.id, old_member.id, "Empathy", "kind words")
+    with sqlite3.connect(path) as raw:  # all of it two years old
+        raw.execute("UPDATE sessions SET started_at = '2020-01-01T00:00:00+00:00'")
+        raw.execute("UPDATE kudos SET created_at = '2020-01-02T00:00:00+00:00'")
+        raw.execute("UPDATE members SET created_at = '2020-01-01T00:00:00+00:00'")
+    async with Store.open(path) as store:
+        counts = await store.count_before("2021-01-01")
+        assert (counts.sessions, counts.turns, counts.kudos, counts.members) == (1, 3, 1, 2)  # Kim is in a cohort
+        await store.purge("2021-01-01")
+        assert [m.display_name for m in await store.members()] == ["Kim"]
+        assert (await store.count_before("2021-01-01")).anything is False
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    data = path.read_bytes() + (path.with_name("t.db-wal").read_bytes() if path.with_name("t.db-wal").exists() else b"")
+    assert b"SECRET-LINE" not in data
+
+
+async def test_purge_removes_old_kudos_even_without_old_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with Store.open(path) as store:
+        a = await store.ensure_member("A", guild_id=1, discord_id=1)
+        b = await store.ensure_member("B", guild_id=1, discord_id=2)
+        await store.add_kudos(1, a.id, b.id, "Empathy", "old")
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE kudos SET created_at = '2020-01-01T00:00:00+00:00'")
+    async with Store.open(path) as store:
+        assert (await store.count_before("2021-01-01")).kudos == 1
+        await store.purge("2021-01-01")
+        assert (await store.count_before("2021-01-01")).kudos == 0
+
+
+async def test_while_another_process_holds_the_lock_a_backlog_of_writes_waits_only_briefly(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with Store.open(path, busy_timeout=3) as store:
+        assert store._outage.wait() == 3
+        other = hold_write_lock(path)
+        try:
+            with pytest.raises(StoreBusy):
+                await store.set_meta("first", "x")  # waits the whole busy timeout
+            assert store._outage.wait() == store._outage.BRIEF_WAIT  # the next ones are told at once
+            with pytest.raises(StoreBusy):
+                await store.set_meta("second", "x")
+        finally:
+            other.rollback()
+            other.close()
+        await store.set_meta("after", "x")  # the lock is free: the write goes through...
+        assert await store.get_meta("after") == "x"
+        assert store._outage.wait() == 3  # ...and writes wait the whole timeout again

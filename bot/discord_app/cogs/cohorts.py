@@ -28,7 +28,7 @@ class CohortCog(commands.Cog):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
         if is_instructor(interaction.user, self.bot.settings):
             return True
-        await refuse(interaction, f"Only members with the {self.bot.settings.instructor_role} role can manage cohorts.")
+        await refuse(interaction, f"Only members with the {self.bot.settings.instructor_role_in(interaction.guild_id)} role can manage cohorts.")
         return False
 
     @cohort.command(name="create")

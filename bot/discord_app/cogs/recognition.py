@@ -29,6 +29,8 @@ class RecognitionCog(commands.Cog):
     async def leaderboard(self, interaction: discord.Interaction, cohort: str | None = None, period: Literal["week", "month", "all"] = "week") -> None:
         """Who has been doing it right: successful role-plays and kudos."""
         assert interaction.guild is not None
+        # Answer Discord now (it allows 3 s): the reads below can take longer on a busy database.
+        await interaction.response.defer(thinking=True)
         cohort_id = None
         if cohort is not None:
             found = await self.bot.store.cohort(cohort, guild_id=interaction.guild.id)
@@ -38,7 +40,7 @@ class RecognitionCog(commands.Cog):
         since = (datetime.now(timezone.utc) - PERIODS[period]).isoformat(timespec="seconds") if period in PERIODS else None
         rows = await self.bot.store.leaderboard(guild_id=interaction.guild.id, cohort_id=cohort_id, since=since)
         heading = {"week": "this week", "month": "this month", "all": "all time"}[period] + (f" \u00b7 {cohort}" if cohort else "")
-        await interaction.response.send_message(embed=embeds.leaderboard_embed(rows, heading), allowed_mentions=discord.AllowedMentions.none())
+        await interaction.followup.send(embed=embeds.leaderboard_embed(rows, heading), allowed_mentions=discord.AllowedMentions.none())
 
     @leaderboard.autocomplete("cohort")
     async def leaderboard_cohorts(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -63,7 +65,9 @@ class RecognitionCog(commands.Cog):
         receiver = await self.bot.store.ensure_member(member.display_name, guild_id=interaction.guild.id, discord_id=member.id)
         await self.bot.store.add_kudos(interaction.guild.id, giver.id, receiver.id, skill, reason)
         await interaction.followup.send(
-            embeds.clip(f"\U0001F44F {interaction.user.mention} gave kudos to {member.mention} for **{skill}**: {reason}", 2000)
+            embeds.clip(f"\U0001F44F {interaction.user.mention} gave kudos to {member.mention} for **{skill}**: {reason}", 2000),
+            # Only the two people named by the command: a '<@id>' in the reason pings nobody.
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=[interaction.user, member]),
         )
 
     def skill_labels(self) -> list[str]:
@@ -81,7 +85,7 @@ class RecognitionCog(commands.Cog):
         """A trainee's progress (instructors; only you see it)."""
         assert interaction.guild is not None
         if not is_instructor(interaction.user, self.bot.settings):
-            return await refuse(interaction, f"Only members with the {self.bot.settings.instructor_role} role can read reports.")
+            return await refuse(interaction, f"Only members with the {self.bot.settings.instructor_role_in(interaction.guild_id)} role can read reports.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         row = await self.bot.store.ensure_member(member.display_name, guild_id=interaction.guild.id, discord_id=member.id)
         report = await self.bot.store.member_report(row.id)

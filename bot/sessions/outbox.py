@@ -1,0 +1,210 @@
+"""Delivering what sessions send: stored first, sent in order with backoff, never twice.
+
+Items are queued in the store in the same transaction as what caused them (a turn, the
+end of a session), so nothing a trainee should see depends on a send that was tried
+once. Each channel has a lane: a task that sends its pending items one at a time, in
+the order they were queued, and records each with the platform's id of the message that
+carried it. A send that fails is retried with a growing pause. A send that may have
+reached the platform anyway (a 5xx, a dropped connection, a process killed mid-send)
+makes the lane "uncertain": before sending again, it reads the channel's history after
+the last item it knows was delivered and records the items it finds there instead of
+posting them again. After a restart every pending item is uncertain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from bot.background import spawn
+from bot.errors import DeliveryError, StoreError
+from bot.sessions.messages import Message
+from bot.sessions.transport import Transport
+from bot.store import Store
+from bot.store.rows import OutboxItem
+
+log = logging.getLogger("trainer.outbox")
+
+
+class Outbox:
+    def __init__(self, store: Store, transport: Transport, *, first_retry: float = 1.0, max_retry: float = 60.0) -> None:
+        self.store = store
+        self.transport = transport
+        self.first_retry = first_retry
+        self.max_retry = max_retry
+        self._lanes: dict[int, asyncio.Task[Any]] = {}
+        self._dirty: set[int] = set()  # channels with items queued since their lane last looked
+        self._uncertain: set[int] = set()  # channels whose history must be read before sending again
+        self._sent: dict[int, str] = {}  # item id -> message id: posted, not yet recorded as such
+        self._wake: dict[int, asyncio.Event] = {}
+        self._posted_events: dict[int, asyncio.Event] = {}  # set when a lane has nothing left to send
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def kick(self, channel_id: int) -> None:
+        """Something was queued for `channel_id`: make sure its lane runs."""
+        self._dirty.add(channel_id)
+        self._posted(channel_id).clear()
+        lane = self._lanes.get(channel_id)
+        if lane is None or lane.done():
+            self._lanes[channel_id] = spawn(self._run(channel_id), f"outbox-{channel_id}", self._tasks)
+
+    async def recover(self, channel_ids: Iterable[int] | None = None) -> None:
+        """After a start: a process that died may have posted items without recording it.
+        `channel_ids`: only these channels (the terminal resumes one session, not all)."""
+        pending = await self.store.pending_channels(self.transport.name)
+        for channel_id in pending if channel_ids is None else set(channel_ids) & set(pending):
+            self._uncertain.add(channel_id)
+            self.kick(channel_id)
+
+    def wake(self) -> None:
+        """Cut every lane's pause short (the connection to the platform is back)."""
+        for event in self._wake.values():
+            event.set()
+
+    def busy(self, channel_id: int) -> bool:
+        lane = self._lanes.get(channel_id)
+        return lane is not None and not lane.done()
+
+    async def drain(self, channel_id: int) -> None:
+        """Wait until everything queued for `channel_id` so far has been sent (or given up on).
+        Recording a delivery may still be waiting for the database: it never holds a front end up."""
+        lane = self._lanes.get(channel_id)
+        if lane is None or lane.done():
+            return
+        posted = asyncio.ensure_future(self._posted(channel_id).wait())
+        try:
+            await asyncio.wait({lane, posted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            posted.cancel()
+
+    async def post_now(self, channel_id: int, message: Message) -> str | None:
+        """Send a notice that is not worth storing (the store may be what is failing): one
+        try and a retry; None when it could not be sent."""
+        for attempt in range(2):
+            try:
+                return await self.transport.post(channel_id, message, nonce="")
+            except DeliveryError as exc:
+                if exc.permanent or attempt:
+                    log.warning("notice to channel %s not sent: %s", channel_id, exc)
+                    return None
+                await asyncio.sleep(min(exc.retry_after or self.first_retry, self.max_retry))
+        return None
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+
+    # -- a lane --
+    async def _run(self, channel_id: int) -> None:
+        pause = self.first_retry
+        while True:
+            self._dirty.discard(channel_id)
+            try:
+                pending = await self.store.pending_items(self.transport.name, channel_id)
+                posted = set(self._sent)  # before recording: what this read shows as pending may be recorded now
+                unrecorded = await self._record_posted(pending)
+                items = [item for item in pending if item.id not in posted]
+                if not items:
+                    if channel_id in self._dirty:
+                        continue
+                    self._posted(channel_id).set()
+                    if not unrecorded:
+                        return
+                    raise StoreError(f"{unrecorded} delivered item(s) not recorded yet")
+                if channel_id in self._uncertain:
+                    await self._reconcile(channel_id, items)
+                    self._uncertain.discard(channel_id)
+                    continue
+                await self._deliver(items[0])
+                pause = self.first_retry
+            except DeliveryError as exc:
+                if exc.uncertain:
+                    self._uncertain.add(channel_id)
+                wait = max(exc.retry_after or 0.0, pause)
+                log.warning("sending to channel %s failed (%s); retrying in %.0f s", channel_id, exc, wait)
+                await self._pause(channel_id, wait)
+                pause = min(pause * 2, self.max_retry)
+            except StoreError as exc:
+                log.warning("outbox of channel %s cannot reach the database (%s); retrying in %.0f s", channel_id, exc, pause)
+                await self._pause(channel_id, pause)
+                pause = min(pause * 2, self.max_retry)
+
+    async def _record_posted(self, items: list[OutboxItem]) -> int:
+        """Record the items posted but not recorded yet (the database failed just then);
+        returns how many still are not. They are never posted again meanwhile."""
+        left = 0
+        for item in items:
+            message_id = self._sent.get(item.id)
+            if message_id is None:
+                continue
+            try:
+                await self.store.mark_delivered(item.id, message_id)
+                del self._sent[item.id]
+            except StoreError:
+                left += 1
+        return left
+
+    def _posted(self, channel_id: int) -> asyncio.Event:
+        return self._posted_events.setdefault(channel_id, asyncio.Event())
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        message = Message.from_json(item.body)
+        try:
+            if message.edit_of is not None:
+                target = await self.store.outbox_item(message.edit_of)
+                if target is None or target.message_id is None:
+                    await self.store.mark_undeliverable(item.id, f"nothing to change: {message.edit_of} was never delivered")
+                    return
+                await self.transport.edit(item.channel_id, target.message_id, message)  # changing twice is harmless
+                message_id = target.message_id
+            else:
+                message_id = await self.transport.post(item.channel_id, message, nonce=f"t{item.id}")
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise
+            log.warning("%s (%s) cannot be delivered to channel %s: %s", item.key, item.kind, item.channel_id, exc)
+            await self.store.mark_undeliverable(item.id, str(exc))
+            return
+        await self._record(item, message_id)
+
+    async def _record(self, item: OutboxItem, message_id: str) -> None:
+        self._sent[item.id] = message_id
+        try:
+            await self.store.mark_delivered(item.id, message_id)
+        except StoreError as exc:  # it went out: it is recorded later, and never sent again
+            log.warning("%s was delivered as message %s but not recorded yet: %s", item.key, message_id, exc)
+            return
+        del self._sent[item.id]
+
+    async def _reconcile(self, channel_id: int, items: list[OutboxItem]) -> None:
+        """Record as delivered the pending items the channel's history already shows.
+
+        Items are sent one at a time in order, so what reached the channel is a prefix of
+        the pending ones, found in order among the trainer's own messages after the last
+        recorded one (other messages of the trainer, like notices, may sit in between)."""
+        posts = [(item, Message.from_json(item.body)) for item in items]
+        expected = [(item, self.transport.fingerprint(message)) for item, message in posts if message.edit_of is None]
+        if not expected:
+            return
+        # The newest message an item of this channel was posted as (an edit posts nothing).
+        anchor = next((item.message_id for item in await self.store.delivered_items(self.transport.name, channel_id)
+                       if Message.from_json(item.body).edit_of is None), None)
+        found = 0
+        async for posted in self.transport.history(channel_id, anchor):
+            if found < len(expected) and posted.mine and posted.fingerprint == expected[found][1]:
+                item = expected[found][0]
+                log.info("%s was already in channel %s (message %s); not sending it again", item.key, channel_id, posted.id)
+                await self._record(item, posted.id)
+                found += 1
+
+    async def _pause(self, channel_id: int, seconds: float) -> None:
+        event = self._wake.setdefault(channel_id, asyncio.Event())
+        event.clear()
+        try:
+            await asyncio.wait_for(event.wait(), seconds)
+        except TimeoutError:
+            pass

@@ -1,0 +1,709 @@
+"""The session service: one trainee playing one scenario once, whatever the front end.
+
+It starts, plays, ends, idles, restores and catches up sessions, owns the rule of one
+session per trainee, and sends everything through the outbox. Front ends only turn
+their events into calls: the Discord cog (a thread is a session's channel) and the
+terminal (a session talks in a channel of its own, numbered like the session).
+
+Each trainee line is committed, with the reply it got and everything it sends, before
+anything is sent. A line that cannot be saved (the database is locked or the disk is
+full) is answered by a short notice and, where the chat keeps history, played later by
+catching up on the channel's history, in order; the engine's state is rebuilt from the
+store so it never runs ahead of what was saved. A session is rebuilt by replaying its
+stored lines with the signals stored for them through a fresh engine session with the
+same seed: the engine is deterministic, so it comes back exactly as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from bot.background import spawn
+from bot.engine.machine import ScenarioMachine
+from bot.engine.scenario import Scenario
+from bot.engine.scoring import Score, SkillStatus
+from bot.engine.session import Session, Turn
+from bot.engine.signals import Detection, Evidence
+from bot.errors import DeliveryError, SessionError, StoreBusy, StoreError, StoreFull, TrainerError
+from bot.sessions import messages
+from bot.sessions.flood import LineLimiter
+from bot.sessions.messages import Message
+from bot.sessions.outbox import Outbox
+from bot.sessions.recognition import recognition_due
+from bot.sessions.transport import Transport
+from bot.store import EvidenceRow, NewSession, SessionRow, Store, TurnRow
+from bot.store.rows import Finish, NewItem, SkillEvidenceRow
+
+log = logging.getLogger("trainer.sessions")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    recognition_threshold: int = 80
+    idle_nudge_seconds: int = 300  # a scenario's own `idle` times win
+    idle_abandon_seconds: int = 1800
+    lines_per_minute: int = 20  # flood control; 0 turns it off
+    line_burst: int = 6
+    delay_notice_seconds: float = 3.0  # a line not saved after this long gets a "one moment"
+    first_retry_seconds: float = 1.0
+    max_retry_seconds: float = 60.0  # the longest pause between two tries of a send
+    catch_up_max_retry_seconds: float = 10.0  # ... and of catching up a session whose line was not saved
+
+
+@dataclass(frozen=True)
+class Trainee:
+    name: str
+    user_id: int | None = None  # the chat's id for them; None in the terminal
+
+
+class LineResult(str, Enum):
+    PLAYED = "played"
+    ALREADY_PLAYED = "already played"
+    NOT_PLAYED = "not a line of a session in progress"  # no session here, or an observer wrote
+    EMPTY = "empty"
+    TOO_FAST = "too fast"
+    NOT_SAVED = "not saved"  # the trainee was told; played later where the chat keeps history
+    LATER = "to be played when the session catches up"
+
+
+@dataclass(frozen=True)
+class Said:
+    """What became of one line in the terminal."""
+
+    result: LineResult
+    play: Session  # the engine session as it now is
+    turn: Turn | None = None
+    score: Score | None = None  # when the line ended the session
+
+
+@dataclass(frozen=True)
+class Started:
+    row: SessionRow
+    play: Session
+
+
+class AlreadyPlaying(SessionError):
+    """The trainee already has a session in progress (one at a time)."""
+
+    def __init__(self, row: SessionRow) -> None:
+        super().__init__(f"{row.trainee} already has a role-play in progress (session {row.id})")
+        self.row = row
+
+
+class ScenarioSource(Protocol):
+    def get(self, scenario_id: str) -> Scenario: ...
+    def machine(self, scenario: Scenario) -> ScenarioMachine: ...
+
+
+NOTICES = {
+    "empty": "*(The resident can only read what you type: please write your words as a message.)*",
+    "too_fast": "*(You are writing faster than {resident} can answer, so that line was skipped. Give it a few seconds before your next line.)*",
+    "delayed": "\u23F3 *The training records are busy; the resident will answer in a moment.*",
+    "later": "\u26A0\uFE0F *Your line could not be saved just now ({why}). The resident will answer it as soon as the records are back; no need to send it again.*",
+    "again": "Nothing was saved ({why}); please type that line again.",
+    "unrestorable": "This role-play cannot go on: its scenario was changed or removed since it started, so it has been closed without a score. Please start a new one.",
+}
+
+
+@dataclass(eq=False)
+class _Tracked:
+    """The service's bookkeeping for one session in progress."""
+
+    row: SessionRow
+    play: Session
+    scenario: Scenario
+    machine: ScenarioMachine
+    channel: int
+    limiter: LineLimiter
+    last_activity: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one line at a time, catch-up first
+    nudged: bool = False
+    behind: bool = False  # lines may be missing: catch up on the channel's history before playing live ones
+    catch_ups_asked: int = 0  # how often it fell behind: a catch-up asked for during another one runs again
+    broken: bool = False  # the engine state could not be rebuilt from the store yet
+    retry_at: float = 0.0
+    retry_delay: float = 1.0
+    notified: set[str] = field(default_factory=set)  # notices shown since the last line that was saved
+    catching_up: asyncio.Task[Any] | None = None
+
+
+class SessionService:
+    def __init__(
+        self, store: Store, transport: Transport, scenarios: ScenarioSource, settings: ServiceSettings = ServiceSettings(),
+        *, clock: Callable[[], float] | None = None, wall: Callable[[], float] | None = None,
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.scenarios = scenarios
+        self.settings = settings
+        self.outbox = Outbox(store, transport, first_retry=settings.first_retry_seconds, max_retry=settings.max_retry_seconds)
+        # Looked up at each call, so a test harness's virtual clock (simcord's) moves idle time too.
+        self._clock = clock or (lambda: time.monotonic())
+        self._wall = wall or (lambda: time.time())
+        self._by_channel: dict[int, _Tracked] = {}
+        self._guild_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._restored = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- looking up --
+    def session_in(self, channel_id: int) -> SessionRow | None:
+        tracked = self._by_channel.get(channel_id)
+        return tracked.row if tracked is not None else None
+
+    def sessions(self) -> list[SessionRow]:
+        return [tracked.row for tracked in self._by_channel.values()]
+
+    # -- starting --
+    def guild_lock(self, guild_id: int) -> asyncio.Lock:
+        """Held while a session is set up in a server, so a second start for the same trainee
+        (a double click) waits and is then refused, and a sweep of empty threads never sees a
+        thread whose session is still being saved."""
+        return self._guild_locks[guild_id]
+
+    async def check_free(self, guild_id: int, user_id: int) -> None:
+        """AlreadyPlaying when the trainee has a session in progress in this server."""
+        for tracked in self._by_channel.values():
+            if tracked.row.guild_id == guild_id and tracked.row.trainee_id == user_id and not tracked.play.ended:
+                raise AlreadyPlaying(tracked.row)
+        row = await self.store.active_session_of(guild_id, user_id)
+        if row is not None:
+            raise AlreadyPlaying(row)
+
+    async def start(
+        self, scenario: Scenario, trainee: Trainee, *, mode: str = "practice", guild_id: int = 0,
+        channel_id: int | None = None, parent_id: int | None = None, seed: int | None = None,
+    ) -> Started:
+        """Start a session. `channel_id`: where it talks (a Discord thread); None for the terminal,
+        where a session talks in a channel of its own. Saved with its briefing and opening line
+        before either is sent."""
+        if trainee.user_id is not None:
+            await self.check_free(guild_id, trainee.user_id)
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        machine = self.scenarios.machine(scenario)
+        play = Session.start(scenario, machine, seed=seed)
+        try:
+            member = await self.store.ensure_member(trainee.name, guild_id=guild_id, discord_id=trainee.user_id)
+            row = await self.store.start_session(
+                NewSession(
+                    scenario_id=scenario.id, scenario_digest=scenario.digest, trainee=trainee.name, seed=seed,
+                    state=play.state, mood=play.mood, mode=mode, guild_id=guild_id, channel_id=parent_id,
+                    thread_id=channel_id, trainee_id=trainee.user_id, member_id=member.id,
+                ),
+                play.opening,
+                lambda session_id: self._opening_items(session_id, channel_id, scenario, trainee, mode, play),
+            )
+        except BaseException:
+            play.abandon()  # leaves the shared machine: a failed start leaks nothing
+            raise
+        tracked = self._track(row, play, scenario, machine)
+        self.outbox.kick(tracked.channel)
+        log.info("session %d started: %s for %s", row.id, scenario.id, trainee.user_id or trainee.name)
+        return Started(row, play)
+
+    def _opening_items(self, session_id: int, channel_id: int | None, scenario: Scenario, trainee: Trainee, mode: str, play: Session) -> list[NewItem]:
+        channel = channel_id if channel_id is not None else session_id
+        mention = self.transport.mention
+        return [
+            self._item(f"{session_id}:briefing", channel, session_id, messages.briefing(scenario, trainee.name, trainee.user_id, mode, mention)),
+            self._item(f"{session_id}:opening", channel, session_id, messages.resident_line(scenario, play.opening, play.mood, messages.OPENING)),
+        ]
+
+    # -- playing --
+    async def handle_message(self, channel_id: int, author_id: int, text: str, message_id: str, written_at: float) -> LineResult:
+        """A message in a chat channel. Only the trainee's count; observers may write freely."""
+        tracked = self._by_channel.get(channel_id)
+        if tracked is None or author_id != tracked.row.trainee_id:
+            return LineResult.NOT_PLAYED
+        async with tracked.lock:
+            if tracked.behind:
+                # Lines may be missing before this one: play them all, in order, from history.
+                if self._clock() < tracked.retry_at:
+                    self._catch_up_soon(tracked)
+                    return LineResult.LATER
+                return LineResult.PLAYED if await self._catch_up_locked(tracked) else LineResult.LATER
+            return await self._play(tracked, text, message_id, written_at)
+
+    async def say(self, session_id: int, text: str) -> Said:
+        """A line typed in the terminal; returns once its reply has been shown."""
+        tracked = self._tracked_session(session_id)
+        async with tracked.lock:
+            before = len(tracked.play.turns)
+            result = await self._play(tracked, text, None, self._wall())
+            play = tracked.play
+        await self.outbox.drain(tracked.channel)
+        turn = play.turns[-1] if result is LineResult.PLAYED and len(play.turns) > before else None
+        return Said(result, play, turn, play.score() if result is LineResult.PLAYED and play.ended else None)
+
+    async def _play(self, tracked: _Tracked, text: str, message_id: str | None, written_at: float) -> LineResult:
+        """One line through the engine and into the store; the caller holds the session's lock."""
+        if not await self._ready(tracked):
+            return await self._not_saved(tracked, StoreError("the session could not be reloaded"))
+        if tracked.play.ended:
+            return LineResult.NOT_PLAYED
+        text = _storable(text.strip())
+        sid = tracked.row.id
+        try:
+            if message_id is not None and await self.store.message_seen(message_id):
+                return LineResult.ALREADY_PLAYED
+            if not text.strip():
+                if message_id is not None:
+                    await self.store.ignore_message(message_id, sid, "empty", [self._notice(tracked, f"empty:{message_id}", NOTICES["empty"])])
+                    self.outbox.kick(tracked.channel)
+                return LineResult.EMPTY
+            if not tracked.limiter.allow(written_at):
+                # One polite notice per burst; the lines themselves are set aside, not played later.
+                notices = [] if "too_fast" in tracked.notified else [self._notice(
+                    tracked, f"too-fast:{message_id or written_at}", NOTICES["too_fast"].format(resident=tracked.scenario.resident.name)
+                )]
+                if message_id is not None:
+                    await self.store.ignore_message(message_id, sid, "too fast", notices)
+                elif notices:
+                    await self.store.enqueue(notices)
+                tracked.notified.add("too_fast")
+                self.outbox.kick(tracked.channel)
+                return LineResult.TOO_FAST
+        except StoreError as exc:
+            return await self._not_saved(tracked, exc)
+        tracked.notified.discard("too_fast")
+        tracked.last_activity, tracked.nudged = self._clock(), False
+        turn = tracked.play.step(text)
+        items = [self._item(f"{sid}:turn:{turn.number}", tracked.channel, sid,
+                            messages.resident_line(tracked.scenario, turn.reply, turn.mood_after))]
+        finish = None
+        try:
+            if tracked.play.ended:
+                score = tracked.play.score()
+                items += await self._closing_items(tracked, score)
+                finish = _finish_of(score)
+            async with self._delay_notice(tracked):
+                recorded = await self.store.record_turn(
+                    TurnRow(
+                        session_id=sid, seq=turn.number, speaker="trainee", text=turn.trainee,
+                        signals=tuple(EvidenceRow(e.signal, e.start, e.end, e.quote, e.detail) for e in turn.detection.evidence),
+                        mood=turn.mood_after, state=turn.state_after, source_message_id=message_id,
+                    ),
+                    TurnRow(sid, turn.number, "resident", turn.reply, (), turn.mood_after, turn.state_after),
+                    items, finish,
+                )
+        except StoreError as exc:
+            await self._rebuild(tracked)  # unsaved means unplayed: back to what the store has
+            return await self._not_saved(tracked, exc)
+        if not recorded:
+            # Only one consumer per session exists, so another process played this message.
+            await self._rebuild(tracked)
+            return LineResult.ALREADY_PLAYED
+        tracked.notified.clear()
+        self._kick(items)
+        if finish is not None:
+            log.info("session %d ended: %s %d", sid, finish.outcome, finish.score)
+            self._forget(tracked)
+        return LineResult.PLAYED
+
+    async def _not_saved(self, tracked: _Tracked, exc: StoreError) -> LineResult:
+        log.warning("session %d: a line was not saved: %s", tracked.row.id, exc)
+        why = "the database is busy" if isinstance(exc, StoreBusy) else "the disk is full" if isinstance(exc, StoreFull) else "a database error"
+        if self.transport.keeps_history:
+            self._fall_behind(tracked)
+            if "later" not in tracked.notified:
+                tracked.notified.add("later")
+                await self.outbox.post_now(tracked.channel, messages.notice(NOTICES["later"].format(why=why)))
+        else:
+            await self.outbox.post_now(tracked.channel, messages.notice(NOTICES["again"].format(why=why)))
+        return LineResult.NOT_SAVED
+
+    @contextlib.asynccontextmanager
+    async def _delay_notice(self, tracked: _Tracked) -> AsyncIterator[None]:
+        """A write still waiting after a few seconds (another process holds the database) gets a 'one moment'."""
+
+        def late() -> None:
+            if "delayed" not in tracked.notified:
+                tracked.notified.add("delayed")
+                spawn(self.outbox.post_now(tracked.channel, messages.notice(NOTICES["delayed"])), f"notice-{tracked.row.id}", self._tasks)
+
+        handle = asyncio.get_running_loop().call_later(self.settings.delay_notice_seconds, late)
+        try:
+            yield
+        finally:
+            handle.cancel()
+
+    # -- hints and ending --
+    def hint(self, channel_id: int, *, by: int, by_instructor: bool) -> str:
+        tracked = self._by_channel.get(channel_id)
+        if tracked is None:
+            raise SessionError("There is no role-play in progress here.")
+        if by != tracked.row.trainee_id and not by_instructor:
+            raise SessionError("Hints are for the trainee of this role-play.")
+        return self._hint(tracked)
+
+    def hint_for(self, session_id: int) -> str:
+        return self._hint(self._tracked_session(session_id))
+
+    def _hint(self, tracked: _Tracked) -> str:
+        """What to try next, from the first skill the rubric still misses. Not a turn: nothing is scored."""
+        if tracked.row.mode != "practice":
+            raise SessionError("Hints are only available in practice mode.")
+        missing = [s for s in tracked.play.score().skills if s.status is SkillStatus.MISSED]
+        if not missing:
+            return "You have shown every skill this scenario looks for. Bring the conversation to a good close."
+        skill = next(s for s in tracked.scenario.rubric.skills if s.name == missing[0].name)
+        return f"**{skill.label}.** {skill.tip}" + (f"\ne.g. \u201c{skill.example}\u201d" if skill.example else "")
+
+    def check_end(self, channel_id: int, *, by: int, by_instructor: bool) -> None:
+        """SessionError saying why `by` may not end the session in this channel."""
+        tracked = self._by_channel.get(channel_id)
+        if tracked is None:
+            raise SessionError("There is no role-play in progress here.")
+        if by != tracked.row.trainee_id and not by_instructor:
+            raise SessionError("Only the trainee or an instructor can end this role-play.")
+
+    async def end(self, channel_id: int, *, by: int, by_instructor: bool) -> Score:
+        self.check_end(channel_id, by=by, by_instructor=by_instructor)
+        tracked = self._by_channel[channel_id]
+        async with tracked.lock:
+            if self._by_channel.get(channel_id) is not tracked:
+                raise SessionError("This role-play has already ended.")
+            return await self._abandon(tracked)
+
+    async def end_session(self, session_id: int) -> Score:
+        """End a terminal session (input ended, or /end); returns once the feedback was shown."""
+        tracked = self._tracked_session(session_id)
+        async with tracked.lock:
+            score = await self._abandon(tracked)
+        await self.outbox.drain(tracked.channel)
+        return score
+
+    async def _abandon(self, tracked: _Tracked) -> Score:
+        if not await self._ready(tracked):
+            raise StoreError("the session could not be reloaded from the database")
+        if tracked.play.ended:
+            return tracked.play.score()
+        tracked.play.abandon()
+        score = tracked.play.score()
+        try:
+            items = await self._closing_items(tracked, score)
+            finish = _finish_of(score)
+            await self.store.finish_session(tracked.row.id, finish.outcome, finish.score, finish.skills, items)
+        except StoreError:
+            await self._rebuild(tracked)  # still in progress in the store
+            raise
+        self._kick(items)
+        log.info("session %d ended: %s %d", tracked.row.id, score.outcome.value, score.total)
+        self._forget(tracked)
+        return score
+
+    async def _closing_items(self, tracked: _Tracked, score: Score) -> list[NewItem]:
+        """Feedback in the session's channel, the buttons taken off, and recognition in the
+        trainee's cohort channels when it is due."""
+        row, sid = tracked.row, tracked.row.id
+        mention = self.transport.mention
+        items = [
+            self._item(f"{sid}:feedback", tracked.channel, sid, messages.feedback(tracked.scenario, score, row.trainee, row.trainee_id, mention)),
+            self._item(f"{sid}:controls-off", tracked.channel, sid, messages.controls_off(f"{sid}:briefing")),
+        ]
+        if recognition_due(score, self.settings) and row.member_id is not None:
+            post = messages.recognition(tracked.scenario, score, row.trainee, row.trainee_id, mention)
+            for cohort in await self.store.cohorts_of(row.member_id):
+                if cohort.channel_id is not None and cohort.guild_id == row.guild_id:
+                    items.append(self._item(f"{sid}:recognition:{cohort.id}", cohort.channel_id, sid, post))
+        return items
+
+    # -- idle sessions --
+    async def tick(self) -> None:
+        """Nudge quiet trainees, end sessions left idle; retry what failed. One failure stops nothing."""
+        if not self._restored and self.transport.keeps_history:
+            with contextlib.suppress(TrainerError):
+                await self.on_connected()
+        now = self._clock()
+        for tracked in list(self._by_channel.values()):
+            try:
+                await self._check_idle(tracked, now)
+            except Exception:
+                log.exception("idle check of session %d failed", tracked.row.id)
+
+    async def _check_idle(self, tracked: _Tracked, now: float) -> None:
+        idle = tracked.scenario.idle
+        nudge_after = idle.after_seconds if idle else self.settings.idle_nudge_seconds
+        abandon_after = idle.abandon_after_seconds if idle else self.settings.idle_abandon_seconds
+        quiet = now - tracked.last_activity
+        if quiet >= abandon_after:
+            async with tracked.lock:
+                if self._by_channel.get(tracked.channel) is tracked and not tracked.play.ended:
+                    await self._abandon(tracked)
+        elif quiet >= nudge_after and not tracked.nudged and not tracked.broken:
+            line = tracked.play.idle_line()
+            await self.store.enqueue([self._item(
+                f"{tracked.row.id}:nudge:{len(tracked.play.turns)}", tracked.channel, tracked.row.id,
+                messages.resident_line(tracked.scenario, line, tracked.play.mood, messages.NUDGE),
+            )])
+            tracked.nudged = True
+            self.outbox.kick(tracked.channel)
+
+    # -- restart and reconnection --
+    async def on_connected(self) -> None:
+        """After every (re)connection to the chat: reload sessions on the first, then catch up
+        on every session's channel (lines written while the bot could not hear them) and
+        resume sending."""
+        if not self._restored:
+            await self._restore()
+            self._restored = True
+        else:
+            for channel_id in await self.store.pending_channels(self.transport.name):
+                self.outbox.kick(channel_id)
+        self.outbox.wake()
+        for tracked in list(self._by_channel.values()):
+            self._fall_behind(tracked, now=True)
+
+    async def _restore(self) -> None:
+        for row in await self.store.list_sessions(status="active"):
+            if row.thread_id is None or row.thread_id in self._by_channel:
+                continue  # terminal sessions continue with `trainer play --resume`
+            await self._restore_one(row)
+        for row in await self.store.feedback_owed():
+            await self._owe_feedback(row)
+        await self.outbox.recover()
+
+    async def _restore_one(self, row: SessionRow) -> None:
+        try:
+            scenario = self.scenarios.get(row.scenario_id)
+            machine = self.scenarios.machine(scenario)
+            play = await self._replay(row, scenario, machine)
+        except StoreError:
+            raise
+        except TrainerError as exc:
+            # It cannot go on: close it and tell the trainee, rather than ignore them for ever.
+            log.warning("session %d cannot be restored, closing it: %s", row.id, exc)
+            assert row.thread_id is not None
+            await self.store.close_unrestorable(row.id, [self._item(
+                f"{row.id}:unrestorable", row.thread_id, row.id, messages.notice(NOTICES["unrestorable"])
+            )])
+            self.outbox.kick(row.thread_id)
+            return
+        if row.thread_id in self._by_channel:  # started in this process while it was being read
+            play.abandon()
+            return
+        tracked = self._track(row, play, scenario, machine)
+        # Lines saved by a version of the trainer without an outbox, never marked as delivered.
+        legacy = await self.store.resident_lines_without_outbox(row.id)
+        if legacy:
+            await self.store.enqueue([
+                self._item(f"{row.id}:opening" if line.seq == 0 else f"{row.id}:turn:{line.seq}", tracked.channel, row.id,
+                           messages.resident_line(scenario, line.text, line.mood, messages.OPENING if line.seq == 0 else messages.RESIDENT))
+                for line in legacy
+            ])
+        if play.ended:
+            # Saved by an older version: the last turn was saved, the process died before the session was closed.
+            async with tracked.lock:
+                score = play.score()
+                items = await self._closing_items(tracked, score)
+                finish = _finish_of(score)
+                await self.store.finish_session(row.id, finish.outcome, finish.score, finish.skills, items)
+                self._forget(tracked)
+        log.info("session %d restored in channel %d", row.id, tracked.channel)
+
+    async def _owe_feedback(self, row: SessionRow) -> None:
+        """An older version ended the session and died before posting its feedback."""
+        try:
+            scenario = self.scenarios.get(row.scenario_id)
+            machine = self.scenarios.machine(scenario)
+            play = await self._replay(row, scenario, machine)
+        except StoreError:
+            raise
+        except TrainerError as exc:
+            log.warning("the feedback of session %d cannot be rebuilt: %s", row.id, exc)
+            return
+        play.abandon()  # leaves the machine; a no-op for the outcome when the replay reached an ending
+        tracked = _Tracked(row, play, scenario, machine, row.thread_id or row.id, LineLimiter(0, 1), self._clock())
+        items = await self._closing_items(tracked, play.score())
+        await self.store.enqueue(items)
+        self._kick(items)
+
+    async def resume(self, session_id: int, scenario: Scenario) -> Started:
+        """Take up an interrupted terminal session again (nothing is sent yet: see `deliver_pending`)."""
+        row = await self.store.get_session(session_id)
+        if row is None:
+            raise SessionError(f"there is no session {session_id}")
+        if row.status != "active":
+            raise SessionError(f"session {session_id} has ended ({row.outcome}, score {row.score}); nothing to resume")
+        machine = self.scenarios.machine(scenario)
+        play = await self._replay(row, scenario, machine)
+        self._track(row, play, scenario, machine)
+        return Started(row, play)
+
+    async def deliver_pending(self, session_id: int) -> Session:
+        """Send what a resumed session had queued but not sent; close it if it had reached its
+        ending just before the interruption (an older version saved the two apart)."""
+        tracked = self._tracked_session(session_id)
+        await self.outbox.recover([tracked.channel])
+        await self.outbox.drain(tracked.channel)
+        play = tracked.play
+        if play.ended:
+            async with tracked.lock:
+                score = play.score()
+                items = await self._closing_items(tracked, score)
+                finish = _finish_of(score)
+                await self.store.finish_session(tracked.row.id, finish.outcome, finish.score, finish.skills, items)
+                self._kick(items)
+                self._forget(tracked)
+            await self.outbox.drain(tracked.channel)
+        return play
+
+    # -- catching up --
+    def _fall_behind(self, tracked: _Tracked, now: bool = False) -> None:
+        tracked.behind = True
+        tracked.catch_ups_asked += 1
+        if now:
+            tracked.retry_at = 0.0
+        self._catch_up_soon(tracked)
+
+    def _catch_up_soon(self, tracked: _Tracked) -> None:
+        if tracked.catching_up is None or tracked.catching_up.done():
+            tracked.catching_up = spawn(self._catch_up_until_done(tracked), f"catch-up-{tracked.row.id}", self._tasks)
+
+    async def _catch_up_until_done(self, tracked: _Tracked) -> None:
+        while tracked.behind and self._by_channel.get(tracked.channel) is tracked:
+            await asyncio.sleep(max(0.0, tracked.retry_at - self._clock()))
+            async with tracked.lock:
+                if tracked.behind and self._by_channel.get(tracked.channel) is tracked:
+                    await self._catch_up_locked(tracked)
+
+    async def _catch_up_locked(self, tracked: _Tracked) -> bool:
+        """Play, in order, the trainee's lines in the channel that the store does not have."""
+        asked = tracked.catch_ups_asked
+        try:
+            if not await self._ready(tracked):
+                raise StoreError("the session could not be reloaded")
+            seen = await self.store.seen_messages(tracked.row.id)
+            played = 0
+            async for posted in self.transport.history(tracked.channel):
+                if tracked.play.ended:
+                    break
+                if posted.mine or posted.author_id != tracked.row.trainee_id or posted.id in seen:
+                    continue
+                result = await self._play(tracked, posted.text, posted.id, posted.written_at)
+                if result is LineResult.NOT_SAVED:
+                    raise StoreError("a line could not be saved")
+                played += result is LineResult.PLAYED
+        except (StoreError, DeliveryError) as exc:
+            tracked.behind = True
+            tracked.retry_at = self._clock() + tracked.retry_delay
+            log.warning("session %d: catching up failed (%s); again in %.0f s", tracked.row.id, exc, tracked.retry_delay)
+            tracked.retry_delay = min(tracked.retry_delay * 2, self.settings.catch_up_max_retry_seconds)
+            return False
+        # Another reconnection while this ran may have brought lines its history did not show.
+        tracked.behind = tracked.catch_ups_asked != asked
+        tracked.retry_delay = self.settings.first_retry_seconds
+        if played:
+            log.info("session %d: caught up on %d line(s)", tracked.row.id, played)
+        return True
+
+    # -- rebuilding a session from the store --
+    async def _ready(self, tracked: _Tracked) -> bool:
+        if tracked.broken:
+            await self._rebuild(tracked)
+        return not tracked.broken
+
+    async def _rebuild(self, tracked: _Tracked) -> None:
+        tracked.play.abandon()  # leaves the shared machine
+        try:
+            tracked.play = await self._replay(tracked.row, tracked.scenario, tracked.machine)
+            tracked.broken = False
+        except TrainerError as exc:
+            log.warning("session %d could not be reloaded yet: %s", tracked.row.id, exc)
+            tracked.broken = True
+
+    async def _replay(self, row: SessionRow, scenario: Scenario, machine: ScenarioMachine | None) -> Session:
+        if row.scenario_id != scenario.id:
+            raise SessionError(f"session {row.id} is a '{row.scenario_id}' session, not '{scenario.id}'")
+        changed = row.scenario_digest != scenario.digest
+        play = Session.start(scenario, machine, seed=row.seed)
+        try:
+            for stored in (r for r in await self.store.turns(row.id) if r.speaker == "trainee"):
+                missing = stored.state not in scenario.states
+                if missing or play.ended:
+                    why = f"state '{stored.state}' no longer exists" if missing else f"the scene now ends before turn {stored.seq}"
+                    raise SessionError(f"cannot resume session {row.id}: {scenario.path} changed since it started and {why}")
+                turn = play.step(stored.text, _stored_detection(stored))
+                if (turn.state_after, turn.mood_after) != (stored.state, stored.mood):
+                    cause = f"{scenario.path} changed since it started, and " if changed else ""
+                    raise SessionError(
+                        f"cannot resume session {row.id}: {cause}turn {stored.seq} now leads to "
+                        f"'{turn.state_after}' (mood {turn.mood_after}) instead of '{stored.state}' (mood {stored.mood})"
+                    )
+        except BaseException:
+            play.abandon()
+            raise
+        return play
+
+    # -- plumbing --
+    def _track(self, row: SessionRow, play: Session, scenario: Scenario, machine: ScenarioMachine) -> _Tracked:
+        tracked = _Tracked(
+            row=row, play=play, scenario=scenario, machine=machine,
+            channel=row.thread_id if row.thread_id is not None else row.id,
+            limiter=LineLimiter(self.settings.lines_per_minute, self.settings.line_burst),
+            last_activity=self._clock(), retry_delay=self.settings.first_retry_seconds,
+        )
+        self._by_channel[tracked.channel] = tracked
+        return tracked
+
+    def _forget(self, tracked: _Tracked) -> None:
+        if self._by_channel.get(tracked.channel) is tracked:
+            del self._by_channel[tracked.channel]
+
+    def _tracked_session(self, session_id: int) -> _Tracked:
+        for tracked in self._by_channel.values():
+            if tracked.row.id == session_id:
+                return tracked
+        raise SessionError(f"session {session_id} is not in progress here")
+
+    def _item(self, key: str, channel_id: int, session_id: int | None, message: Message) -> NewItem:
+        return NewItem(key=key, transport=self.transport.name, channel_id=channel_id, kind=message.kind,
+                       body=message.to_json(), session_id=session_id)
+
+    def _notice(self, tracked: _Tracked, what: str, text: str) -> NewItem:
+        return self._item(f"{tracked.row.id}:notice:{what}", tracked.channel, tracked.row.id, messages.notice(text))
+
+    def _kick(self, items: Iterable[NewItem]) -> None:
+        for channel_id in dict.fromkeys(item.channel_id for item in items):
+            self.outbox.kick(channel_id)
+
+    async def close(self) -> None:
+        """Stop background work; sessions stay in progress in the store, for the next start."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        await self.outbox.close()
+        for tracked in self._by_channel.values():
+            tracked.play.abandon()  # only leaves the shared machine; nothing is written
+        self._by_channel.clear()
+
+
+def _storable(text: str) -> str:
+    """The line as the database can keep it: a lone surrogate (JSON can carry one; UTF-8
+    cannot) becomes U+FFFD, so the line is still played, and quoted, as written."""
+    if text.isascii():
+        return text
+    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+
+
+def _finish_of(score: Score) -> Finish:
+    # The score's outcome, not the scene's: a critical signal fails even an abandoned scene.
+    return Finish(
+        score.outcome.value, score.total,
+        tuple(SkillEvidenceRow(s.name, s.label, s.status.value, s.points, s.max_points, s.turn, s.quote) for s in score.skills),
+    )
+
+
+def _stored_detection(row: TurnRow) -> Detection:
+    """The signals as detected when the line was first played, so a lexicon update cannot change history."""
+    evidence = tuple(Evidence(signal=e.name, start=e.start, end=e.end, quote=e.quote, detail=e.detail) for e in row.signals)
+    return Detection(text=row.text, evidence=evidence)
