@@ -145,10 +145,9 @@ def result_json(play: Session, session_id: int, score: Score) -> dict[str, Any]:
         "final_state": play.state,
         "mood": play.mood,
         "seed": play.seed,
-        # What engines with endings and integrity checks add to a Score (empty otherwise).
-        "ending": getattr(score, "ending", ""),
-        "caps": list(getattr(score, "caps", ())),
-        "integrity": [{"kind": n.kind, "turns": list(n.turns), "text": n.text} for n in getattr(score, "integrity", ())],
+        "ending": score.ending,
+        "caps": list(score.caps),
+        "integrity": [{"kind": n.kind, "turns": list(n.turns), "text": n.text} for n in score.integrity],
     }
 
 

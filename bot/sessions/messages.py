@@ -112,12 +112,9 @@ def feedback(scenario: Scenario, score: Score, trainee: str, trainee_id: int | N
         ]
         fields.append(Field("Turning points", "\n".join(points)))
     description = f"{mention(trainee_id, trainee)} \u00b7 outcome **{score.outcome.value}** \u00b7 score **{score.total:02d}/100**"
-    # The ending's summary and why the total was capped, for engines whose Score carries them.
-    ending: str = getattr(score, "ending", "")
-    caps: tuple[str, ...] = getattr(score, "caps", ())
-    if ending:
-        description += f"\n{ending}"
-    description += "".join(f"\nCapped: {cap}" for cap in caps)
+    if score.ending:
+        description += f"\n{score.ending}"
+    description += "".join(f"\nCapped: {cap}" for cap in score.caps)
     card = Card(title=f"Feedback: {scenario.title}", description=description, fields=tuple(fields), tone=score.outcome.value)
     return Message(FEEDBACK, card=card, mentions=_ids(trainee_id), extra={"score": score.total, "outcome": score.outcome.value})
 

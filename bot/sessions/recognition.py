@@ -15,8 +15,6 @@ class RecognitionSettings(Protocol):
 
 def recognition_due(score: Score, settings: RecognitionSettings) -> bool:
     """A finished role-play earns a public recognition post only for a success at or above
-    the threshold, and only with a clean grade: a grade the engine flags for integrity
-    (a gamed score) is never recognised. A poor result is never posted."""
-    # Score.integrity: the engine's notes of gamed or contradicted lines, empty when the grade is clean.
-    integrity: tuple[object, ...] = getattr(score, "integrity", ())
-    return score.outcome is Outcome.SUCCESS and score.total >= settings.recognition_threshold and not integrity
+    the threshold, and only with a clean grade: a grade with integrity notes (stacked,
+    repeated or contradicted lines) is never recognised. A poor result is never posted."""
+    return score.outcome is Outcome.SUCCESS and score.total >= settings.recognition_threshold and not score.integrity

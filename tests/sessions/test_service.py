@@ -6,12 +6,13 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from bot.engine.catalog import Library
 from bot.engine.scenario import Outcome
+from bot.engine.scoring import Score
+from bot.engine.session import Session
 from bot.errors import DeliveryError, SessionError, StoreError
 from bot.sessions import AlreadyPlaying, LineResult, ServiceSettings, SessionService, Trainee, recognition_due
 from bot.sessions import messages as kinds
@@ -419,15 +420,48 @@ async def test_recognition_is_posted_once_in_the_cohort_channel(bench: Bench) ->
     assert len(bench.chat.bot_messages(900)) == 1
 
 
+CORRECTED_REASON = [  # a made-up reason, taken back: the scene recovers, the grade is not clean
+    "Evening ma'am, Officer Park, county police. I pulled you over for running that stop sign back there.",
+    "Sorry, my mistake. The real reason is your registration tag expired four months ago.",
+    "Could I see your license and registration, please?",
+    "I know it's late and you're probably exhausted. It's just a warning tonight.",
+    "I'll be back in about five minutes with the paperwork, and you can renew online.",
+    "Thanks for your patience, ma'am. Get home safe.",
+]
+SALAD = ["Good evening ma'am, Officer Reyes, so sorry, I understand, you're not in trouble, thank you, any questions, drive safe."] * 2
+
+
+def _score(lines: list[str]) -> Score:
+    session = Session.start(SCENARIO, seed=1)
+    for line in lines:
+        if not session.ended:
+            session.step(line)
+    if not session.ended:
+        session.abandon()
+    return session.score()
+
+
 def test_recognition_is_decided_by_one_rule() -> None:
-    settings = ServiceSettings(recognition_threshold=80)
-    good = SimpleNamespace(outcome=Outcome.SUCCESS, total=85)
-    assert recognition_due(good, settings)  # type: ignore[arg-type]
-    assert not recognition_due(SimpleNamespace(outcome=Outcome.SUCCESS, total=79), settings)  # type: ignore[arg-type]
-    assert not recognition_due(SimpleNamespace(outcome=Outcome.FAILURE, total=95), settings)  # type: ignore[arg-type]
-    assert not recognition_due(SimpleNamespace(outcome=Outcome.ABANDONED, total=95), settings)  # type: ignore[arg-type]
-    gamed = SimpleNamespace(outcome=Outcome.SUCCESS, total=100, integrity=("keyword_stuffing",))
-    assert not recognition_due(gamed, settings)  # type: ignore[arg-type]  # a gamed grade is never celebrated
+    good, corrected, salad = _score(COURTEOUS), _score(CORRECTED_REASON), _score(SALAD)
+    assert recognition_due(good, ServiceSettings(recognition_threshold=80))
+    assert not recognition_due(good, ServiceSettings(recognition_threshold=good.total + 1))
+    # A success at a high score with a contradicted line in it is never celebrated...
+    assert corrected.outcome is Outcome.SUCCESS and corrected.total >= 80 and corrected.integrity
+    assert not recognition_due(corrected, ServiceSettings(recognition_threshold=80))
+    # ...nor a gamed scene, at any threshold.
+    assert salad.gamed and not recognition_due(salad, ServiceSettings(recognition_threshold=0))
+
+
+async def test_a_contradicted_grade_is_not_posted_to_the_cohort(bench: Bench) -> None:
+    assert bench.store is not None
+    member = await bench.store.ensure_member("t42", guild_id=GUILD, discord_id=TRAINEE)
+    cohort = await bench.store.create_cohort("Spring", guild_id=GUILD, channel_id=900)
+    await bench.store.add_to_cohort(cohort.id, member.id)
+    await bench.start()
+    for line in CORRECTED_REASON:
+        await bench.say(line)
+    assert kinds.FEEDBACK in bench.chat.kinds(THREAD)
+    assert bench.chat.bot_messages(900) == []
 
 
 # -- abuse --
