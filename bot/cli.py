@@ -17,6 +17,7 @@ from typing import Any
 from bot import __version__
 from bot.errors import ScenarioNotFound, TrainerError, UsageError
 from bot.export import FORMATS
+from bot.recognition.cli import HANDLERS as RECOGNITION_HANDLERS, add_commands as add_recognition_commands
 
 log = logging.getLogger("trainer")
 
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     play.add_argument("--db", type=Path, help=db_help)
     play.add_argument("--name", default=None, help="the trainee's name for the records (default: your login name)")
+    play.add_argument("--cohort", help="record the session in this cohort (created if missing; the trainee joins it)")
     play.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
 
     listing = commands.add_parser("scenarios", help="list the scenarios you can play", description=(
@@ -62,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "per problem (warnings say so); exit 0 when there are no errors (and, with --strict, no warnings), 1 otherwise."))
     check.add_argument("paths", nargs="*", type=Path, help="files or directories (default: dialogues/)")
     check.add_argument("--strict", action="store_true", help="fail on warnings too (for CI)")
+    check.add_argument("--badges", type=Path, metavar="FILE", help=(
+        "also check this badge rules file against the scenarios (default: $TRAINER_BADGES, else the shipped rules)"))
 
     graph = commands.add_parser("graph", help="draw a scenario's states and transitions", description=(
         "The scenario as a diagram: Mermaid text (default, or a .mmd file), or SVG/PNG through Graphviz's "
@@ -94,22 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     sessions.add_argument("--status", choices=("active", "ended"), help="only active (unfinished) or ended sessions")
 
-    export = commands.add_parser("export", help="sessions or every line said, as CSV or JSON Lines", description=(
-        "Export for spreadsheets: UTF-8, every trainee line verbatim. Writes to standard output unless --output is given."))
+    export = commands.add_parser("export", help="sessions, every line said, or training records", description=(
+        "Export for spreadsheets: UTF-8, every trainee line verbatim, no text a spreadsheet would run as a formula. "
+        "--format xapi: xAPI statements (a JSON array) of finished sessions for a learning record store; "
+        "--format records: one CSV row per finished session for in-service training records. "
+        "Writes to standard output unless --output is given."))
     export.add_argument("--db", type=Path, help=db_help)
-    export.add_argument("--what", choices=("sessions", "turns"), required=True, help="one row per session, or per line said")
-    export.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or jsonl")
+    export.add_argument("--what", choices=("sessions", "turns"), help="csv/jsonl: one row per session, or per line said (default sessions)")
+    export.add_argument("--format", choices=(*FORMATS, "xapi", "records"), default="csv", help="csv (default), jsonl, xapi or records")
+    export.add_argument("--homepage", default=None, metavar="URL", help=(
+        "xapi: your organisation's address, for activity ids and terminal trainees' accounts (default https://trainer.invalid)"))
+    export.add_argument("--pass-mark", type=int, metavar="N", help="records: 'pass' also needs a score of at least N (default: a success)")
+    export.add_argument("--dialogues", type=Path, help="directory of scenario files, for their titles (default: ./dialogues)")
     export.add_argument("--cohort", help="only trainees in this cohort")
     export.add_argument("--guild", type=_session_id, metavar="SERVER_ID", help="only this Discord server (0: terminal sessions)")
     export.add_argument("--since", type=_date, help="only sessions started on or after this date (YYYY-MM-DD)")
     export.add_argument("-o", "--output", type=Path, help="write to this file instead of standard output")
-
-    report = commands.add_parser("report", help="each trainee's progress, for instructors", description=(
-        "Per trainee: role-plays played and finished, successes, average score, kudos, and how often each skill was shown."))
-    report.add_argument("--db", type=Path, help=db_help)
-    report.add_argument("--trainee", help="only this trainee (display name)")
-    report.add_argument("--guild", type=_session_id, metavar="SERVER_ID", help="only this Discord server (0: terminal)")
-    report.add_argument("--json", action="store_true", help="one JSON object per trainee")
 
     backup = commands.add_parser("backup", help="copy the database safely, even while the bot runs", description=(
         "Online backup (SQLite's backup API): a consistent copy while other processes keep writing."))
@@ -133,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "also the scenario's own signals and facts, and what the judge would credit if the text "
         "were the scene's first message (for authors testing their patterns)"))
     analyze.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
+    add_recognition_commands(commands, db_help)
     return parser
 
 
@@ -146,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "play": cmd_play, "check": cmd_check, "analyze": cmd_analyze, "sessions": cmd_sessions,
         "export": cmd_export, "backup": cmd_backup, "purge": cmd_purge, "record": cmd_record, "replay": cmd_replay,
-        "run": cmd_run, "graph": cmd_graph, "report": cmd_report, "scenarios": cmd_scenarios,
+        "run": cmd_run, "graph": cmd_graph, "scenarios": cmd_scenarios, **RECOGNITION_HANDLERS,
     }
     try:
         return handlers[args.command](args)
@@ -173,14 +178,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem)
     failing = problems if args.strict else errors(problems)
-    if failing or missing:
+    # The badge rules are checked with the scenarios they name (skills, signals, audiences).
+    rule_problems = _check_badges(args.badges, scenarios) if args.badges is not None or not args.paths else []
+    for rule_problem in rule_problems:
+        print(rule_problem)
+    failing_rules = rule_problems if args.strict else [p for p in rule_problems if not p.is_warning]
+    if failing or missing or failing_rules:
         return EXIT_PROBLEMS
     if not scenarios:
         print(f"no scenario files (*.yaml) in {', '.join(map(str, paths))}", file=sys.stderr)
         return EXIT_PROBLEMS
-    warned = len(problems) - len(errors(problems))
-    print(f"{len(scenarios)} scenario(s) OK" + (f", {warned} warning(s)" if warned else ""), file=sys.stderr)
+    warned = len(problems) - len(errors(problems)) + len(rule_problems)
+    checked = " and the badge rules" if args.badges is not None or not args.paths else ""
+    print(f"{len(scenarios)} scenario(s){checked} OK" + (f", {warned} warning(s)" if warned else ""), file=sys.stderr)
     return EXIT_OK
+
+
+def _check_badges(path: Path | None, scenarios: Sequence[Any]) -> list[Any]:
+    import os
+
+    from bot.recognition.rules import cross_check, read_rules, shipped_rules_path
+
+    chosen = path or (Path(os.environ["TRAINER_BADGES"]) if os.environ.get("TRAINER_BADGES") else shipped_rules_path())
+    rules, problems = read_rules(chosen)
+    if rules is not None:
+        problems = sorted(problems + cross_check(rules, scenarios))
+    return problems
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -232,15 +255,20 @@ def _analyze_for_scenario(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
+    import os
+
     from rich.console import Console
 
-    from bot.engine.catalog import Library, load
+    from bot.engine.catalog import Library, available, load
+    from bot.recognition.rules import load_rules
     from bot.sessions import ServiceSettings, SessionService, Trainee
     from bot.store import Store
     from bot.terminal import TerminalTransport, play_in_terminal
 
     if args.scenario is None and args.resume is None:
         raise UsageError("play needs a SCENARIO (e.g. traffic_stop) or --resume SESSION_ID")
+    if args.cohort is not None and (args.resume is not None or not args.cohort.strip()):
+        raise UsageError("--cohort names the cohort of a new session (not with --resume), e.g. --cohort 'Spring academy'")
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     database = _db(args)
 
@@ -260,13 +288,23 @@ def cmd_play(args: argparse.Namespace) -> int:
                 scenario = load(args.scenario, args.dialogues)
             console = Console(file=sys.stdout, highlight=False, soft_wrap=not interactive, force_terminal=interactive or None)
             transport = TerminalTransport(console, interactive=interactive)
+            # Every scenario trainees can play, for badges such as "every patrol scenario".
+            catalogue = {s.id: s for s in available(args.dialogues)} | {scenario.id: scenario}
             # One person at a keyboard: no flood control.
-            service = SessionService(store, transport, Library.of(scenario), ServiceSettings(lines_per_minute=0))
+            service = SessionService(
+                store, transport, Library.of(scenario), ServiceSettings(lines_per_minute=0),
+                badges=load_rules(os.environ.get("TRAINER_BADGES") or None), catalogue=catalogue.values,
+            )
             try:
                 if args.resume is not None:
                     started = await service.resume(args.resume, scenario)
                 else:
-                    started = await service.start(scenario, Trainee(args.name or _login_name()), seed=args.seed)
+                    name = args.name or _login_name()
+                    if args.cohort is not None:
+                        # The trainee joins the cohort before playing, so what the session earns counts there.
+                        cohort = await store.ensure_cohort(args.cohort.strip())
+                        await store.add_to_cohort(cohort.id, (await store.ensure_member(name)).id)
+                    started = await service.start(scenario, Trainee(name), seed=args.seed)
                 await play_in_terminal(service, started, interactive=interactive, as_json=args.json, database=database, resumed=args.resume is not None)
             finally:
                 await service.close()
@@ -430,11 +468,21 @@ def cmd_export(args: argparse.Namespace) -> int:
                     servers = ", ".join(str(c.guild_id) for c in found)
                     raise UsageError(f"cohort '{args.cohort}' exists in several servers ({servers}): choose one with --guild")
                 cohort_id = found[0].id
+            if records:
+                return list(await store.records(cohort_id=cohort_id, since=args.since, guild_id=args.guild))
             if args.what == "sessions":
                 return list(await store.export_sessions(cohort_id=cohort_id, since=args.since, guild_id=args.guild))
             return list(await store.export_turns(cohort_id=cohort_id, since=args.since, guild_id=args.guild))
 
+    records = args.format in ("xapi", "records")
+    if records and args.what is not None:
+        raise UsageError(f"--format {args.format} writes one record per finished session; drop --what")
+    if not records and (args.homepage is not None or args.pass_mark is not None):
+        raise UsageError("--homepage is for --format xapi and --pass-mark for --format records")
+    args.what = args.what or "sessions"
     rows = asyncio.run(fetch())
+    if records:
+        return _write_records(args, rows)
     fields = SESSION_FIELDS if args.what == "sessions" else [f.name for f in dataclasses.fields(ExportTurn)]
     if args.output is not None:
         try:
@@ -449,41 +497,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+def _write_records(args: argparse.Namespace, rows: list[Any]) -> int:
+    from bot.engine.catalog import available
+    from bot.recognition.records import DEFAULT_HOMEPAGE, write_records, write_xapi
 
-    from bot.store import Store
+    titles = {s.id: s.title for s in available(args.dialogues)}
 
-    async def fetch() -> list[Any]:
-        async with Store.open(_db(args), create=False, busy_timeout=_busy_timeout()) as store:
-            members = [m for m in await store.members(guild_id=args.guild) if args.trainee in (None, m.display_name)]
-            if args.trainee is not None and not members:
-                raise UsageError(f"no trainee named '{args.trainee}'")
-            return [await store.member_report(m.id) for m in members]
+    def write(out: Any) -> int:
+        if args.format == "xapi":
+            return write_xapi(rows, out, titles, args.homepage or DEFAULT_HOMEPAGE)
+        return write_records(rows, out, titles, args.pass_mark)
 
-    reports = [r for r in asyncio.run(fetch()) if r is not None and (r.sessions or r.kudos_received)]
-    if args.json:
-        for r in reports:
-            print(json.dumps({
-                "trainee": r.member.display_name, "guild": r.member.guild_id, "sessions": r.sessions, "ended": r.ended,
-                "successes": r.successes, "average_score": None if r.average_score is None else round(r.average_score, 1),
-                "kudos": r.kudos_received, "skills": {s.skill: {"shown": s.shown, "sessions": s.sessions} for s in r.skills},
-            }, ensure_ascii=False))
-        return EXIT_OK
-    console = Console(highlight=False)
-    if not reports:
-        console.print("no role-plays yet")
-    for r in reports:
-        average = "-" if r.average_score is None else f"{r.average_score:.0f}/100"
-        console.print(f"[bold]{escape(r.member.display_name)}[/]: {r.sessions} role-plays ({r.ended} finished), "
-                      f"{r.successes} successful, average {average}, {r.kudos_received} kudos", markup=True)
-        table = Table("skill", "shown", box=None, padding=(0, 2))
-        for skill in r.skills:
-            table.add_row(skill.label, f"{skill.shown} of {skill.sessions}")
-        if r.skills:
-            console.print(table)
+    what = "statement(s)" if args.format == "xapi" else "record(s)"
+    if args.output is not None:
+        try:
+            with args.output.open("w", encoding="utf-8", newline="") as out:
+                count = write(out)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+        print(f"{count} {what} written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.reconfigure(encoding="utf-8", newline="")  # type: ignore[union-attr]
+        write(sys.stdout)
     return EXIT_OK
 
 

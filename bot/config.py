@@ -17,12 +17,16 @@ KNOWN: dict[str, set[str]] = {
     "servers": set(),  # server ids, each with SERVER_KEYS
     "database": {"path", "busy_timeout_seconds"},
     "dialogues": {"path"},
-    "recognition": {"threshold"},
+    "recognition": {"threshold", "badges_file", "nominations", "nominations_per_session", "review_channel_id", "timezone"},
+    "kudos": {"per_day", "pair_cooldown_hours", "reason_min_words", "reason_max_chars", "points"},
+    "leaderboard": {"public_top", "weekly_day", "weekly_hour"},
     "idle": {"nudge_after_seconds", "abandon_after_seconds"},
     "limits": {"lines_per_minute", "burst"},
     "logging": {"level", "file"},
 }
-SERVER_KEYS = {"instructor_role", "practice_channel_id"}
+SERVER_KEYS = {"instructor_role", "practice_channel_id", "review_channel_id"}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+NOMINATION_MODES = ("review", "auto", "off")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class ServerSettings:
 
     instructor_role: str | None = None
     practice_channel_id: int | None = None
+    review_channel_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,20 @@ class Settings:
     busy_timeout_seconds: float = 30.0
     lines_per_minute: int = 20
     line_burst: int = 6
+    # Recognition (bot/recognition/): badges as data, nominations, kudos limits, the board.
+    badges_file: Path | None = None  # None: the shipped rules
+    nominations: str = "review"  # review | auto | off
+    nominations_per_session: int = 2
+    review_channel_id: int | None = None  # where nominations wait for an instructor (None: the session's thread)
+    timezone: str = "UTC"
+    kudos_per_day: int = 3
+    kudos_pair_cooldown_hours: int = 24
+    kudos_reason_min_words: int = 3
+    kudos_reason_max_chars: int = 200
+    kudos_points: int = 5
+    leaderboard_public_top: int = 5
+    weekly_day: int | None = 0  # 0 = Monday; None: no weekly post
+    weekly_hour: int = 9
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"Settings(guild_id={self.guild_id}, database={self.database}, dialogues={self.dialogues}, token=<hidden>)"
@@ -61,6 +80,10 @@ class Settings:
     def instructor_role_in(self, guild_id: int | None) -> str:
         server = self.servers.get(guild_id or 0)
         return server.instructor_role if server is not None and server.instructor_role else self.instructor_role
+
+    def review_channel_in(self, guild_id: int | None) -> int | None:
+        server = self.servers.get(guild_id or 0)
+        return server.review_channel_id if server is not None and server.review_channel_id else self.review_channel_id
 
     def practice_channel_in(self, guild_id: int | None) -> int | None:
         server = self.servers.get(guild_id or 0)
@@ -108,6 +131,20 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
         raise ConfigError(f"logging.level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
     log_file = reader.text("logging.file", "")
     busy = reader.integer("database.busy_timeout_seconds", 30, low=1, high=3600)
+    zone = reader.text("recognition.timezone", "UTC").strip()
+    try:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"recognition.timezone: unknown time zone {zone!r} (an IANA name such as America/Chicago, or UTC)") from exc
+    nominations = reader.text("recognition.nominations", "review").strip().lower()
+    if nominations not in NOMINATION_MODES:
+        raise ConfigError(f"recognition.nominations must be one of {', '.join(NOMINATION_MODES)}, not {nominations!r}")
+    weekly = reader.text("leaderboard.weekly_day", "monday").strip().lower()
+    if weekly not in (*WEEKDAYS, "off"):
+        raise ConfigError(f"leaderboard.weekly_day must be a day of the week (monday ... sunday) or off, not {weekly!r}")
+    badges_file = reader.text("recognition.badges_file", "").strip()
     return Settings(
         token=token.strip(),
         guild_id=reader.snowflake("discord.guild_id"),
@@ -128,6 +165,19 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
         busy_timeout_seconds=float(busy),
         lines_per_minute=reader.integer("limits.lines_per_minute", 20, low=0, high=600),
         line_burst=reader.integer("limits.burst", 6, low=1, high=100),
+        badges_file=(base / badges_file) if badges_file else None,
+        nominations=nominations,
+        nominations_per_session=reader.integer("recognition.nominations_per_session", 2, low=1, high=5),
+        review_channel_id=reader.snowflake("recognition.review_channel_id"),
+        timezone=zone,
+        kudos_per_day=reader.integer("kudos.per_day", 3, low=1, high=100),
+        kudos_pair_cooldown_hours=reader.integer("kudos.pair_cooldown_hours", 24, low=0, high=24 * 90),
+        kudos_reason_min_words=reader.integer("kudos.reason_min_words", 3, low=1, high=20),
+        kudos_reason_max_chars=reader.integer("kudos.reason_max_chars", 200, low=20, high=1000),
+        kudos_points=reader.integer("kudos.points", 5, low=0, high=100),
+        leaderboard_public_top=reader.integer("leaderboard.public_top", 5, low=1, high=25),
+        weekly_day=None if weekly == "off" else WEEKDAYS.index(weekly),
+        weekly_hour=reader.integer("leaderboard.weekly_hour", 9, low=0, high=23),
     )
 
 
@@ -142,16 +192,18 @@ def _servers(value: Any) -> dict[int, ServerSettings]:
         if spec is None:
             spec = {}
         if not isinstance(spec, dict):
-            raise ConfigError(f"{where} must be a mapping (instructor_role:, practice_channel_id:)")
+            raise ConfigError(f"{where} must be a mapping (instructor_role:, practice_channel_id:, review_channel_id:)")
         for key in spec:
             if key not in SERVER_KEYS:
                 raise ConfigError(f"unknown config key '{where}.{key}' (known: {', '.join(sorted(SERVER_KEYS))})")
         reader = _Reader({"server": spec})
         role = reader.text("server.instructor_role", "").strip() or None
         channel = spec.get("practice_channel_id")
+        review = spec.get("review_channel_id")
         servers[guild_id] = ServerSettings(
             instructor_role=role,
             practice_channel_id=_snowflake(f"{where}.practice_channel_id", channel) if channel not in (None, "") else None,
+            review_channel_id=_snowflake(f"{where}.review_channel_id", review) if review not in (None, "") else None,
         )
     return servers
 

@@ -48,9 +48,15 @@ def test_report_per_trainee(db: Path) -> None:
     rows = [json.loads(line) for line in trainer("report", "--db", str(db), "--json").stdout.splitlines()]
     assert {r["trainee"] for r in rows} == {"Ana", "Ben"}
     ana = next(r for r in rows if r["trainee"] == "Ana")
-    assert ana["sessions"] == 1 and ana["skills"]["reason_for_contact"] == {"shown": 1, "sessions": 1}
-    text = trainer("report", "--db", str(db), "--trainee", "Ana").stdout
-    assert "Ana" in text and "Gave the reason" in text and "Ben" not in text
+    assert ana["sessions"] == 1 and ana["scenarios"][0]["scenario"] == "traffic_stop"
+    reason = next(s for s in ana["skills"] if s["skill"] == "reason_for_contact")
+    assert (reason["sessions"], reason["earned"], reason["missed"]) == (1, 1, 0)
+    ben = next(r for r in rows if r["trainee"] == "Ben")
+    greeting = next(s for s in ben["skills"] if s["skill"] == "greeting")
+    assert (greeting["earned"], greeting["missed"]) == (0, 1)
+    text = trainer("report", "--db", str(db), "--member", "Ana").stdout
+    assert "Ana" in text and "traffic_stop" in text and "Ben" not in text
+    assert "Ana" in trainer("report", "--db", str(db), "--trainee", "Ana").stdout  # the older name of the option
 
 
 def test_export_turns_csv_keeps_every_line_verbatim(db: Path) -> None:

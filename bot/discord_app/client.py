@@ -14,8 +14,10 @@ from discord.ext import commands
 from bot.config import Settings
 from bot.discord_app.checks import refuse
 from bot.discord_app.transport import DiscordTransport
-from bot.discord_app.views import EndSessionButton, HintButton
+from bot.discord_app.views import EndSessionButton, HintButton, NominationButton
 from bot.engine.catalog import Library
+from bot.recognition.rules import load_rules
+from bot.recognition.service import RecognitionSettings, WeeklyPost
 from bot.sessions import ServiceSettings, SessionService
 from bot.store import Store
 
@@ -25,6 +27,7 @@ EXTENSIONS = (
     "bot.discord_app.cogs.roleplay",
     "bot.discord_app.cogs.cohorts",
     "bot.discord_app.cogs.recognition",
+    "bot.discord_app.cogs.instructors",
     "bot.discord_app.cogs.admin",
 )
 # Whatever a trainee writes, the bot's own messages never ping @everyone, @here or a role.
@@ -73,12 +76,16 @@ class TrainerBot(commands.Bot):
         self.settings = settings
         self.store = store
         self.library = library
-        self.sessions = SessionService(store, DiscordTransport(self), library, service_settings(settings))
+        self.sessions = SessionService(
+            store, DiscordTransport(self), library, service_settings(settings), badges=load_rules(settings.badges_file),
+            recognition=recognition_settings(settings), catalogue=lambda: library.scenarios.values(),
+        )
+        self.recognition = self.sessions.recognition
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(EndSessionButton, HintButton)
+        self.add_dynamic_items(EndSessionButton, HintButton, NominationButton)
         await self.sync_commands_if_changed()
 
     def command_scope(self) -> discord.Object | None:
@@ -123,4 +130,25 @@ def service_settings(settings: Settings) -> ServiceSettings:
         lines_per_minute=settings.lines_per_minute,
         line_burst=settings.line_burst,
         delay_notice_seconds=min(3.0, settings.busy_timeout_seconds / 2),
+    )
+
+
+def recognition_settings(settings: Settings) -> RecognitionSettings:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.timezone)
+    return RecognitionSettings(
+        recognition_threshold=settings.recognition_threshold,
+        nominations=settings.nominations,
+        nominations_per_session=settings.nominations_per_session,
+        review_channel_id=settings.review_channel_id,
+        review_channels={guild: server.review_channel_id for guild, server in settings.servers.items() if server.review_channel_id},
+        zone=zone,
+        kudos_per_day=settings.kudos_per_day,
+        kudos_pair_cooldown_hours=settings.kudos_pair_cooldown_hours,
+        kudos_reason_words=settings.kudos_reason_min_words,
+        kudos_reason_chars=settings.kudos_reason_max_chars,
+        kudos_points=settings.kudos_points,
+        public_top=settings.leaderboard_public_top,
+        weekly_post=WeeklyPost(settings.weekly_day, settings.weekly_hour, zone) if settings.weekly_day is not None else None,
     )

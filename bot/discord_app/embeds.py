@@ -1,11 +1,16 @@
-"""Embeds: a session's cards (briefing, feedback), the leaderboard and reports."""
+"""Embeds: a session's cards (briefing, feedback), the board, badges, assignments and reports."""
 
 from __future__ import annotations
 
 import discord
 
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.recognition.reports import AssignmentStatus, Attempt, ProgressReport
+from bot.recognition.rules import Badge
+from bot.recognition.service import Board
 from bot.sessions.messages import Card
-from bot.store.rows import LeaderboardRow, MemberReport
 
 FIELD_LIMIT = 1024
 TONE_COLOUR = {
@@ -28,41 +33,91 @@ def card_embed(card: Card) -> discord.Embed:
     return _fit(embed)
 
 
-def leaderboard_embed(rows: list[LeaderboardRow], heading: str) -> discord.Embed:
-    embed = discord.Embed(title=f"\U0001F3C5 Recognition board \u2014 {heading}", colour=discord.Colour.gold())
-    if not rows:
-        embed.description = "Nobody on the board yet for this period: the first successful role-play or kudos puts you here."
+def board_embed(board: Board, top: int) -> discord.Embed:
+    """The top of the board, as everyone may see it: points only, never a score."""
+    embed = discord.Embed(title=f"\U0001F3C5 Recognition board \u2014 {board.heading}", colour=discord.Colour.gold())
+    shown = board.top(top)
+    if not shown:
+        embed.description = "Nobody on the board yet for this period: the first clean success, badge or kudos puts you here."
         return embed
-    lines = []
-    for rank, row in enumerate(rows, start=1):
-        name = f"<@{row.discord_id}>" if row.discord_id else row.display_name
-        parts = []
-        if row.successes:
-            parts.append(f"{row.successes} successful role-play{'s' if row.successes != 1 else ''}")
-        if row.kudos:
-            parts.append(f"{row.kudos} kudos")
-        lines.append(f"**{rank}.** {name} \u2014 {', '.join(parts)}")
+    lines = [
+        f"**{s.rank}.** {f'<@{s.discord_id}>' if s.discord_id else s.name} \u2014 {s.points} points ({s.summary()})"
+        for s in shown
+    ]
     embed.description = clip("\n".join(lines), 4000)
-    embed.set_footer(text="Celebrating what people do right. Only successes and kudos are counted.")
+    embed.set_footer(text="Points: each scenario's best clean success, badges and kudos. Retrying can only help.")
     return embed
 
 
-def report_embed(report: MemberReport) -> discord.Embed:
-    member = report.member
-    average = f"{report.average_score:.0f}/100" if report.average_score is not None else "\u2014"
+def badges_embed(badges: Sequence[Badge], held: set[str], public: bool) -> discord.Embed:
+    embed = discord.Embed(title="Your badges", colour=discord.Colour.gold())
+    earned = [b for b in badges if b.name in held]
+    to_earn = [b for b in badges if b.name not in held]
+    embed.description = f"{len(earned)} of {len(badges)} earned." + ("" if public else " You opted out of public recognition: they are not announced.")
+    if earned:
+        embed.add_field(name="Earned", value=clip("\n".join(f"\U0001F3C5 **{b.title}**: {b.description}" for b in earned)), inline=False)
+    if to_earn:
+        embed.add_field(name="Still to earn", value=clip("\n".join(f"\u2B1C **{b.title}**: {b.description}" for b in to_earn)), inline=False)
+    return _fit(embed)
+
+
+def assignments_embed(statuses: Sequence[AssignmentStatus], titles: dict[str, str]) -> discord.Embed:
+    embed = discord.Embed(title="Your assignments", colour=discord.Colour.blurple())
+    open_ones = [a for a in statuses if not a.state.startswith("passed")]
+    done = [a for a in statuses if a.state.startswith("passed")]
+    if not statuses:
+        embed.description = "No assignments for your cohorts."
+        return embed
+    embed.description = f"{len(open_ones)} open, {len(done)} passed."
+
+    def line(a: AssignmentStatus) -> str:
+        best = "" if a.best is None else f", your best {a.best}"
+        return (f"**{titles.get(a.assignment.scenario_id, a.assignment.scenario_id)}** ({a.cohort}): pass mark {a.assignment.pass_mark}, "
+                f"due <t:{_epoch(a.assignment.due_at)}:f> \u2014 {a.state}{best}")
+
+    if open_ones:
+        embed.add_field(name="Open", value=clip("\n".join(line(a) for a in open_ones)), inline=False)
+    if done:
+        embed.add_field(name="Passed", value=clip("\n".join(line(a) for a in done)), inline=False)
+    return _fit(embed)
+
+
+def progress_embed(report: ProgressReport, chart: str | None) -> discord.Embed:
+    """An instructor's view of one trainee (ephemeral)."""
+    five = "\u2014" if report.all_five_rate is None else f"{report.all_five} of {report.all_five_known} ({report.all_five_rate:.0%})"
     embed = discord.Embed(
-        title=f"Report: {member.display_name}",
-        description=f"{report.sessions} role-plays ({report.ended} finished), {report.successes} successful, average score {average}, {report.kudos_received} kudos received",
+        title=f"Report: {report.member.display_name}",
+        description=(f"{report.started} role-plays ({report.finished} finished) \u00b7 all five behaviours in {five} \u00b7 "
+                     f"{len(report.badges)} badges \u00b7 {report.kudos} kudos"),
         colour=discord.Colour.blurple(),
     )
-    if report.skills:
-        strong = sorted(report.skills, key=lambda s: s.shown / s.sessions, reverse=True)
-        lines = [f"{s.label}: shown in {s.shown} of {s.sessions}" for s in strong]
-        embed.add_field(name="Skills", value=clip("\n".join(lines)), inline=False)
-    if report.recent:
-        lines = [f"#{r.id} {r.scenario_id} \u2014 {r.status}, {r.outcome or 'in progress'}, {'' if r.score is None else f'{r.score}/100'}" for r in report.recent]
-        embed.add_field(name="Recent", value=clip("\n".join(lines)), inline=False)
-    return embed
+    if report.scenarios:
+        lines = [f"**{p.title}**: {len(p.attempts)} attempts \u00b7 first {_score(p.first)} \u00b7 best {_score(p.best)} \u00b7 latest {_score(p.latest)}"
+                 for p in report.scenarios]
+        embed.add_field(name="First, best and latest", value=clip("\n".join(lines)), inline=False)
+    missed = [s for s in report.skills if s.missed or s.late][:6]
+    if missed:
+        lines = [f"{s.label}: missed {s.missed}, late {s.late}, of {s.sessions}" for s in missed]
+        embed.add_field(name="Most often missed", value=clip("\n".join(lines)), inline=False)
+    if report.assignments:
+        lines = [f"{a.assignment.scenario_id} ({a.cohort}): {a.state}" + ("" if a.best is None else f", best {a.best}") for a in report.assignments]
+        embed.add_field(name="Assignments", value=clip("\n".join(lines)), inline=False)
+    if report.overrides:
+        lines = [f"session {o.session_id}: {o.previous} \u2192 {o.score} by {o.by_name}: {o.reason}" for o in report.overrides]
+        embed.add_field(name="Score overrides (the earned score is kept)", value=clip("\n".join(lines)), inline=False)
+    if report.badges:
+        embed.add_field(name="Badges", value=clip(", ".join(report.badges)), inline=False)
+    if chart is not None:
+        embed.set_image(url=f"attachment://{chart}")
+    return _fit(embed)
+
+
+def _score(attempt: Attempt) -> str:
+    return f"{attempt.effective} (earned {attempt.score})" if attempt.override is not None else str(attempt.score)
+
+
+def _epoch(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp).timestamp())
 
 
 def _fit(embed: discord.Embed) -> discord.Embed:

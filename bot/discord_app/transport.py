@@ -16,8 +16,9 @@ import aiohttp
 import discord
 
 from bot.discord_app.embeds import card_embed, clip
-from bot.discord_app.views import session_controls
+from bot.discord_app.views import nomination_controls, session_controls
 from bot.errors import DeliveryError
+from bot.recognition.posts import NOMINATION_CONTROL
 from bot.sessions.messages import HINT, Message
 from bot.sessions.transport import Posted
 
@@ -98,6 +99,10 @@ def _rendered(message: Message, channel_id: int) -> dict[str, Any]:
 
 
 def _view(message: Message, channel_id: int) -> discord.ui.View | None:
+    for control in message.controls:
+        if control.startswith(NOMINATION_CONTROL + ":"):  # "nomination:<session>:<turn>"
+            _, session_id, turn = control.split(":")
+            return nomination_controls(int(session_id), int(turn))
     return session_controls(channel_id, HINT in message.controls) if message.controls else None
 
 

@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.background import spawn
 from bot.engine.machine import ScenarioMachine
@@ -38,10 +38,13 @@ from bot.sessions import messages
 from bot.sessions.flood import LineLimiter
 from bot.sessions.messages import Message
 from bot.sessions.outbox import Outbox
-from bot.sessions.recognition import recognition_due
 from bot.sessions.transport import Transport
 from bot.store import EvidenceRow, NewSession, SessionRow, Store, TurnRow
-from bot.store.rows import Finish, NewItem, SkillEvidenceRow
+from bot.store.rows import Finish, NewItem, SessionRecord, SkillEvidenceRow
+
+if TYPE_CHECKING:
+    from bot.recognition.rules import BadgeRules
+    from bot.recognition.service import RecognitionSettings
 
 log = logging.getLogger("trainer.sessions")
 
@@ -140,12 +143,24 @@ class SessionService:
     def __init__(
         self, store: Store, transport: Transport, scenarios: ScenarioSource, settings: ServiceSettings = ServiceSettings(),
         *, clock: Callable[[], float] | None = None, wall: Callable[[], float] | None = None,
+        badges: BadgeRules | None = None, recognition: RecognitionSettings | None = None,
+        catalogue: Callable[[], Iterable[Scenario]] | None = None,
     ) -> None:
+        """`badges`: the badge rules (default: the shipped file); `recognition`: its settings
+        (default: the threshold of `settings`); `catalogue`: every scenario trainees can play
+        (default: those of `scenarios`), for badges that need them all."""
         self.store = store
         self.transport = transport
         self.scenarios = scenarios
         self.settings = settings
         self.outbox = Outbox(store, transport, first_retry=settings.first_retry_seconds, max_retry=settings.max_retry_seconds)
+        from bot.recognition.service import RecognitionService, RecognitionSettings  # it builds on this package's messages
+
+        self.recognition = RecognitionService(
+            store, badges, recognition or RecognitionSettings(recognition_threshold=settings.recognition_threshold),
+            catalogue=catalogue or (lambda: getattr(scenarios, "scenarios", {}).values()),
+            transport_name=transport.name, mention=transport.mention, kick=self.outbox.kick,
+        )
         # Looked up at each call, so a test harness's virtual clock (simcord's) moves idle time too.
         self._clock = clock or (lambda: time.monotonic())
         self._wall = wall or (lambda: time.time())
@@ -282,8 +297,8 @@ class SessionService:
         try:
             if tracked.play.ended:
                 score = tracked.play.score()
-                items += await self._closing_items(tracked, score)
-                finish = _finish_of(score)
+                closing, finish = await self._closing(tracked, score)
+                items += closing
             async with self._delay_notice(tracked):
                 recorded = await self.store.record_turn(
                     TurnRow(
@@ -389,9 +404,8 @@ class SessionService:
         tracked.play.abandon()
         score = tracked.play.score()
         try:
-            items = await self._closing_items(tracked, score)
-            finish = _finish_of(score)
-            await self.store.finish_session(tracked.row.id, finish.outcome, finish.score, finish.skills, items)
+            items, finish = await self._closing(tracked, score)
+            await self.store.finish_session(tracked.row.id, finish.outcome, finish.score, finish.skills, items, finish.record)
         except StoreError:
             await self._rebuild(tracked)  # still in progress in the store
             raise
@@ -400,21 +414,17 @@ class SessionService:
         self._forget(tracked)
         return score
 
-    async def _closing_items(self, tracked: _Tracked, score: Score) -> list[NewItem]:
-        """Feedback in the session's channel, the buttons taken off, and recognition in the
-        trainee's cohort channels when it is due."""
+    async def _closing(self, tracked: _Tracked, score: Score) -> tuple[list[NewItem], Finish]:
+        """Feedback in the session's channel and the buttons taken off, with what recognition
+        sends and keeps (bot/recognition/service.py), all saved with the session's end."""
         row, sid = tracked.row, tracked.row.id
         mention = self.transport.mention
         items = [
             self._item(f"{sid}:feedback", tracked.channel, sid, messages.feedback(tracked.scenario, score, row.trainee, row.trainee_id, mention)),
             self._item(f"{sid}:controls-off", tracked.channel, sid, messages.controls_off(f"{sid}:briefing")),
         ]
-        if recognition_due(score, self.settings) and row.member_id is not None:
-            post = messages.recognition(tracked.scenario, score, row.trainee, row.trainee_id, mention)
-            for cohort in await self.store.cohorts_of(row.member_id):
-                if cohort.channel_id is not None and cohort.guild_id == row.guild_id:
-                    items.append(self._item(f"{sid}:recognition:{cohort.id}", cohort.channel_id, sid, post))
-        return items
+        recognised, record = await self.recognition.at_finish(row, tracked.scenario, tracked.play, score, tracked.channel)
+        return items + recognised, _finish_of(score, record)
 
     # -- idle sessions --
     async def tick(self) -> None:
@@ -503,9 +513,8 @@ class SessionService:
             # Saved by an older version: the last turn was saved, the process died before the session was closed.
             async with tracked.lock:
                 score = play.score()
-                items = await self._closing_items(tracked, score)
-                finish = _finish_of(score)
-                await self.store.finish_session(row.id, finish.outcome, finish.score, finish.skills, items)
+                items, finish = await self._closing(tracked, score)
+                await self.store.finish_session(row.id, finish.outcome, finish.score, finish.skills, items, finish.record)
                 self._forget(tracked)
         log.info("session %d restored in channel %d", row.id, tracked.channel)
 
@@ -522,8 +531,9 @@ class SessionService:
             return
         play.abandon()  # leaves the machine; a no-op for the outcome when the replay reached an ending
         tracked = _Tracked(row, play, scenario, machine, row.thread_id or row.id, LineLimiter(0, 1), self._clock())
-        items = await self._closing_items(tracked, play.score())
-        await self.store.enqueue(items)
+        items, finish = await self._closing(tracked, play.score())
+        # Finished again with the same result: what recognition keeps is saved with what it sends.
+        await self.store.finish_session(row.id, finish.outcome, finish.score, finish.skills, items, finish.record)
         self._kick(items)
 
     async def resume(self, session_id: int, scenario: Scenario) -> Started:
@@ -548,9 +558,8 @@ class SessionService:
         if play.ended:
             async with tracked.lock:
                 score = play.score()
-                items = await self._closing_items(tracked, score)
-                finish = _finish_of(score)
-                await self.store.finish_session(tracked.row.id, finish.outcome, finish.score, finish.skills, items)
+                items, finish = await self._closing(tracked, score)
+                await self.store.finish_session(tracked.row.id, finish.outcome, finish.score, finish.skills, items, finish.record)
                 self._kick(items)
                 self._forget(tracked)
             await self.outbox.drain(tracked.channel)
@@ -695,11 +704,12 @@ def _storable(text: str) -> str:
     return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
 
 
-def _finish_of(score: Score) -> Finish:
+def _finish_of(score: Score, record: SessionRecord | None = None) -> Finish:
     # The score's outcome, not the scene's: a critical signal fails even an abandoned scene.
     return Finish(
         score.outcome.value, score.total,
         tuple(SkillEvidenceRow(s.name, s.label, s.status.value, s.points, s.max_points, s.turn, s.quote) for s in score.skills),
+        record,
     )
 
 

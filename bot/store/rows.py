@@ -115,38 +115,6 @@ class ExportTurn:
 
 
 @dataclass(frozen=True)
-class LeaderboardRow:
-    """Recognition only: people appear for what they did well, never ranked by failures."""
-
-    member_id: int
-    display_name: str
-    discord_id: int | None
-    successes: int
-    best_score: int
-    kudos: int
-
-
-@dataclass(frozen=True)
-class SkillSummary:
-    skill: str
-    label: str
-    shown: int  # sessions where the skill was earned (in time or late)
-    sessions: int
-
-
-@dataclass(frozen=True)
-class MemberReport:
-    member: MemberRow
-    sessions: int
-    ended: int
-    successes: int
-    average_score: float | None
-    recent: tuple[SessionRow, ...]
-    skills: tuple[SkillSummary, ...]
-    kudos_received: int
-
-
-@dataclass(frozen=True)
 class NewItem:
     """Something to send, queued in the outbox with whatever caused it."""
 
@@ -180,6 +148,7 @@ class Finish:
     outcome: str
     score: int
     skills: tuple[SkillEvidenceRow, ...] = ()
+    record: SessionRecord | None = None  # what recognition keeps of it (badges, nominations)
 
 
 @dataclass(frozen=True)
@@ -192,3 +161,136 @@ class PurgeCounts:
     @property
     def anything(self) -> bool:
         return any((self.sessions, self.turns, self.kudos, self.members))
+
+
+# -- recognition: what a finished session showed and earned, and what instructors decide --
+
+@dataclass(frozen=True)
+class ShownRow:
+    """A behaviour of the badge rules that a session showed, with the words that showed it."""
+
+    behaviour: str
+    turn: int
+    quote: str
+
+
+@dataclass(frozen=True)
+class NewNomination:
+    """A line worth recognising: the most points, or the one that turned the scene around."""
+
+    turn: int
+    line: str
+    why: str
+    approved: bool = False  # posted straight away (recognition.nominations: auto)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """Saved with a session's end, in the same transaction: its recognition facts, the badges
+    it completed (badge name -> the session that completed the rule) and its nominations."""
+
+    clean: bool
+    gamed: bool
+    penalties: int
+    critical: bool
+    start_mood: int
+    peak_mood: int
+    end_mood: int
+    shown: tuple[ShownRow, ...] = ()
+    badges: tuple[tuple[str, int], ...] = ()
+    nominations: tuple[NewNomination, ...] = ()
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """A finished session as recognition, reports and records see it."""
+
+    session_id: int
+    member_id: int
+    scenario_id: str
+    mode: str
+    outcome: str
+    score: int  # the score the session earned (an override is beside it, never instead)
+    turns: int
+    started_at: str
+    ended_at: str
+    clean: bool
+    gamed: bool
+    penalties: int
+    critical: bool
+    start_mood: int
+    peak_mood: int
+    end_mood: int
+    shown: tuple[str, ...] = ()
+    override: int | None = None  # the latest instructor override, if any
+
+    @property
+    def effective_score(self) -> int:
+        return self.override if self.override is not None else self.score
+
+
+@dataclass(frozen=True)
+class BadgeRow:
+    member_id: int
+    badge: str
+    session_id: int | None
+    awarded_at: str
+
+
+@dataclass(frozen=True)
+class NominationRow:
+    id: int
+    session_id: int
+    member_id: int
+    turn: int
+    line: str
+    why: str
+    status: str  # pending | approved | dismissed
+    decided_by: int | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class KudosRow:
+    id: int
+    guild_id: int
+    from_member_id: int
+    to_member_id: int
+    skill: str
+    reason: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    id: int
+    cohort_id: int
+    scenario_id: str
+    due_at: str
+    pass_mark: int
+    created_by: int | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    id: int
+    session_id: int
+    score: int
+    previous: int
+    reason: str
+    by_member: int | None
+    by_name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """One finished session for training records and xAPI: who, what, when, how it went."""
+
+    session: SessionRow
+    member: MemberRow | None
+    skills: tuple[SkillEvidenceRow, ...]
+    override: OverrideRow | None
+    instructor: str  # who started it for the trainee, or overrode its score; '' for self-practice
+    clean: bool | None  # None: finished before recognition facts were kept

@@ -24,21 +24,20 @@ import aiosqlite
 import platformdirs
 
 from bot.errors import StoreBusy, StoreError, StoreFull
+from bot.store.recognition import RecognitionQueries, write_record
 from bot.store.rows import (
     CohortRow,
     EvidenceRow,
     ExportTurn,
     Finish,
-    LeaderboardRow,
-    MemberReport,
     MemberRow,
     NewItem,
     NewSession,
     OutboxItem,
     PurgeCounts,
+    SessionRecord,
     SessionRow,
     SkillEvidenceRow,
-    SkillSummary,
     TurnRow,
 )
 
@@ -65,8 +64,9 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-class Store:
-    """Open with `async with Store.open(path) as store:`."""
+class Store(RecognitionQueries):
+    """Open with `async with Store.open(path) as store:`. The recognition tables' queries
+    are in bot/store/recognition.py."""
 
     def __init__(self, path: Path, db: aiosqlite.Connection, reader: aiosqlite.Connection, busy_timeout: float) -> None:
         self.path = path
@@ -140,11 +140,13 @@ class Store:
         return True
 
     async def finish_session(
-        self, session_id: int, outcome: str, score: int, skills: tuple[SkillEvidenceRow, ...] = (), items: Iterable[NewItem] = ()
+        self, session_id: int, outcome: str, score: int, skills: tuple[SkillEvidenceRow, ...] = (), items: Iterable[NewItem] = (),
+        record: SessionRecord | None = None,
     ) -> None:
-        """Mark a session ended with its result and per-skill evidence, and queue what it sends (idempotent)."""
+        """Mark a session ended with its result, per-skill evidence and what recognition keeps of
+        it, and queue what it sends (idempotent)."""
         async with self._write() as tx:
-            await _finish(tx, session_id, Finish(outcome, score, skills))
+            await _finish(tx, session_id, Finish(outcome, score, skills, record))
             await _enqueue(tx, items)
 
     async def close_unrestorable(self, session_id: int, items: Iterable[NewItem] = ()) -> None:
@@ -298,64 +300,12 @@ class Store:
             (member_id,),
         )]
 
-    async def add_kudos(self, guild_id: int, from_member: int, to_member: int, skill: str, reason: str) -> None:
-        async with self._write() as tx:
-            await tx.execute(
-                "INSERT INTO kudos (guild_id, from_member_id, to_member_id, skill, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (guild_id, from_member, to_member, skill, reason, now()),
-            )
-
-    async def leaderboard(self, *, guild_id: int, cohort_id: int | None = None, since: str | None = None, limit: int = 10) -> list[LeaderboardRow]:
-        """Members ranked by successful role-plays, then kudos; only people with something to celebrate."""
-        args: list[Any] = [since or "", since or "", guild_id, since or "", guild_id]
-        cohort_clause = ""
-        if cohort_id is not None:
-            cohort_clause = " AND m.id IN (SELECT member_id FROM cohort_members WHERE cohort_id = ?)"
-            args.append(cohort_id)
-        args.append(limit)
-        query = (
-            "SELECT m.id, m.display_name, m.discord_id,"
-            " (SELECT COUNT(*) FROM sessions s WHERE s.member_id = m.id AND s.outcome = 'success' AND s.started_at >= ?) AS wins,"
-            " (SELECT COALESCE(MAX(s.score), 0) FROM sessions s WHERE s.member_id = m.id AND s.outcome = 'success' AND s.started_at >= ?) AS best,"
-            " (SELECT COUNT(*) FROM kudos k WHERE k.to_member_id = m.id AND k.guild_id = ? AND k.created_at >= ?) AS praise"
-            " FROM members m WHERE m.guild_id = ?" + cohort_clause +
-            " AND (wins > 0 OR praise > 0) ORDER BY wins DESC, praise DESC, best DESC, m.display_name LIMIT ?"
-        )
-        return [LeaderboardRow(*row) for row in await self._all(query, args)]
-
     async def members(self, *, guild_id: int | None = None) -> list[MemberRow]:
         where, args = ("WHERE guild_id = ?", (guild_id,)) if guild_id is not None else ("", ())
         return [
             MemberRow(r["id"], r["guild_id"], r["discord_id"], r["display_name"], r["role"])
             for r in await self._all(f"SELECT * FROM members {where} ORDER BY guild_id, display_name", args)
         ]
-
-    async def member_report(self, member_id: int, recent: int = 5) -> MemberReport | None:
-        row = await self._one("SELECT * FROM members WHERE id = ?", (member_id,))
-        if row is None:
-            return None
-        member = MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
-        counts = await self._one(
-            "SELECT COUNT(*), SUM(status = 'ended'), SUM(outcome = 'success'), AVG(CASE WHEN status = 'ended' THEN score END)"
-            " FROM sessions WHERE member_id = ?",
-            (member_id,),
-        )
-        latest = tuple(_session(r) for r in await self._all("SELECT * FROM sessions WHERE member_id = ? ORDER BY id DESC LIMIT ?", (member_id, recent)))
-        skills = tuple(
-            SkillSummary(r[0], r[1], int(r[2] or 0), int(r[3]))
-            for r in await self._all(
-                "SELECT e.skill, MIN(e.label), SUM(e.status != 'missed'), COUNT(*) FROM skill_evidence e"
-                " JOIN sessions s ON s.id = e.session_id WHERE s.member_id = ? GROUP BY e.skill ORDER BY e.skill",
-                (member_id,),
-            )
-        )
-        kudos = await self._one("SELECT COUNT(*) FROM kudos WHERE to_member_id = ?", (member_id,))
-        assert counts is not None and kudos is not None
-        return MemberReport(
-            member=member, sessions=int(counts[0]), ended=int(counts[1] or 0), successes=int(counts[2] or 0),
-            average_score=float(counts[3]) if counts[3] is not None else None, recent=latest, skills=skills,
-            kudos_received=int(kudos[0]),
-        )
 
     async def add_to_cohort(self, cohort_id: int, member_id: int) -> bool:
         """False when the member was already in the cohort."""
@@ -654,6 +604,8 @@ async def _finish(tx: _Transaction, session_id: int, finish: Finish) -> None:
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in finish.skills],
     )
+    if finish.record is not None:
+        await write_record(tx, session_id, finish.record)
 
 
 async def _enqueue(tx: _Transaction, items: Iterable[NewItem]) -> None:

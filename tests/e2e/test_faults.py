@@ -318,7 +318,11 @@ async def test_kill_9_around_the_feedback_and_the_recognition_post(rig: Rig) -> 
     rig.check_every_line_answered_once(second, trainees[1])
     posts = [m["content"] for m in rig.fake.bot_messages(wins)]
     for trainee in trainees:
-        assert len([p for p in posts if f"<@{trainee['user']['id']}>" in p]) == 1  # one each, none lost, none twice
+        theirs = [p for p in posts if f"<@{trainee['user']['id']}>" in p]
+        # The "well done" and each badge the session earned: one each, none lost, none twice.
+        assert len([p for p in theirs if p.startswith("\U0001F389 Well done")]) == 1
+        badges = sorted(p.split("**")[1] for p in theirs if " badge: " in p)
+        assert badges == ["All five", "Clean run", "Perfect opening"] and len(theirs) == 4
 
 
 async def test_a_start_killed_before_its_session_was_saved_leaves_no_thread(rig: Rig) -> None:

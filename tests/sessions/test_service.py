@@ -122,7 +122,8 @@ async def test_a_session_from_briefing_to_feedback(bench: Bench) -> None:
     assert bench.chat.kinds(THREAD) == [kinds.BRIEFING, kinds.OPENING]
     for line in COURTEOUS:
         assert await bench.say(line) is LineResult.PLAYED
-    assert bench.chat.kinds(THREAD) == [kinds.BRIEFING, kinds.OPENING] + [kinds.RESIDENT] * 5 + [kinds.FEEDBACK]
+    # The feedback, then the badges the session earned, told to the trainee in their thread.
+    assert bench.chat.kinds(THREAD) == [kinds.BRIEFING, kinds.OPENING] + [kinds.RESIDENT] * 5 + [kinds.FEEDBACK] + ["badge_note"] * 3
     assert bench.service is not None and bench.service.session_in(THREAD) is None
     assert bench.store is not None
     row = await bench.store.get_session(sid)
@@ -412,12 +413,13 @@ async def test_recognition_is_posted_once_in_the_cohort_channel(bench: Bench) ->
     await bench.start()
     for line in COURTEOUS:
         await bench.say(line)
-    (post,) = bench.chat.bot_messages(900)
-    assert post.message is not None and post.message.kind == kinds.RECOGNITION and f"<@{TRAINEE}>" in post.text
+    (post,) = [m for m in bench.chat.bot_messages(900) if m.message is not None and m.message.kind == kinds.RECOGNITION]
+    assert post.message is not None and f"<@{TRAINEE}>" in post.text
     assert post.message.mentions == (TRAINEE,)
+    assert bench.chat.kinds(900) == [kinds.RECOGNITION] + ["badge"] * 3  # and the badges the session earned
     assert bench.chat.bot_messages(901) == []  # another server's cohort never hears of it
     await bench.restart()
-    assert len(bench.chat.bot_messages(900)) == 1
+    assert len(bench.chat.bot_messages(900)) == 4
 
 
 CORRECTED_REASON = [  # a made-up reason, taken back: the scene recovers, the grade is not clean

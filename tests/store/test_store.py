@@ -149,7 +149,7 @@ async def test_reads_do_not_queue_behind_a_write_waiting_for_a_lock(tmp_path: Pa
             await asyncio.sleep(0.2)
             assert not waiting.done()
             assert (await store.get_session(session.id)) is not None  # answered while the write waits
-            assert await store.leaderboard(guild_id=0) == []
+            assert await store.session_results() == []
         finally:
             other.rollback()
             other.close()
@@ -239,7 +239,7 @@ async def test_purge_removes_old_kudos_people_and_the_deleted_pages(tmp_path: Pa
         session = await store.start_session(new_session(member_id=old_member.id, guild_id=1), "Hi")
         await store.record_turn(TurnRow(session.id, 1, "trainee", secret, (), 50, "s"), TurnRow(session.id, 1, "resident", "hi", (), 50, "s"))
         await store.finish_session(session.id, "success", 90)
-        await store.add_kudos(1, giver.id, old_member.id, "Empathy", "kind words")
+        await store.give_kudos(1, giver.id, old_member.id, "Empathy", "kind words", per_day=3, pair_cooldown_seconds=0)
     with sqlite3.connect(path) as raw:  # all of it two years old
         raw.execute("UPDATE sessions SET started_at = '2020-01-01T00:00:00+00:00'")
         raw.execute("UPDATE kudos SET created_at = '2020-01-02T00:00:00+00:00'")
@@ -261,7 +261,7 @@ async def test_purge_removes_old_kudos_even_without_old_sessions(tmp_path: Path)
     async with Store.open(path) as store:
         a = await store.ensure_member("A", guild_id=1, discord_id=1)
         b = await store.ensure_member("B", guild_id=1, discord_id=2)
-        await store.add_kudos(1, a.id, b.id, "Empathy", "old")
+        await store.give_kudos(1, a.id, b.id, "Empathy", "old", per_day=3, pair_cooldown_seconds=0)
     with sqlite3.connect(path) as raw:
         raw.execute("UPDATE kudos SET created_at = '2020-01-01T00:00:00+00:00'")
     async with Store.open(path) as store:

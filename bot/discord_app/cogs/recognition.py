@@ -1,54 +1,108 @@
-"""Celebrating what people do right: the leaderboard, kudos, and instructors' reports."""
+"""Celebrating what people do right: the board (and its weekly post), kudos, badges, and
+each trainee's choice about public recognition. The rules are bot/recognition/'s; this cog
+turns commands into its calls and answers privately wherever private data is involved."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import datetime as dt
+import logging
 from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.discord_app import embeds
-from bot.discord_app.checks import is_instructor, refuse
+from bot.discord_app.checks import refuse
 from bot.discord_app.cogs.cohorts import cohort_choices
+from bot.errors import TrainerError
+from bot.recognition.service import Board, KudosRefused
 
 if TYPE_CHECKING:
     from bot.discord_app.client import TrainerBot
 
-PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
+log = logging.getLogger("trainer.discord.recognition")
+
+PERIOD_WORDS = {"week": "the last 7 days", "month": "the last 30 days", "all": "all time"}
 
 
 class RecognitionCog(commands.Cog):
+    recognition = app_commands.Group(name="recognition", description="Your badges, and whether you are celebrated in public", guild_only=True)
+
     def __init__(self, bot: TrainerBot) -> None:
         self.bot = bot
+        self.service = bot.recognition
 
+    async def cog_load(self) -> None:
+        weekly = self.service.settings.weekly_post
+        if weekly is not None:
+            # Every day at the hour; the service posts only on the configured day (and catches up once after downtime).
+            self.weekly_board.change_interval(time=dt.time(hour=weekly.hour, tzinfo=weekly.zone))
+            self.weekly_board.start()
+
+    async def cog_unload(self) -> None:
+        self.weekly_board.cancel()
+
+    # -- the board --
     @app_commands.command(name="leaderboard")
     @app_commands.guild_only()
     @app_commands.describe(cohort="Only this cohort", period="week, month or all time")
     async def leaderboard(self, interaction: discord.Interaction, cohort: str | None = None, period: Literal["week", "month", "all"] = "week") -> None:
-        """Who has been doing it right: successful role-plays and kudos."""
+        """Who has been doing it right: the top of the board, and your own standing (only you see it)."""
         assert interaction.guild is not None
         # Answer Discord now (it allows 3 s): the reads below can take longer on a busy database.
         await interaction.response.defer(thinking=True)
-        cohort_id = None
+        found = None
         if cohort is not None:
             found = await self.bot.store.cohort(cohort, guild_id=interaction.guild.id)
             if found is None:
                 return await refuse(interaction, f"There is no cohort named '{cohort}' in this server.")
-            cohort_id = found.id
-        since = (datetime.now(timezone.utc) - PERIODS[period]).isoformat(timespec="seconds") if period in PERIODS else None
-        rows = await self.bot.store.leaderboard(guild_id=interaction.guild.id, cohort_id=cohort_id, since=since)
-        heading = {"week": "this week", "month": "this month", "all": "all time"}[period] + (f" \u00b7 {cohort}" if cohort else "")
-        await interaction.followup.send(embed=embeds.leaderboard_embed(rows, heading), allowed_mentions=discord.AllowedMentions.none())
+        heading = PERIOD_WORDS[period] + (f" \u00b7 {cohort}" if cohort else "")
+        board = await self.service.board(await self.service.members_of(interaction.guild.id, found), period, heading)
+        await interaction.followup.send(
+            embed=embeds.board_embed(board, self.service.settings.public_top), allowed_mentions=discord.AllowedMentions.none(),
+        )
+        await interaction.followup.send(await self.own_standing(interaction, board), ephemeral=True)
+
+    async def own_standing(self, interaction: discord.Interaction, board: Board) -> str:
+        me = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild_id or 0, discord_id=interaction.user.id)
+        standing, public = board.standing_of(me.id)
+        if standing is None:
+            return "You have no points in this period yet: a clean success in a practice role-play, a badge or a kudos puts you on the board."
+        total = len(board.public) if public else len(board.standings)
+        where = f"#{standing.rank} of {total}" + ("" if public else " (you opted out, so you are not shown on the public board)")
+        return (f"Your standing: **{where}**, {standing.points} points: best attempts {standing.best_points}, "
+                f"badges {standing.badge_points}, kudos {standing.kudos_points}.")
 
     @leaderboard.autocomplete("cohort")
     async def leaderboard_cohorts(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await cohort_choices(self.bot, interaction, current)
 
+    @tasks.loop(hours=24)
+    async def weekly_board(self) -> None:
+        queued = await self.service.post_weekly_boards(discord.utils.utcnow(), [guild.id for guild in self.bot.guilds])
+        if queued:
+            log.info("weekly board queued for %d cohort channel(s)", queued)
+
+    @weekly_board.before_loop
+    async def before_weekly_board(self) -> None:
+        await self.bot.wait_until_ready()
+        try:
+            await self.weekly_board()  # a post time missed while the bot was down, if it was recent
+        except TrainerError as exc:
+            log.warning("could not check for a missed weekly board: %s", exc)
+
+    @weekly_board.error
+    async def weekly_board_failed(self, exc: BaseException) -> None:
+        # The database may have been busy just then: the loop goes on, and a restart within
+        # the day posts what was missed (never twice).
+        log.error("the weekly board could not be queued", exc_info=exc)
+        self.bot.loop.call_later(60, self.weekly_board.restart)
+
+    # -- kudos --
     @app_commands.command(name="kudos")
     @app_commands.guild_only()
-    @app_commands.describe(member="Who did it right", skill="What they did well", reason="What you saw")
+    @app_commands.describe(member="Who did it right", skill="What they did well (from the rubrics)", reason="What you saw, in a few words")
     async def kudos(self, interaction: discord.Interaction, member: discord.Member, skill: str, reason: app_commands.Range[str, 1, 300]) -> None:
         """Recognise a colleague for doing it right."""
         assert interaction.guild is not None
@@ -60,15 +114,20 @@ class RecognitionCog(commands.Cog):
         if skill.strip().lower() not in labels:
             return await refuse(interaction, "Pick a skill from the list (start typing to see them), e.g. " + ", ".join(sorted(labels.values())[:3]) + ".")
         skill = labels[skill.strip().lower()]
-        await interaction.response.defer(thinking=True)  # a write may queue behind another process
+        try:
+            self.service.check_reason(reason)
+        except KudosRefused as exc:
+            return await refuse(interaction, str(exc))
+        await interaction.response.defer(ephemeral=True, thinking=True)  # a write may queue behind another process
         giver = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild.id, discord_id=interaction.user.id)
         receiver = await self.bot.store.ensure_member(member.display_name, guild_id=interaction.guild.id, discord_id=member.id)
-        await self.bot.store.add_kudos(interaction.guild.id, giver.id, receiver.id, skill, reason)
-        await interaction.followup.send(
-            embeds.clip(f"\U0001F44F {interaction.user.mention} gave kudos to {member.mention} for **{skill}**: {reason}", 2000),
-            # Only the two people named by the command: a '<@id>' in the reason pings nobody.
-            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=[interaction.user, member]),
-        )
+        public = await self.bot.store.is_public(receiver.id)
+        try:
+            await self.service.give_kudos(interaction.guild.id, giver, receiver, skill, reason, interaction.channel_id)
+        except KudosRefused as exc:
+            return await refuse(interaction, str(exc))
+        where = "posted here" if public else f"kept private: {member.display_name} opted out of public recognition"
+        await interaction.followup.send(f"Kudos given to {member.display_name} for **{skill}** ({where}).", ephemeral=True)
 
     def skill_labels(self) -> list[str]:
         return sorted({skill.label for s in self.bot.library.scenarios.values() for skill in s.rubric.skills})
@@ -78,19 +137,48 @@ class RecognitionCog(commands.Cog):
         needle = current.lower()
         return [app_commands.Choice(name=embeds.clip(label, 100), value=embeds.clip(label, 100)) for label in self.skill_labels() if needle in label.lower()][:25]
 
-    @app_commands.command(name="report")
-    @app_commands.guild_only()
-    @app_commands.default_permissions(manage_threads=True)
-    async def report(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        """A trainee's progress (instructors; only you see it)."""
-        assert interaction.guild is not None
-        if not is_instructor(interaction.user, self.bot.settings):
-            return await refuse(interaction, f"Only members with the {self.bot.settings.instructor_role_in(interaction.guild_id)} role can read reports.")
+    # -- each trainee's own --
+    @recognition.command(name="opt-out")
+    async def opt_out(self, interaction: discord.Interaction) -> None:
+        """Stop public posts about you (badges are still earned, and shown to you alone)."""
+        await self.set_public(interaction, False)
+
+    @recognition.command(name="opt-in")
+    async def opt_in(self, interaction: discord.Interaction) -> None:
+        """Allow posts about what you do well in your cohort's channel (the default)."""
+        await self.set_public(interaction, True)
+
+    async def set_public(self, interaction: discord.Interaction, public: bool) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        row = await self.bot.store.ensure_member(member.display_name, guild_id=interaction.guild.id, discord_id=member.id)
-        report = await self.bot.store.member_report(row.id)
-        assert report is not None
-        await interaction.followup.send(embed=embeds.report_embed(report), ephemeral=True)
+        me = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild_id or 0, discord_id=interaction.user.id)
+        await self.bot.store.set_public(me.id, public)
+        text = ("You will be celebrated in your cohort's channel when you do well." if public else
+                "Nothing about you will be posted in public any more, and you are left off public boards. "
+                "You still earn badges; /recognition badges shows them to you.")
+        await interaction.followup.send(text, ephemeral=True)
+
+    @recognition.command(name="badges")
+    async def badges(self, interaction: discord.Interaction) -> None:
+        """Your badges, and the ones still to earn (only you see this)."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        me = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild_id or 0, discord_id=interaction.user.id)
+        held = {b.badge for b in await self.bot.store.badges_of(me.id)}
+        public = await self.bot.store.is_public(me.id)
+        await interaction.followup.send(embed=embeds.badges_embed(self.service.rules.badges, held, public), ephemeral=True)
+
+    @recognition.command(name="assignments")
+    async def assignments(self, interaction: discord.Interaction) -> None:
+        """Your open assignments: scenarios your cohort must pass, and by when (only you see this)."""
+        from bot.recognition.reports import progress_report
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        me = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild_id or 0, discord_id=interaction.user.id)
+        titles = {s.id: s.title for s in self.bot.library.scenarios.values()}
+        try:
+            report = await progress_report(self.bot.store, me, five=(), titles=titles, badge_titles={})
+        except TrainerError as exc:
+            return await refuse(interaction, str(exc))
+        await interaction.followup.send(embed=embeds.assignments_embed(report.assignments, titles), ephemeral=True)
 
 
 async def setup(bot: TrainerBot) -> None:
