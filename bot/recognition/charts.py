@@ -8,7 +8,6 @@ lines, few words, colours that stay apart for colour-blind readers.
 from __future__ import annotations
 
 import io
-import textwrap
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
@@ -89,6 +88,10 @@ def skills_heatmap(report: CohortReport) -> bytes:
     axes.tick_params(length=0)
     for spine in axes.spines.values():
         spine.set_visible(False)
+    if not annotate:  # too many trainees to print a share in each cell: a scale instead
+        bar = figure.colorbar(image, ax=axes, fraction=0.03, pad=0.02)
+        bar.set_ticks([0, 0.5, 1], labels=["0%", "50%", "100%"])
+        bar.ax.tick_params(labelsize=FONT - 3)
     figure.suptitle(f"{_short(report.cohort.name, 34)}: skills earned in full", fontsize=FONT + 2, x=0.02, ha="left", fontweight="bold")
     figure.tight_layout()
     return _png(figure)

@@ -36,14 +36,18 @@ def nominate(scenario: Scenario, score: Score, limit: int) -> list[Nominee]:
     for skill in score.skills:
         if skill.status is SkillStatus.EARNED and skill.turn is not None:
             by_turn.setdefault(skill.turn, []).append((skill.label, skill.points, skill.line))
-    if by_turn:
-        turn, earned = max(by_turn.items(), key=lambda item: (sum(points for _, points, _ in item[1]), -item[0]))
+    # The line that earned the most, or the next one when that line already turned the scene around.
+    ranked = sorted(by_turn.items(), key=lambda item: (-sum(points for _, points, _ in item[1]), item[0]))
+    for turn, earned in ranked:
         points = sum(p for _, p, _ in earned)
-        worth = score.max_points and (points >= MIN_SHARE * score.max_points or len(earned) >= MIN_SKILLS)
-        if worth and all(n.turn != turn for n in found):
-            labels = [label for label, _, _ in earned]
-            listed = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + _lower(labels[-1])
-            found.append(Nominee(turn, earned[0][2], f"{_lower(listed)} in one line ({points} points)"))
+        if not (score.max_points and (points >= MIN_SHARE * score.max_points or len(earned) >= MIN_SKILLS)):
+            break
+        if any(n.turn == turn for n in found):
+            continue
+        labels = [label for label, _, _ in earned]
+        listed = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + _lower(labels[-1])
+        found.append(Nominee(turn, earned[0][2], f"{_lower(listed)} in one line ({points} points)"))
+        break
     return found[:limit]
 
 

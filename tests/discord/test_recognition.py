@@ -219,3 +219,13 @@ async def test_instructor_commands_refuse_others(world: sh.World, simcord_env: s
     refused = await world.slash(mod, "assignment list", cohort="Spring")
     assert refused.ephemeral and "Only members with the Instructor role" in (refused.response.content or "")
     simcord.assert_error(simcord_env, app_commands.CheckFailure)
+
+
+async def test_an_assessment_is_never_public_and_its_record_names_the_instructor(world: sh.World, store: Store) -> None:
+    wins = await cohort(world, world.trainee)
+    thread = await start_scene(world, world.instructor, trainee=world.trainee, mode="assessment")
+    await play(world, thread, COURTEOUS)
+    assert texts(world, wins) == []  # an evaluation: reports and records only
+    assert await store.badges_of((await store.list_sessions())[0].member_id or 0) == []
+    (record,) = await store.records()
+    assert record.instructor == "ines" and record.session.mode == "assessment" and record.session.score == 100

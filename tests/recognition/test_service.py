@@ -208,7 +208,7 @@ async def test_nominated_lines_wait_for_an_instructor_then_are_posted_quoting_th
     instructor = await desk.store.ensure_member("ines", guild_id=GUILD, discord_id=7, role="instructor")
     sid = await desk.play("tom", 42, RECOVERED)
     nominations = await desk.store.nominations(status="pending")
-    assert [n.turn for n in nominations] == [2, 6] or len(nominations) >= 1
+    assert [n.turn for n in nominations] == [2, 5]  # the turn-around, and the next line that earned the most
     reviews = desk.chat.bot_messages(REVIEW)
     assert len(reviews) == len(nominations) and all(m.message and m.message.kind == "nomination_review" for m in reviews)
     turn_around = next(n for n in nominations if "turned the scene around" in n.why)

@@ -110,7 +110,7 @@ class RolePlayCog(commands.Cog):
                 return await refuse(interaction, BUSY)
             thread = await self.open_thread(channel, chosen, player)
             try:
-                await self.service.start(
+                started = await self.service.start(
                     chosen, Trainee(player.display_name, player.id), mode=mode, guild_id=interaction.guild.id,
                     channel_id=thread.id, parent_id=channel.id,
                 )
@@ -121,6 +121,8 @@ class RolePlayCog(commands.Cog):
                 raise
             # A thread Discord made twice (it failed the first request after making the thread) is empty.
             await self.sweep_empty_threads(interaction.guild, locked=True)
+        if player.id != user.id:
+            await self.note_instructor(started.row.id, user, interaction.guild.id)
         # The instructor who starts a role-play for someone can watch it (without moving the scene).
         for person in {player, interaction.user} if instructor else {player}:
             try:
@@ -128,6 +130,14 @@ class RolePlayCog(commands.Cog):
             except discord.HTTPException as exc:  # the briefing's mention also brings the trainee in, on Discord
                 log.warning("could not add %s to thread %d: %s", person.id, thread.id, exc)
         await interaction.followup.send(f"Role-play started in {thread.mention}.", ephemeral=True)
+
+    async def note_instructor(self, session_id: int, instructor: discord.abc.User, guild_id: int) -> None:
+        """Training records name the instructor who started a role-play for a trainee."""
+        try:
+            member = await self.bot.store.ensure_member(instructor.display_name, guild_id=guild_id, discord_id=instructor.id, role="instructor")
+            await self.bot.store.set_session_instructor(session_id, member.id)
+        except StoreError as exc:  # the role-play goes on; only its record lacks the instructor's name
+            log.warning("session %d: could not record its instructor: %s", session_id, exc)
 
     async def open_thread(self, channel: discord.TextChannel, chosen: Scenario, player: discord.Member) -> discord.Thread:
         """A private thread for the session. When Discord fails in a way that may still have made
