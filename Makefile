@@ -27,10 +27,11 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 check: $(VENV)/.installed
-	$(BIN)/trainer check --strict dialogues/
+	$(BIN)/trainer check --strict dialogues/ --badges bot/recognition/badges.yaml
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/recognition.py
 	$(BIN)/python bench/bench_respect.py
 
 clean:

@@ -26,6 +26,7 @@ from bot.recognition import charts  # noqa: E402
 from bot.recognition.reports import cohort_report, progress_report  # noqa: E402
 from bot.recognition.service import RecognitionService  # noqa: E402
 from bot.store import NewSession, Store, TurnRow  # noqa: E402
+from bot.store.rows import SkillEvidenceRow  # noqa: E402
 
 COURTEOUS = [
     "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
@@ -51,7 +52,7 @@ async def _finished(store: Store, service: RecognitionService, library: Library,
     start = time.perf_counter()
     items, kept = await service.at_finish(row, scenario, play, score, row.id) if record else ([], None)
     middle = time.perf_counter()
-    skills = ()
+    skills = tuple(SkillEvidenceRow(k.name, k.label, k.status.value, k.points, k.max_points, k.turn, k.quote) for k in score.skills)
     await store.finish_session(row.id, score.outcome.value, score.total, skills, items, kept)
     return middle - start, time.perf_counter() - middle
 

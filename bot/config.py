@@ -138,10 +138,11 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"recognition.timezone: unknown time zone {zone!r} (an IANA name such as America/Chicago, or UTC)") from exc
-    nominations = reader.text("recognition.nominations", "review").strip().lower()
+    # YAML reads a bare `off` as false: both mean off.
+    nominations = "off" if reader.raw("recognition.nominations") is False else reader.text("recognition.nominations", "review").strip().lower()
     if nominations not in NOMINATION_MODES:
         raise ConfigError(f"recognition.nominations must be one of {', '.join(NOMINATION_MODES)}, not {nominations!r}")
-    weekly = reader.text("leaderboard.weekly_day", "monday").strip().lower()
+    weekly = "off" if reader.raw("leaderboard.weekly_day") is False else reader.text("leaderboard.weekly_day", "monday").strip().lower()
     if weekly not in (*WEEKDAYS, "off"):
         raise ConfigError(f"leaderboard.weekly_day must be a day of the week (monday ... sunday) or off, not {weekly!r}")
     badges_file = reader.text("recognition.badges_file", "").strip()

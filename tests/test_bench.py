@@ -29,3 +29,16 @@ def test_engine_benchmark_quick_run(tmp_path: Path) -> None:
     assert figures["quick"] is True and figures["sqlite_dir"] == str(tmp_path)
     assert all(isinstance(figures[k], (int, float)) and figures[k] > 0 for k in KEYS - {"prefilter"})
     assert list(tmp_path.iterdir()) == []  # its databases are removed
+
+
+def test_recognition_benchmark_quick_run(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "recognition.py"), "--quick", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    figures = json.loads(line)
+    keys = {"finish_recognition_ms_history_0", "finish_recognition_ms_history_100", "floor_finish_commit_ms", "board_ms",
+            "cohort_report_ms", "progress_chart_ms", "heatmap_ms"}
+    assert keys <= set(figures) and all(figures[k] > 0 for k in keys)

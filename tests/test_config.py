@@ -26,6 +26,23 @@ def test_example_config_is_complete_and_loads(tmp_path: Path) -> None:
     assert settings.token == TOKEN and settings.instructor_role == "Instructor"
     assert settings.database == ROOT / "trainer.db" and settings.recognition_threshold == 80
     assert settings.guild_id is None and settings.allow_self_practice
+    assert (settings.nominations, settings.timezone, settings.kudos_per_day, settings.weekly_day, settings.weekly_hour) == ("review", "UTC", 3, 0, 9)
+    assert settings.badges_file is None and settings.review_channel_id is None
+
+
+def test_recognition_settings(tmp_path: Path) -> None:
+    path = write(tmp_path, (
+        "recognition:\n  timezone: America/Chicago\n  nominations: auto\n  badges_file: rules/badges.yaml\n  review_channel_id: 55\n"
+        "kudos:\n  per_day: 5\n  pair_cooldown_hours: 0\nleaderboard:\n  weekly_day: friday\n  weekly_hour: 16\n  public_top: 3\n"
+        "servers:\n  '123':\n    review_channel_id: 77\n"
+    ))
+    settings = load_settings(path, {"DISCORD_TOKEN": TOKEN})
+    assert settings.badges_file == tmp_path / "rules" / "badges.yaml"
+    assert (settings.timezone, settings.nominations, settings.kudos_per_day, settings.kudos_pair_cooldown_hours) == ("America/Chicago", "auto", 5, 0)
+    assert (settings.weekly_day, settings.weekly_hour, settings.leaderboard_public_top) == (4, 16, 3)
+    assert settings.review_channel_in(123) == 77 and settings.review_channel_in(456) == 55
+    off = load_settings(write(tmp_path, "leaderboard:\n  weekly_day: off\nrecognition:\n  nominations: off\n"), {"DISCORD_TOKEN": TOKEN})
+    assert off.weekly_day is None and off.nominations == "off"
 
 
 def test_environment_wins_and_token_never_shows(tmp_path: Path) -> None:
@@ -53,6 +70,15 @@ def test_environment_wins_and_token_never_shows(tmp_path: Path) -> None:
         ("servers:\n  '123':\n    practice_channel_id: nope\n", "servers.123.practice_channel_id"),
         ("database:\n  busy_timeout_seconds: 0\n", "database.busy_timeout_seconds"),
         ("limits:\n  lines_per_minute: -1\n", "limits.lines_per_minute"),
+        ("recognition:\n  timezone: Mars/Olympus\n", "recognition.timezone"),
+        ("recognition:\n  nominations: sometimes\n", "recognition.nominations"),
+        ("recognition:\n  nominations_per_session: 9\n", "recognition.nominations_per_session"),
+        ("recognition:\n  review_channel_id: nope\n", "recognition.review_channel_id"),
+        ("kudos:\n  per_day: 0\n", "kudos.per_day"),
+        ("kudos:\n  per_dya: 3\n", "kudos.per_dya"),
+        ("leaderboard:\n  weekly_day: someday\n", "leaderboard.weekly_day"),
+        ("leaderboard:\n  weekly_hour: 24\n", "leaderboard.weekly_hour"),
+        ("servers:\n  '123':\n    review_channel_id: nope\n", "servers.123.review_channel_id"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, needle: str) -> None:

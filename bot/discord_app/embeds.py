@@ -45,7 +45,7 @@ def board_embed(board: Board, top: int) -> discord.Embed:
         for s in shown
     ]
     embed.description = clip("\n".join(lines), 4000)
-    embed.set_footer(text="Points: each scenario's best clean success, badges and kudos. Retrying can only help.")
+    embed.set_footer(text="Points: each scenario's best clean attempt, badges and kudos. Retrying can only help.")
     return embed
 
 

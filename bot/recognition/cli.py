@@ -25,8 +25,8 @@ Handler = Callable[[argparse.Namespace], int]
 def add_commands(commands: Any, db_help: str) -> None:
     """Add the subcommands to `trainer`'s parser (their handlers: HANDLERS)."""
     board = commands.add_parser("leaderboard", help="the recognition board of a cohort", description=(
-        "Points per trainee: each scenario's best clean success (retrying can only help), plus badges and kudos; "
-        "ties go to whoever got there first. Only people with points are listed, best first; people who opted "
+        "Points per trainee: each scenario's best clean practice attempt (retrying can only help), plus badges and "
+        "kudos; ties go to whoever got there first. Only people with points are listed, best first; people who opted "
         "out of public recognition are left out."))
     board.add_argument("--db", type=Path, help=db_help)
     board.add_argument("--cohort", help="only this cohort (default: every trainee of the server)")
@@ -93,9 +93,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     async def fetch() -> list[Any]:
         async with _open(args) as store:
             service = RecognitionService(store, _rules())
-            guild = args.guild or 0
-            cohort = await _cohort(store, args.cohort, guild) if args.cohort else None
-            members = await service.members_of(guild, cohort)
+            cohort = await _cohort(store, args.cohort, args.guild) if args.cohort else None
+            members = await service.members_of(cohort.guild_id if cohort is not None else args.guild or 0, cohort)
             board = await service.board(members, args.period, args.period)
             return board.public
 
@@ -104,7 +103,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         print(json.dumps([s.as_dict() for s in standings], ensure_ascii=False))
         return EXIT_OK
     if not standings:
-        print(f"nobody on the board for this period ({args.period}) yet: a clean success, a badge or a kudos puts a trainee on it")
+        print(f"nobody on the board for this period ({args.period}) yet: a finished practice role-play, a badge or a kudos puts a trainee on it")
         return EXIT_OK
     table = Table("rank", "name", "points", "best attempts", "badges", "kudos", box=None, padding=(0, 2, 0, 0))
     for s in standings:
@@ -134,7 +133,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 member = await _member(store, args.member, args.guild)
                 return [await progress_report(store, member, five=five, titles=titles, badge_titles=badge_titles)], None
             if args.cohort is not None:
-                cohort = await _cohort(store, args.cohort, args.guild or 0)
+                cohort = await _cohort(store, args.cohort, args.guild)
                 found = await cohort_report(store, cohort, five=five, titles=titles, badge_titles=badge_titles)
                 return [row.progress for row in found.rows], found
             members = [m for m in await store.members(guild_id=args.guild) if m.role == "trainee"]
@@ -202,7 +201,7 @@ def cmd_assignments(args: argparse.Namespace) -> int:
             if args.member is not None:
                 people = [await _member(store, args.member, args.guild)]
             elif args.cohort is not None:
-                people = await store.cohort_members((await _cohort(store, args.cohort, args.guild or 0)).id)
+                people = await store.cohort_members((await _cohort(store, args.cohort, args.guild)).id)
             else:
                 raise UsageError("give --cohort (every trainee of it) or --member (one trainee)")
             rows = []
@@ -278,13 +277,17 @@ def _titles(dialogues: Path | None) -> dict[str, str]:
     return {s.id: s.title for s in available(dialogues)}
 
 
-async def _cohort(store: Store, name: str, guild: int) -> CohortRow:
-    found = await store.cohort(name, guild_id=guild)
-    if found is None:
-        known = [c.name for c in await store.cohorts(guild_id=guild)]
+async def _cohort(store: Store, name: str, guild: int | None) -> CohortRow:
+    """The cohort of that name: in `guild`, or in whichever server has one (terminal tools see every department)."""
+    found = [c for c in await store.cohorts_named(name) if guild is None or c.guild_id == guild]
+    if len(found) > 1:
+        servers = ", ".join(str(c.guild_id) for c in found)
+        raise UsageError(f"cohort '{name}' exists in several servers ({servers}): choose one with --guild")
+    if not found:
+        known = sorted({c.name for g in ([guild] if guild is not None else [0]) for c in await store.cohorts(guild_id=g)})
         listing = f" (known: {', '.join(known)})" if known else ""
         raise UsageError(f"there is no cohort named '{name}'" + (f" in server {guild}" if guild else "") + listing)
-    return found
+    return found[0]
 
 
 async def _member(store: Store, name: str, guild: int | None) -> MemberRow:

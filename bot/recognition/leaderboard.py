@@ -1,10 +1,10 @@
 """The recognition board: points from each scenario's best attempt, badges and kudos. Pure.
 
-- Each scenario counts once, with the trainee's best clean success in the period (an
+- Each scenario counts once, with the trainee's best clean attempt in the period (an
   instructor's override replaces the earned score): retrying can only raise a best, never
   lower it, and playing the same scenario again and again adds nothing.
-- Failures, abandoned and gamed sessions add nothing and take nothing away, so nobody's
-  poor result shows on the board; people with no points are not on it at all.
+- Gamed or contradicted sessions, and sessions with a critical behaviour, add nothing;
+  people with no points are not on the board at all.
 - Badges add their points once each; kudos add a few points each (kudos are limited per
   giver and pair, so they cannot be farmed).
 - Ties go to whoever reached their total first, then by name: the order is stable, and
@@ -60,7 +60,7 @@ def rank(
     people = {m.id: m for m in members}
     best: dict[int, dict[str, tuple[int, str]]] = {}
     for result in results:
-        if result.member_id not in people or not counts(result) or result.outcome != "success":
+        if result.member_id not in people or not counts(result):
             continue
         score = result.effective_score
         mine = best.setdefault(result.member_id, {})

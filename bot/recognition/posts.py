@@ -60,7 +60,7 @@ def leaderboard_post(heading: str, top: Sequence[Standing], mention: Mention) ->
         title=f"\U0001F3C5 Recognition board \u2014 {heading}",
         description="\n".join(lines) or "Nobody on the board yet.",
         tone="celebration",
-        footer="Points: each scenario's best clean success, badges and kudos. Retrying can only help. /leaderboard shows your own standing.",
+        footer="Points: each scenario's best clean attempt, badges and kudos. Retrying can only help. /leaderboard shows your own standing.",
     )
     return Message(LEADERBOARD, card=card)  # names, no pings
 

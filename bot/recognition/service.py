@@ -9,13 +9,15 @@ Everything public follows the same rules:
   nominations and points need no integrity note and no critical behaviour either);
 - it respects each person's choice: a trainee who opted out is never posted about, and is
   left off public boards (they still earn badges, and see them privately);
-- it never shows a poor result: no score below the recognition line is ever posted, the
-  board holds only people with points, and each person's own rank is told to them alone.
+- it never shows a poor result: no score below the recognition line is ever posted, a
+  public board shows only its top (never its bottom half), and each person's own rank is
+  told to them alone.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -78,7 +80,9 @@ class Board:
     public: list[Standing]  # those who accept public recognition, ranked among themselves
 
     def top(self, count: int) -> list[Standing]:
-        return self.public[:count]
+        """What a public post shows: at most `count` people, and never the bottom half of
+        the board, so nobody's low standing is ever public (each person hears their own)."""
+        return self.public[: min(count, math.ceil(len(self.public) / 2))]
 
     def standing_of(self, member_id: int) -> tuple[Standing | None, bool]:
         """(standing, public): a public member's rank among the public board, else their place overall."""

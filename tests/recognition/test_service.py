@@ -271,3 +271,21 @@ async def test_the_weekly_board_is_queued_once_a_week_and_only_when_due(desk: De
     assert board.message is not None and board.message.card is not None
     assert "<@1>" in board.message.card.description and "<@2>" not in board.message.card.description  # nobody's low score
     assert board.message.mentions == ()  # names, no pings
+
+
+async def test_an_unfinished_attempt_counts_its_score_and_a_public_board_never_shows_its_bottom_half(desk: Desk) -> None:
+    from tests.recognition.sessions import LATE_REASON
+
+    for name, user in (("ana", 1), ("ben", 2), ("cat", 3)):
+        await desk.join(name, user)
+    await desk.play("ana", 1, COURTEOUS)
+    await desk.play("ben", 2, LATE_REASON)  # input ends before an ending: abandoned, with what it earned
+    await desk.play("cat", 3, LATE_REASON[:1])
+    ranked = await desk.board()
+    assert [name for name, _ in ranked] == ["ana", "ben", "cat"]
+    assert 0 < ranked[2][1] < ranked[1][1] < ranked[0][1]
+    members = await desk.service.recognition.members_of(GUILD, await desk.store.cohort("Spring", guild_id=GUILD))
+    board = await desk.service.recognition.board(members, "all", "all")
+    assert [s.name for s in board.top(5)] == ["ana", "ben"]  # three on the board: the top two in public
+    standing, public = board.standing_of(3)
+    assert standing is not None and public and standing.rank == 3  # cat hears it privately

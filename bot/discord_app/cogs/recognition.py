@@ -68,7 +68,7 @@ class RecognitionCog(commands.Cog):
         me = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild_id or 0, discord_id=interaction.user.id)
         standing, public = board.standing_of(me.id)
         if standing is None:
-            return "You have no points in this period yet: a clean success in a practice role-play, a badge or a kudos puts you on the board."
+            return "You have no points in this period yet: a finished practice role-play, a badge or a kudos puts you on the board."
         total = len(board.public) if public else len(board.standings)
         where = f"#{standing.rank} of {total}" + ("" if public else " (you opted out, so you are not shown on the public board)")
         return (f"Your standing: **{where}**, {standing.points} points: best attempts {standing.best_points}, "
