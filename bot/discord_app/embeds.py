@@ -99,6 +99,10 @@ def progress_embed(report: ProgressReport, chart: str | None) -> discord.Embed:
     if missed:
         lines = [f"{s.label}: missed {s.missed}, late {s.late}, of {s.sessions}" for s in missed]
         embed.add_field(name="Most often missed", value=clip("\n".join(lines)), inline=False)
+    latest = sorted((a for p in report.scenarios for a in p.attempts), key=lambda a: (a.ended_at, a.session_id), reverse=True)[:5]
+    if latest:  # the numbers /override takes
+        lines = [f"session {a.session_id}: {a.scenario_id}, {a.outcome}, {_score(a)} ({a.mode}, {a.ended_at[:10]})" for a in latest]
+        embed.add_field(name="Latest sessions", value=clip("\n".join(lines)), inline=False)
     if report.assignments:
         lines = [f"{a.assignment.scenario_id} ({a.cohort}): {a.state}" + ("" if a.best is None else f", best {a.best}") for a in report.assignments]
         embed.add_field(name="Assignments", value=clip("\n".join(lines)), inline=False)

@@ -29,13 +29,16 @@ def progress_chart(report: ProgressReport, *, line: int | None = None) -> bytes:
     axes = figure.add_subplot()
     attempts = sorted((a.ended_at, a.session_id, p) for p in report.scenarios for a in p.attempts)
     order = {session_id: index for index, (_, session_id, _) in enumerate(attempts, start=1)}
+    explained = False
     for colour, progress in zip(PALETTE * 4, report.scenarios):
         xs = [order[a.session_id] for a in progress.attempts]
         ys = [a.effective for a in progress.attempts]
         axes.plot(xs, ys, "-o", color=colour, linewidth=3, markersize=9, label=_short(progress.title.split(":")[0], 28))
         changed = [(order[a.session_id], a.score) for a in progress.attempts if a.override is not None]
         if changed:  # where an instructor changed a score: the earned score as a hollow ring
-            axes.plot([x for x, _ in changed], [y for _, y in changed], "o", markerfacecolor="none", markeredgecolor=colour, markersize=11, markeredgewidth=2)
+            axes.plot([x for x, _ in changed], [y for _, y in changed], "o", markerfacecolor="none", markeredgecolor=colour, markersize=11,
+                      markeredgewidth=2, label=None if explained else "earned, before an instructor's change")
+            explained = True
     if line is not None:
         axes.axhline(line, color="#555555", linestyle="--", linewidth=1.5)
         axes.text(0.99, line + 1.5, f"recognition {line}", transform=axes.get_yaxis_transform(), ha="right", fontsize=FONT - 3, color="#555555")
@@ -49,7 +52,7 @@ def progress_chart(report: ProgressReport, *, line: int | None = None) -> bytes:
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_title(f"{_short(report.member.display_name, 30)}: progress", fontsize=FONT + 3, loc="left", fontweight="bold")
     if report.scenarios:
-        axes.legend(fontsize=FONT - 3, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(3, len(report.scenarios)), frameon=False)
+        axes.legend(fontsize=FONT - 3, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(3, len(report.scenarios) + explained), frameon=False)
     else:
         axes.text(0.5, 0.5, "no finished role-plays yet", transform=axes.transAxes, ha="center", fontsize=FONT, color="#555555")
     figure.tight_layout()

@@ -156,6 +156,9 @@ async def test_reports_are_private_with_their_charts(world: sh.World, store: Sto
     (embed,) = report.response.embeds
     assert "2 role-plays (2 finished)" in (embed.description or "") and embed.image.url == "attachment://progress.png"
     assert any("first 0 \u00b7 best 100 \u00b7 latest 100" in (f.value or "") for f in embed.fields)
+    sessions = await store.list_sessions()
+    latest = next(f for f in embed.fields if f.name == "Latest sessions")
+    assert (latest.value or "").startswith(f"session {sessions[-1].id}: traffic_stop, success, 100")
     (chart,) = report.response.attachments
     assert (await chart.read())[:8] == b"\x89PNG\r\n\x1a\n"
     cohort_report = await world.slash(world.instructor, "report cohort", cohort="Spring")
