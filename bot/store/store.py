@@ -447,17 +447,17 @@ class Store(RecognitionQueries):
 
     # -- plumbing --
     async def _one(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        try:
-            async with self._reader.execute(sql, args) as cursor:
-                return await cursor.fetchone()
-        except (sqlite3.Error, OverflowError, ValueError) as exc:  # (UnicodeEncodeError is a ValueError)
-            raise _translate(exc, f"cannot read {self.path}") from exc
+        rows = await self._all(sql, args)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        # One call to the reader's thread runs the query to its end. A cursor fetched in
+        # several steps keeps the reading connection's snapshot open in between, and every
+        # coroutine reading meanwhile would see the database as it was then, missing what was
+        # committed since (an outbox item just recorded as delivered would be sent again).
         try:
-            async with self._reader.execute(sql, args) as cursor:
-                return list(await cursor.fetchall())
-        except (sqlite3.Error, OverflowError, ValueError) as exc:
+            return list(await self._reader.execute_fetchall(sql, args))
+        except (sqlite3.Error, OverflowError, ValueError) as exc:  # (UnicodeEncodeError is a ValueError)
             raise _translate(exc, f"cannot read {self.path}") from exc
 
     async def _maintain(self, *statements: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -204,6 +205,33 @@ async def test_items_are_queued_with_their_turn_once_and_in_order(tmp_path: Path
         assert [p.key for p in await store.pending_items("discord", 5)] == [f"{session.id}:turn:1", f"{session.id}:feedback"]
         assert [d.message_id for d in await store.delivered_items("discord", 5)] == ["100"]
         assert await store.pending_items("terminal", 5) == []  # one transport never sends another's items
+
+
+async def test_a_read_sees_every_write_committed_before_it_even_while_other_reads_run(tmp_path: Path) -> None:
+    # The outbox reads what is pending right after recording a delivery; other lanes read
+    # meanwhile on the same connection. A read that saw an older snapshot would send an item twice.
+    async with Store.open(tmp_path / "t.db") as store:
+        await store.enqueue([item(f"a{i}", channel=5) for i in range(40)] + [item(f"b{i}", channel=6) for i in range(200)])
+        done = False
+
+        async def other_lane() -> None:
+            while not done:
+                await store.pending_items("discord", 6)
+
+        async def lane() -> list[str]:
+            seen_again = []
+            for pending in await store.pending_items("discord", 5):
+                await store.mark_delivered(pending.id, "1")
+                if any(p.id == pending.id for p in await store.pending_items("discord", 5)):
+                    seen_again.append(pending.key)
+            return seen_again
+
+        others = [asyncio.ensure_future(other_lane()) for _ in range(3)]
+        try:
+            assert await lane() == []
+        finally:
+            done = True
+            await asyncio.gather(*others)
 
 
 async def test_a_failed_turn_queues_nothing(tmp_path: Path) -> None:
