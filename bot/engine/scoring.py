@@ -346,10 +346,12 @@ def _try_next(
         if result.status is SkillStatus.EARNED:
             continue
         skill = by_name[result.name]
+        # Say what was wrong with the timing, so a tip written for "missed" is not misread
+        # ("give the reason before asking" when it was given before, only a turn late).
         prefix = {
             SkillStatus.MISSED: "",
-            SkillStatus.LATE: "Sooner: ",
-            SkillStatus.OUT_OF_ORDER: "In order: ",
+            SkillStatus.LATE: f"Sooner ({result.note}): " if result.note else "Sooner: ",
+            SkillStatus.OUT_OF_ORDER: f"In order ({result.note}): " if result.note else "In order: ",
         }[result.status]
         tips.append(Tip(result.name, prefix + (skill.tip or f"Show '{skill.label}'."), skill.example))
     library = coaching()
