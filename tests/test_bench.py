@@ -29,3 +29,15 @@ def test_engine_benchmark_quick_run(tmp_path: Path) -> None:
     assert figures["quick"] is True and figures["sqlite_dir"] == str(tmp_path)
     assert all(isinstance(figures[k], (int, float)) and figures[k] > 0 for k in KEYS - {"prefilter"})
     assert list(tmp_path.iterdir()) == []  # its databases are removed
+
+
+def test_judge_benchmark_reports_every_data_file_with_its_role() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "judge.py")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    files = {**report["labelled_lines"], **report["probes"]}
+    data = {p.name for p in (ROOT / "tests" / "data").iterdir() if p.suffix in (".jsonl", ".yaml") and p.name != "signal_examples.yaml"}
+    assert {p for p in data if p.endswith(".jsonl") or p.startswith("probes_")} == set(files)
+    assert all(entry["role"] in ("tuning", "held_out") for entry in files.values()), files
+    held_out = report["labelled_lines"]["blind_lines_heldout.jsonl"]
+    assert held_out["role"] == "held_out" and 0 < held_out["recall"] <= 1

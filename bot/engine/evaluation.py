@@ -74,15 +74,16 @@ def load_labelled(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def agreement(rows: Iterable[dict[str, Any]], scenario: Scenario) -> Agreement:
+def agreement(rows: Iterable[dict[str, Any]], scenario: Scenario, *, learned: bool = True) -> Agreement:
     """Detection against the labels; `scenario` (one with a title, e.g. traffic_stop) says how
-    sworn speakers are addressed, and civilians are addressed with no title."""
+    sworn speakers are addressed, and civilians are addressed with no title. `learned=False`
+    counts the rules alone (what the scene and the grade use)."""
     civilian = dataclasses.replace(scenario, trainee_title="")
     result = Agreement()
     for row in rows:
         result.rows += 1
         labelled = set(row["signals"])
-        detection = detect(str(row["text"]))
+        detection = detect(str(row["text"]), learned=learned)
         found = detection.names & set(LABELS)
         for label in LABELS:
             if label in labelled:
