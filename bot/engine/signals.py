@@ -935,8 +935,8 @@ def empathy_breakdown(detection: Detection) -> EmpathyBreakdown:
     spans of one kind that overlap count once (the larger), and a feature marked
     `before_acknowledgement` counts only before the first acknowledgement of its line.
 
-    Nothing looks across lines, so the points of messages joined one per line are the sum of
-    the messages' points."""
+    One detection is one message (the scene's); `text_empathy` reads a text of several lines
+    as several messages, so that a conversation scores the sum of its messages."""
     return _empathy_breakdown(detection, load_lexicon())
 
 
