@@ -14,7 +14,9 @@ Empathy, on lines people rated for emotional validation (tests/data/EMPATHY_BRIE
 Spearman between the ratings and the estimate's points, on single replies (0-2) and whole
 conversations (1-5), on each rated file present, with its role and author as its header
 says; beside it, the same agreement for a count of five words ("sorry", "understand",
-"feel", "sounds", "must be") as a floor any estimate should beat.
+"feel", "sounds", "must be") as a floor any estimate should beat. And on the officer lines
+blind authors labelled (tests/data), the AUC of the estimate for their `empathy` label, on
+the tuning files and on the frozen held-out file.
 
 Speed: `analyze` lines per second over the rated replies and requests, next to a plain `re`
 search over the same lines measured in the same run (the floor), so the ratio compares
@@ -114,6 +116,35 @@ def bench_empathy() -> dict[str, Any]:
     return out
 
 
+# Officer lines labelled by blind authors (tests/data/README.md) with the behaviours they show,
+# `empathy` among them ("acknowledges the person's feelings or situation", LABELS.md): not a
+# validation rating, but written by people who never saw the cues. The estimate should rank
+# the lines labelled empathy above the others (AUC). The detectors were tuned on the first
+# files; the held-out one is frozen and never tuned on.
+LABELLED = {
+    "tuning": ["blind_lines_a.jsonl", "blind_lines_c.jsonl", "blind_lines_d.jsonl", "blind_lines_e.jsonl"],
+    "held_out": ["blind_lines_heldout.jsonl"],
+}
+
+
+def bench_blind_labels() -> dict[str, Any]:
+    from bot.engine.evaluation import load_labelled
+    from bot.engine.signals import text_empathy
+
+    out: dict[str, Any] = {"label": "empathy (LABELS.md); AUC of the estimate's points, and of the five-word count"}
+    for role, names in LABELLED.items():
+        rows = [row for name in names for row in load_labelled(DATA / name)]
+        labelled = ["empathy" in row["signals"] for row in rows]
+        out[role] = {
+            "files": names,
+            "lines": len(rows),
+            "labelled_empathy": sum(labelled),
+            "auc": round(auc([text_empathy(str(r["text"])).points for r in rows], labelled), 4),
+            "five_word_count_auc": round(auc([float(len(FIVE_WORDS.findall(str(r["text"])))) for r in rows], labelled), 4),
+        }
+    return out
+
+
 def _texts() -> list[str]:
     texts: list[str] = []
     for name in EMPATHY_SETS:
@@ -160,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({
         "respect": bench_respect(),
         "empathy": bench_empathy(),
+        "empathy_vs_blind_labels": bench_blind_labels(),
         "speed": bench_speed(args.quick),
         "quick": args.quick,
     }, ensure_ascii=False))

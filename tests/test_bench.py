@@ -48,6 +48,8 @@ def test_scorer_reports_empathy_agreement_per_rated_file() -> None:
     assert tune["role"].startswith("tuning") and tune["lines"] > 100 and tune["conversations"] > 10
     assert -1 <= tune["lines_spearman"] <= 1 and -1 <= tune["five_word_count"]["lines_spearman"] <= 1
     assert "skipped" in empathy["empathy_heldout.yaml"] or empathy["empathy_heldout.yaml"]["role"].startswith("held out")
+    blind = scorer.bench_blind_labels()
+    assert blind["held_out"]["files"] == ["blind_lines_heldout.jsonl"] and 0 <= blind["held_out"]["auc"] <= 1
 
 
 def test_scorer_quartile_task_and_missing_data(monkeypatch, tmp_path: Path) -> None:
