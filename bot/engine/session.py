@@ -117,8 +117,10 @@ class Session:
                 self.seen.setdefault(name, number)
             self.learn_officer_name(detection)
             state = self.scenario.states[self.state]
-            # How strongly the message's credited empathy validates scales its calming effect.
-            weights = {"empathy": mood_weight(Detection(detection.text, judgement.credited))} if "empathy" in judgement.signals else None
+            # How strongly the message validates, on the evidence the scene hears (credited, or
+            # kept while its skill waits for its requirements), scales empathy's calming effect.
+            heard = judgement.credited + tuple(u.evidence for u in judgement.uncredited if u.keeps_signal)
+            weights = {"empathy": mood_weight(Detection(detection.text, heard))} if "empathy" in judgement.signals else None
             self.mood = mood_rules.clamp(self.mood + mood_rules.signal_delta(judgement.signals, self.scenario, state, weights))
             self.state, self.fired = self.machine.trigger(ScenarioMachine.RESPOND, self.state, self)
             fired = self.fired

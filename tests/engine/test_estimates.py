@@ -176,3 +176,54 @@ def test_rank_statistics() -> None:
     assert spearman([1, 1, 1], [1, 2, 3]) == 0.0
     assert auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == pytest.approx(0.75)
     assert auc([1, 1], [True, False]) == 0.5
+
+
+# The families the empathy signal gained for the estimate (issue 10), pinned on the rules alone.
+@pytest.mark.parametrize(("text", "family"), [
+    ("Of course you're scared.", "validation"),
+    ("That would make anyone angry.", "validation"),
+    ("It's okay to cry.", "validation"),
+    ("You're not stupid, and none of this is your fault.", "validation"),
+    ("I bet you're wiped out after that shift.", "reflection"),
+    ("You must feel so alone.", "reflection"),
+    ("It sounds like you miss her terribly.", "reflection"),
+    ("That uncertainty must be awful.", "reflection"),
+    ("I can't imagine how quiet the house must feel.", "reflection"),
+    ("Oh no, I'm so sorry to hear that.", "sympathy"),
+    ("Breakups are really hard.", "sympathy"),
+    ("I feel so bad for you.", "sympathy"),
+    ("You're not alone in feeling this.", "presence"),
+    ("I've been there.", "understanding"),
+    ("Congratulations, I'm so happy for you!", "shared_joy"),
+    ("The last thing you need tonight is a ticket.", "situation"),
+])
+def test_new_empathy_phrasings(text: str, family: str) -> None:
+    found = {e.detail for e in detect(text, learned=False).evidence if e.signal == "empathy"}
+    assert family in found, (text, found)
+
+
+@pytest.mark.parametrize(("text", "not_signal"), [
+    ("Thank you for trusting me with this.", "empathy"),  # gratitude, as the blind authors label it
+    ("So sorry about the line, I'll be quick.", "empathy"),  # an apology for the wait
+    ("Your daughter was just worried.", "empathy"),  # someone else's feeling
+    ("I can't imagine how quiet it must feel.", "dismissive"),  # not "quiet it (down)"
+    ("At least nobody got hurt.", "dismissive"),  # only the estimate's minimising feature
+])
+def test_near_misses_of_the_new_phrasings(text: str, not_signal: str) -> None:
+    assert not detect(text, learned=False).has(not_signal), text
+
+
+def test_a_scene_is_calmed_more_by_more_validation() -> None:
+    scenario = load_checked(ROOT / "dialogues" / "traffic_stop.yaml")
+    effect = mood.default_effects()["empathy"] if "empathy" not in scenario.mood_effects else scenario.mood_effects["empathy"]
+
+    def change(line: str) -> int:
+        from bot.engine.session import Session
+
+        turn = Session.start(scenario, seed=1).step(line)
+        assert "empathy" in turn.judgement.signals
+        return turn.mood_after - turn.mood_before
+
+    one = change("That must be exhausting.")
+    two = change("That must be exhausting, and anyone would be worn out.")
+    assert two - one == round(effect * LEX.empathy_mood["most"]) - effect  # 1.5x the effect, against 1x
