@@ -56,8 +56,8 @@ def test_held_out_empathy_labels_rank_the_estimate() -> None:
 
 
 # Measured when frozen (2026-12-01): recall 0.905, false alarms 0.0072; 56 of 69 probes.
-# The empathy estimate's AUC for B's `empathy` label, measured once with the additive
-# estimate (issue 10): 0.861, never tuned on.
+# The empathy estimate's AUC for B's `empathy` label (issue 10), never tuned on: 0.861 with
+# the additive estimate, 0.870 after cues added for phrasings written from definitions.
 EMPATHY_AUC_FLOOR = 0.80
 RECALL_FLOOR = 0.88
 PROBES_FLOOR = 52
