@@ -17,7 +17,7 @@ from bot.engine.judge import History, Judgement, judge, words
 from bot.engine.machine import Fired, ScenarioMachine
 from bot.engine.scenario import Line, Otherwise, Outcome, Scenario, State, Transition
 from bot.engine.scoring import Score, score_session
-from bot.engine.signals import MAX_MESSAGE_CHARS, Detection, detect, load_lexicon
+from bot.engine.signals import MAX_MESSAGE_CHARS, Detection, detect, load_lexicon, mood_weight
 from bot.errors import SessionError
 
 # `{officer}` with nothing to say (a civilian trainee who gave no name): drop it with its comma.
@@ -117,7 +117,11 @@ class Session:
                 self.seen.setdefault(name, number)
             self.learn_officer_name(detection)
             state = self.scenario.states[self.state]
-            self.mood = mood_rules.clamp(self.mood + mood_rules.signal_delta(judgement.signals, self.scenario, state))
+            # How strongly the message validates, on the evidence the scene hears (credited, or
+            # kept while its skill waits for its requirements), scales empathy's calming effect.
+            heard = judgement.credited + tuple(u.evidence for u in judgement.uncredited if u.keeps_signal)
+            weights = {"empathy": mood_weight(Detection(detection.text, heard))} if "empathy" in judgement.signals else None
+            self.mood = mood_rules.clamp(self.mood + mood_rules.signal_delta(judgement.signals, self.scenario, state, weights))
             self.state, self.fired = self.machine.trigger(ScenarioMachine.RESPOND, self.state, self)
             fired = self.fired
             rule = fired.rule if fired else state.otherwise
