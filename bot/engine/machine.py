@@ -26,6 +26,9 @@ class MessageContext(Protocol):
 
     def in_message(self, name: str) -> bool: ...
     def seen_so_far(self, name: str) -> bool: ...
+    def count_of(self, name: str) -> int: ...
+    @property
+    def persona_name(self) -> str: ...
     @property
     def mood(self) -> int: ...
     @property
@@ -52,6 +55,12 @@ def guard_holds(guard: Guard, ctx: MessageContext) -> bool:
     if guard.turn_at_least is not None and ctx.turn_number < guard.turn_at_least:
         return False
     if guard.turn_at_most is not None and ctx.turn_number > guard.turn_at_most:
+        return False
+    if guard.persona and ctx.persona_name not in guard.persona:
+        return False
+    if any(ctx.count_of(name) < n for name, n in guard.at_least):
+        return False
+    if any(ctx.count_of(name) >= n for name, n in guard.fewer_than):
         return False
     return True
 

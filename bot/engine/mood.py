@@ -23,13 +23,16 @@ def clamp(mood: int) -> int:
     return max(LOW, min(HIGH, mood))
 
 
-def signal_delta(signals: Iterable[str], scenario: Scenario, state: State) -> int:
-    """Sum of each signal's effect; the state's override beats the scenario's, which beats the default."""
+def signal_delta(signals: Iterable[str], scenario: Scenario, state: State, persona: Mapping[str, int] | None = None) -> int:
+    """Sum of each signal's effect; the state's override beats the persona's, which beats the
+    scenario's, which beats the default."""
     defaults = default_effects()
     total = 0
     for name in set(signals):
         if name in state.mood_effects:
             total += state.mood_effects[name]
+        elif persona and name in persona:
+            total += persona[name]
         elif name in scenario.mood_effects:
             total += scenario.mood_effects[name]
         else:
