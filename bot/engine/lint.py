@@ -239,6 +239,8 @@ def _implies(later: Guard, earlier: Guard) -> bool:
         return False
     if not set(earlier.not_seen) <= set(later.not_seen):
         return False
+    if not set(earlier.seen_before) <= set(later.seen_before):
+        return False
     if earlier.persona and not (later.persona and set(later.persona) <= set(earlier.persona)):
         return False
 
@@ -367,6 +369,8 @@ def _impossible(guard: Guard) -> str:
         return f"'{sorted(both)[0]}' is both required and excluded"
     if guard.seen_any and set(guard.seen_any) <= set(guard.not_seen):
         return "every name in 'seen_any' is also in 'not_seen'"
+    if set(guard.seen_before) & set(guard.not_seen):
+        return f"'{sorted(set(guard.seen_before) & set(guard.not_seen))[0]}' is both in 'seen_before' and 'not_seen'"
     if set(guard.seen) & set(guard.not_seen):
         return f"'{sorted(set(guard.seen) & set(guard.not_seen))[0]}' is both in 'seen' and 'not_seen'"
     if guard.mood_above is not None and guard.mood_below is not None and guard.mood_above + 1 >= guard.mood_below:

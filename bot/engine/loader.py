@@ -43,7 +43,7 @@ REQUIRED_TOP = ("id", "title", "briefing", "resident", "start", "states", "rubri
 RESIDENT_KEYS = {"name", "persona", "mood"}
 STATE_KEYS = {"say", "on", "otherwise", "end", "mood_effects", "note", "feels", "score_cap", "summary"}
 GUARD_KEYS = {
-    "when", "any", "unless", "seen", "seen_any", "not_seen",
+    "when", "any", "unless", "seen", "seen_any", "not_seen", "seen_before",
     "mood_above", "mood_below", "turn_at_least", "turn_at_most", "persona", "at_least", "fewer_than",
 }
 TRANSITION_KEYS = GUARD_KEYS | {"to", "mood", "say", "feels", "count"}
@@ -561,7 +561,7 @@ def _guard(r: _Reader, spec: dict[str, Any], path: NodePath) -> Guard:
 
     return Guard(
         when=names("when"), any=names("any"), unless=names("unless"),
-        seen=names("seen"), seen_any=names("seen_any"), not_seen=names("not_seen"),
+        seen=names("seen"), seen_any=names("seen_any"), not_seen=names("not_seen"), seen_before=names("seen_before"),
         mood_above=number("mood_above", 0, 100), mood_below=number("mood_below", 0, 100),
         turn_at_least=number("turn_at_least", 1, 1000), turn_at_most=number("turn_at_most", 1, 1000),
         persona=names("persona"), at_least=counts("at_least", 1), fewer_than=counts("fewer_than", 1),

@@ -27,6 +27,7 @@ class MessageContext(Protocol):
     def in_message(self, name: str) -> bool: ...
     def seen_so_far(self, name: str) -> bool: ...
     def count_of(self, name: str) -> int: ...
+    def seen_earlier(self, name: str) -> bool: ...
     @property
     def persona_name(self) -> str: ...
     @property
@@ -47,6 +48,8 @@ def guard_holds(guard: Guard, ctx: MessageContext) -> bool:
     if guard.seen_any and not any(ctx.seen_so_far(n) for n in guard.seen_any):
         return False
     if any(ctx.seen_so_far(n) for n in guard.not_seen):
+        return False
+    if guard.seen_before and not all(ctx.seen_earlier(n) for n in guard.seen_before):
         return False
     if guard.mood_above is not None and not ctx.mood > guard.mood_above:
         return False

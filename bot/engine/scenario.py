@@ -39,6 +39,7 @@ class Guard:
     seen: tuple[str, ...] = ()  # all shown at some point, this message included
     seen_any: tuple[str, ...] = ()  # at least one shown at some point, this message included
     not_seen: tuple[str, ...] = ()  # none shown so far, this message included
+    seen_before: tuple[str, ...] = ()  # all shown in an earlier message (this one does not count)
     mood_above: int | None = None  # mood after this message's effects
     mood_below: int | None = None
     turn_at_least: int | None = None  # 1 = the trainee's first message
@@ -48,7 +49,7 @@ class Guard:
     fewer_than: tuple[tuple[str, int], ...] = ()  # counter -> N: counted fewer than N times
 
     def signal_names(self) -> tuple[str, ...]:
-        return self.when + self.any + self.unless + self.seen + self.seen_any + self.not_seen
+        return self.when + self.any + self.unless + self.seen + self.seen_any + self.not_seen + self.seen_before
 
     def describe(self) -> str:
         parts: list[str] = []
@@ -64,6 +65,8 @@ class Guard:
             parts.append("after any of " + "/".join(self.seen_any))
         if self.not_seen:
             parts.append("before any " + "/".join(self.not_seen))
+        if self.seen_before:
+            parts.append("after an earlier " + " + ".join(self.seen_before))
         if self.mood_above is not None:
             parts.append(f"mood > {self.mood_above}")
         if self.mood_below is not None:

@@ -107,6 +107,11 @@ class Session:
     def seen_so_far(self, name: str) -> bool:
         return name in self.seen
 
+    def seen_earlier(self, name: str) -> bool:
+        """Heard in a message before the one being handled."""
+        first = self.seen.get(name)
+        return first is not None and first < len(self.turns) + 1
+
     def count_of(self, name: str) -> int:
         return self.counts.get(name, 0)
 

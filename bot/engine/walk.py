@@ -66,9 +66,12 @@ def salad(scenario: Scenario) -> str:
         phrase = next((phrases[name] for name in skill.signals if name in phrases), "")
         if not phrase and skill.example:
             phrase = " ".join(skill.example.replace(".", ",").split(",")[0].split()[:7])
+        # Lower case, as a list is typed: a capital mid-line reads as a name, which is particular.
+        phrase = phrase[:1].lower() + phrase[1:] if phrase[1:2].islower() else phrase
         if phrase and phrase not in parts:
             parts.append(phrase)
-    return ", ".join(parts) + "."
+    text = ", ".join(parts) + "."
+    return text[:1].upper() + text[1:]
 
 
 def own_lines(scenario: Scenario) -> tuple[str, ...]:
