@@ -26,6 +26,7 @@ from bot.engine.scenario import Outcome, Scenario
 from bot.engine.session import Session
 
 MAX_TURNS = 40  # a scene still going after this many lines "never ends"
+OWN_SHARE = 0.4  # of good lines, the share drawn from the scenario's own sample phrasings
 KINDS = ("good", "bad", "off_topic", "gaming", "repeat")
 # How often each kind of line comes up, per style of scene.
 STYLES: dict[str, dict[str, float]] = {
@@ -127,8 +128,8 @@ def walk(scenario: Scenario, scenes: int, seed: int = 0) -> WalkReport:
     """Play `scenes` generated scenes of `scenario` and report what went wrong."""
     report = WalkReport(scenario)
     file = scenario.path or scenario.id
-    good = bank().good + own_lines(scenario)
-    pools = {"good": good, "bad": bank().bad, "off_topic": bank().off_topic, "gaming": bank().gaming + (salad(scenario),)}
+    own = own_lines(scenario)
+    pools = {"good": bank().good, "bad": bank().bad, "off_topic": bank().off_topic, "gaming": bank().gaming + (salad(scenario),)}
     personas: list[str | None] = [p.name for p in scenario.personas] or [None]
     styles = sorted(STYLES)
     for index in range(scenes):
@@ -145,6 +146,8 @@ def walk(scenario: Scenario, scenes: int, seed: int = 0) -> WalkReport:
                 kind = rng.choices(kinds, weights)[0]
                 if kind == "repeat" and said:
                     line = rng.choice(said)
+                elif kind in ("good", "repeat") and own and rng.random() < OWN_SHARE:
+                    line = rng.choice(own)  # the scenario's own phrasings reach its own states
                 else:
                     line = rng.choice(pools["good" if kind == "repeat" else kind])
                 turn = play.step(line)
