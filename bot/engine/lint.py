@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from bot.engine.problems import Problem, did_you_mean
 from bot.engine.judge import DERIVED_SIGNALS
-from bot.engine.scenario import Guard, Line, Scenario, State, Transition
+from bot.engine.scenario import Guard, Line, Scenario, Skill, State, Transition
 from bot.engine.signals import SIGNALS
 
 
@@ -288,24 +288,23 @@ def _unawardable(scenario: Scenario, file: str, at: Callable[[str], int]) -> lis
                                     else "its 'requires' go round in a circle back to it")
                 changed = True
     for name, why in dead.items():
-        if name in by_name and not by_name[name].requires == (name,):  # a skill requiring itself is S023
+        if by_name[name].requires != (name,):  # a skill that requires only itself is S023
             problems.append(Problem(file, at(f"rubric.skills.{name}"), "S032", f"rubric skill '{name}' can never be awarded: {why}"))
     return problems
 
 
-def _in_cycle(start: str, skills: dict[str, object]) -> bool:
-    from bot.engine.scenario import Skill
-
+def _in_cycle(start: str, skills: dict[str, Skill]) -> bool:
+    """Whether following `requires` from skill `start` leads back to it."""
     seen: set[str] = set()
-    queue = deque(getattr(skills.get(start), "requires", ()))
+    queue = deque(skills[start].requires if start in skills else ())
     while queue:
         name = queue.popleft()
         if name == start:
             return True
-        if name in seen or not isinstance(skills.get(name), Skill):
+        if name in seen or name not in skills:
             continue
         seen.add(name)
-        queue.extend(skills[name].requires)  # type: ignore[attr-defined]
+        queue.extend(skills[name].requires)
     return False
 
 

@@ -256,10 +256,12 @@ class Session:
 
     @property
     def role(self) -> str:
-        """`{role}`: the rank the trainee gave, in lower case, else the scenario's `trainee.role`,
-        else its title in lower case, else "officer"."""
-        rank = self.officer_rank
-        return (rank or self.scenario.trainee_role or self.scenario.trainee_title or "officer").lower()
+        """`{role}`: "the sergeant" when the trainee gave a rank, else the scenario's `trainee.role`
+        ("the records clerk"), else "the officer" (its title), else "staff"."""
+        if self.officer_rank:
+            return f"the {self.officer_rank.lower()}"
+        title = self.scenario.trainee_title
+        return self.scenario.trainee_role or (f"the {title.lower()}" if title else "staff")
 
     def learn_officer_name(self, detection: Detection) -> None:
         """How the resident will address the trainee: the rank given with the surname ("Trooper

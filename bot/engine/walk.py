@@ -27,6 +27,7 @@ from bot.engine.session import Session
 
 MAX_TURNS = 40  # a scene still going after this many lines "never ends"
 OWN_SHARE = 0.4  # of good lines, the share drawn from the scenario's own sample phrasings
+SALAD_MIN_PHRASES = 5
 KINDS = ("good", "bad", "off_topic", "gaming", "repeat")
 # How often each kind of line comes up, per style of scene.
 STYLES: dict[str, dict[str, float]] = {
@@ -129,7 +130,10 @@ def walk(scenario: Scenario, scenes: int, seed: int = 0) -> WalkReport:
     report = WalkReport(scenario)
     file = scenario.path or scenario.id
     own = own_lines(scenario)
-    pools = {"good": bank().good, "bad": bank().bad, "off_topic": bank().off_topic, "gaming": bank().gaming + (salad(scenario),)}
+    # The rubric's own salad is a gaming line only when it is a list (five phrases or more); with
+    # a small rubric it is three or four courtesies in a row, which a natural officer may say.
+    rubric_salad = (salad(scenario),) if salad(scenario).count(", ") + 1 >= SALAD_MIN_PHRASES else ()
+    pools = {"good": bank().good, "bad": bank().bad, "off_topic": bank().off_topic, "gaming": bank().gaming + rubric_salad}
     personas: list[str | None] = [p.name for p in scenario.personas] or [None]
     styles = sorted(STYLES)
     for index in range(scenes):

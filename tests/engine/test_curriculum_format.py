@@ -186,7 +186,7 @@ def test_role_placeholder_and_civilian_title() -> None:
     assert Session.start(scenario, seed=1).step("Hi there.").reply == "Are you the records clerk?"
     play = Session.start(scenario, seed=1)
     play.step("I'm Sergeant Ruiz.")
-    assert play.role == "sergeant"
+    assert play.role == "the sergeant"
 
 
 def test_switched_off_signals_are_not_detected_and_may_not_be_used() -> None:
