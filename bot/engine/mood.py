@@ -25,16 +25,19 @@ def clamp(mood: int) -> int:
 
 
 def signal_delta(
-    signals: Iterable[str], scenario: Scenario, state: State, weights: Mapping[str, float] | None = None
+    signals: Iterable[str], scenario: Scenario, state: State,
+    weights: Mapping[str, float] | None = None, persona: Mapping[str, int] | None = None,
 ) -> int:
-    """Sum of each signal's effect; the state's override beats the scenario's, which beats the
-    default. `weights` scales a signal's effect (the message's empathy estimate scales
-    `empathy`'s: signals.mood_weight), rounded half away from zero."""
+    """Sum of each signal's effect; the state's override beats the persona's, which beats the
+    scenario's, which beats the default. `weights` scales a signal's effect (the message's
+    empathy estimate scales `empathy`'s: signals.mood_weight), rounded half away from zero."""
     defaults = default_effects()
     total = 0
     for name in set(signals):
         if name in state.mood_effects:
             effect = state.mood_effects[name]
+        elif persona and name in persona:
+            effect = persona[name]
         elif name in scenario.mood_effects:
             effect = scenario.mood_effects[name]
         else:
