@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from bot.engine.scenario import Outcome
+from bot.engine.scenario import Outcome, Scenario
 from bot.recognition.rules import Badge, BadgeRules, SessionCondition
 from bot.store.rows import SessionResult
 
@@ -22,6 +22,15 @@ from bot.store.rows import SessionResult
 class Earned:
     badge: Badge
     session_id: int  # the session that completed the rule
+
+
+def audiences_of(scenarios: Iterable[Scenario]) -> dict[str, set[str]]:
+    """Audience -> the ids of its scenarios, for badges such as "every patrol scenario"."""
+    found: dict[str, set[str]] = {}
+    for scenario in scenarios:
+        for audience in scenario.audience:
+            found.setdefault(audience, set()).add(scenario.id)
+    return found
 
 
 def counts(result: SessionResult) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.engine.scenario import Scenario
 from bot.engine.scoring import Score, SkillStatus
-from bot.engine.session import Turn
+from bot.engine.session import Session, Turn
 from bot.recognition.rules import Behaviour, BadgeRules
 
 
@@ -42,8 +42,10 @@ class SessionFacts:
         return self.clean and not self.critical
 
 
-def session_facts(scenario: Scenario, turns: Sequence[Turn], score: Score, rules: BadgeRules) -> SessionFacts:
-    start = scenario.resident.mood
+def session_facts(play: Session, score: Score, rules: BadgeRules) -> SessionFacts:
+    scenario, turns = play.scenario, play.turns
+    # The resident's persona sets where the mood starts (an angry variant starts hostile).
+    start = play.persona.mood if play.persona is not None else scenario.resident.mood
     moods = [start, *(turn.mood_after for turn in turns)]
     return SessionFacts(
         clean=not score.integrity,

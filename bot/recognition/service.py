@@ -27,7 +27,7 @@ from bot.engine.scoring import Score
 from bot.engine.session import Session
 from bot.errors import SessionError
 from bot.recognition import posts
-from bot.recognition.badges import earned_badges
+from bot.recognition.badges import audiences_of, earned_badges
 from bot.recognition.facts import SessionFacts, session_facts
 from bot.recognition.leaderboard import Standing, own_standing, public_ranking, rank
 from bot.recognition.nominations import nominate
@@ -117,7 +117,7 @@ class RecognitionService:
     async def at_finish(self, row: SessionRow, scenario: Scenario, play: Session, score: Score, channel: int) -> tuple[list[NewItem], SessionRecord]:
         """What a finished session sends in recognition, and what is kept of it, to be saved
         with the session's end in one transaction."""
-        facts = session_facts(scenario, play.turns, score, self.rules)
+        facts = session_facts(play, score, self.rules)
         shown = tuple(ShownRow(s.behaviour, s.turn, s.quote) for s in facts.shown)
         if row.member_id is None:
             return [], _record(facts, shown)
@@ -159,11 +159,7 @@ class RecognitionService:
         return items, _record(facts, shown, tuple(badges), tuple(nominations))
 
     def audiences(self) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
-        for scenario in self.catalogue():
-            for audience in scenario.audience:
-                found.setdefault(audience, set()).add(scenario.id)
-        return found
+        return audiences_of(self.catalogue())
 
     # -- nominations --
     async def decide_nomination(self, session_id: int, turn: int, approved: bool, by: MemberRow, scenario: Scenario | None) -> bool:

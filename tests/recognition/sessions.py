@@ -51,9 +51,9 @@ BURGLARY = [
 ]
 
 
-def played(lines: list[str], scenario_id: str = "traffic_stop", seed: int = 1) -> tuple[Session, Score]:
+def played(lines: list[str], scenario_id: str = "traffic_stop", seed: int = 1, persona: str | None = None) -> tuple[Session, Score]:
     scenario = LIBRARY.get(scenario_id)
-    session = Session.start(scenario, LIBRARY.machine(scenario), seed=seed)
+    session = Session.start(scenario, LIBRARY.machine(scenario), seed=seed, persona=persona)
     for line in lines:
         if session.ended:
             break
@@ -65,14 +65,14 @@ def played(lines: list[str], scenario_id: str = "traffic_stop", seed: int = 1) -
 
 def facts(lines: list[str], scenario_id: str = "traffic_stop") -> tuple[SessionFacts, Score]:
     session, score = played(lines, scenario_id)
-    return session_facts(session.scenario, session.turns, score, RULES), score
+    return session_facts(session, score, RULES), score
 
 
 def result(lines: list[str], session_id: int, ended_at: str, *, scenario_id: str = "traffic_stop", mode: str = "practice",
-           member_id: int = 1) -> SessionResult:
+           member_id: int = 1, seed: int = 1, persona: str | None = None) -> SessionResult:
     """A finished session as the store returns it."""
-    session, score = played(lines, scenario_id)
-    found = session_facts(session.scenario, session.turns, score, RULES)
+    session, score = played(lines, scenario_id, seed, persona)
+    found = session_facts(session, score, RULES)
     return SessionResult(
         session_id=session_id, member_id=member_id, scenario_id=scenario_id, mode=mode, outcome=score.outcome.value,
         score=score.total, turns=len(session.turns), started_at=ended_at, ended_at=ended_at, clean=found.clean, gamed=found.gamed,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timezone
 from zoneinfo import ZoneInfo
 
-from bot.recognition.badges import earned_badges
+from bot.engine.golden import load_transcript
+from bot.recognition.badges import audiences_of, earned_badges
 from tests.recognition.sessions import (
-    BURGLARY, COURTEOUS, LATE_REASON, RECOVERED, RUDE, RULES, SALAD, facts, moved, result,
+    BURGLARY, COURTEOUS, LATE_REASON, LIBRARY, RECOVERED, ROOT, RUDE, RULES, SALAD, facts, moved, result,
 )
 
 AUDIENCES = {"patrol": {"traffic_stop", "burglary_victim"}, "recruits": {"burglary_victim"}}
@@ -100,6 +101,37 @@ def test_every_patrol_scenario_needs_a_good_ending_in_each() -> None:
     assert "patrol_complete" not in names([traffic, result(RUDE, 3, DAY.format(3), scenario_id="burglary_victim")])
     (earned,) = [e for e in earned_badges(RULES, [traffic, burglary], (), AUDIENCES, timezone.utc) if e.badge.name == "patrol_complete"]
     assert earned.session_id == 2
+
+
+def test_every_patrol_scenario_of_the_shipped_curriculum() -> None:
+    # The audiences come from the scenario files: patrol is most of the curriculum.
+    audiences = audiences_of(LIBRARY.scenarios.values())
+    patrol = sorted(audiences["patrol"])
+    assert len(patrol) >= 9 and {"traffic_stop", "burglary_victim", "welfare_check"} <= set(patrol)
+    assert "suspicious_person_call" not in patrol  # a call-taker's scenario
+    history = []
+    for number, scenario_id in enumerate(patrol, start=1):
+        if scenario_id == "traffic_stop":
+            lines, seed, persona = COURTEOUS, 1, None
+        else:  # each scenario's model golden transcript, with its persona
+            (path,) = (ROOT / "dialogues" / "golden" / scenario_id).glob("model_*.yaml")
+            transcript = load_transcript(path)
+            lines, seed, persona = [t.officer for t in transcript.turns], transcript.seed, transcript.persona
+        played = result(lines, number, f"2026-03-01T{number:02d}:00:00+00:00", scenario_id=scenario_id, seed=seed, persona=persona)
+        assert played.outcome == "success" and played.clean, scenario_id
+        earned = {e.badge.name: e.session_id for e in earned_badges(RULES, [*history, played], (), audiences, timezone.utc)}
+        assert ("patrol_complete" in earned) == (number == len(patrol)), scenario_id
+        history.append(played)
+    assert earned["patrol_complete"] == len(patrol)
+
+
+def test_the_mood_starts_where_the_persona_puts_it() -> None:
+    (path,) = (ROOT / "dialogues" / "golden" / "filming_resident").glob("model_*.yaml")
+    lines = [t.officer for t in load_transcript(path).turns]
+    calm = result(lines, 1, DAY.format(1), scenario_id="filming_resident", persona="curious")
+    hostile = result(lines, 2, DAY.format(2), scenario_id="filming_resident", persona="confrontational")
+    assert (calm.start_mood, hostile.start_mood) == (50, 72)
+    assert hostile.peak_mood >= 72
 
 
 def test_nothing_gamed_or_from_an_assessment_earns_a_badge_and_none_is_earned_twice() -> None:

@@ -6,20 +6,23 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bot.recognition.reports import progress_report
 from bot.recognition.service import RecognitionService
 from bot.store import Store
 from bot.store.store import _statements, migrations
 
 
-async def test_a_version_5_database_is_upgraded_and_its_history_kept_private(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [5, 6])  # before personas, and with them
+async def test_a_database_from_before_recognition_is_upgraded_and_its_history_kept_private(tmp_path: Path, version: int) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as raw:
         for number, _name, sql in migrations():
-            if number <= 5:
+            if number <= version:
                 for statement in _statements(sql):
                     raw.execute(statement)
-        raw.execute("PRAGMA user_version = 5")
+        raw.execute(f"PRAGMA user_version = {version}")
         raw.execute("INSERT INTO members (guild_id, display_name, created_at) VALUES (0, 'Old', '2026-01-01T00:00:00+00:00')")
         raw.execute(
             "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, turns, status, outcome, score, started_at, ended_at, member_id)"
