@@ -101,7 +101,7 @@ async def run(folder: Path, quick: bool) -> dict[str, Any]:
         await cohort_report(store, cohort, five=service.rules.oakland_five, titles=titles, badge_titles={})
         out["cohort_report_ms"] = round((time.perf_counter() - start) * 1000, 1)
         one = await progress_report(store, members[0], five=service.rules.oakland_five, titles=titles, badge_titles={})
-        for name, draw in (("progress_chart_ms", lambda: charts.progress_chart(one, line=80)), ("heatmap_ms", lambda: charts.skills_heatmap(report))):
+        for name, draw in (("progress_chart_ms", lambda: charts.progress_chart(one, line=80)), ("heatmap_ms", lambda: charts.skills_heatmaps(report))):
             draw()  # fonts are loaded on the first drawing
             samples = []
             for _ in range(3 if quick else 7):

@@ -10,6 +10,7 @@ from datetime import datetime
 from bot.recognition.reports import AssignmentStatus, Attempt, ProgressReport
 from bot.recognition.rules import Badge
 from bot.recognition.service import Board
+from bot.recognition.tables import plural
 from bot.sessions.messages import Card
 
 FIELD_LIMIT = 1024
@@ -87,8 +88,8 @@ def progress_embed(report: ProgressReport, chart: str | None) -> discord.Embed:
     five = "\u2014" if report.all_five_rate is None else f"{report.all_five} of {report.all_five_known} ({report.all_five_rate:.0%})"
     embed = discord.Embed(
         title=f"Report: {report.member.display_name}",
-        description=(f"{report.started} role-plays ({report.finished} finished) \u00b7 all five behaviours in {five} \u00b7 "
-                     f"{len(report.badges)} badges \u00b7 {report.kudos} kudos"),
+        description=(f"{plural(report.started, 'role-play')} ({report.finished} finished) \u00b7 all five behaviours in {five} \u00b7 "
+                     f"{plural(len(report.badges), 'badge')} \u00b7 {report.kudos} kudos"),
         colour=discord.Colour.blurple(),
     )
     if report.scenarios:

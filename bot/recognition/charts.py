@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
-from bot.recognition.reports import CohortReport, ProgressReport
+from bot.recognition.reports import CohortReport, CohortRowReport, ProgressReport
 
 DPI = 100
 FONT = 15
@@ -59,44 +59,62 @@ def progress_chart(report: ProgressReport, *, line: int | None = None) -> bytes:
     return _png(figure)
 
 
-def skills_heatmap(report: CohortReport) -> bytes:
+PEOPLE_PER_HEATMAP = 6  # more columns would not be legible at Discord's preview size: further trainees go on further images
+SKILLS_PER_HEATMAP = 10  # the least often earned; the cohort's table (CSV) has every skill
+
+
+def skills_heatmaps(report: CohortReport) -> list[bytes]:
     """Share of each trainee's finished role-plays in which each skill was earned in full: one
     row per skill, the least often earned at the top (what to reteach first), one column per
-    trainee. A trainee who never met a skill is grey, not 0%."""
+    trainee. A trainee who never met a skill is grey, not 0%. At most SKILLS_PER_HEATMAP rows
+    and PEOPLE_PER_HEATMAP columns an image, so that each stays legible in a chat preview: a
+    larger cohort gets several images, each with the same skills."""
     people = [row for row in report.rows if row.progress.finished]
-    skills = report.skills_hardest_first()
-    width = min(18.0, max(7.5, 4.2 + 1.0 * len(people)))
-    height = min(24.0, 1.9 + 0.55 * max(len(skills), 1))
+    ranked = report.skills_hardest_first()
+    skills = ranked[:SKILLS_PER_HEATMAP]
+    if not people or not skills:
+        figure = Figure(figsize=(7.5, 2.5), dpi=DPI)
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        axes.axis("off")
+        axes.text(0.5, 0.5, f"{_short(report.cohort.name, 40)}: no finished role-plays yet", ha="center", va="center", fontsize=FONT)
+        return [_png(figure)]
+    pages = [people[i:i + PEOPLE_PER_HEATMAP] for i in range(0, len(people), PEOPLE_PER_HEATMAP)]
+    note = f"the {len(skills)} least often earned of {len(ranked)} skills (the table has them all)" if len(ranked) > len(skills) else ""
+    return [_heatmap(report, page, skills, note, f" ({number} of {len(pages)})" if len(pages) > 1 else "")
+            for number, page in enumerate(pages, start=1)]
+
+
+def skills_heatmap(report: CohortReport) -> bytes:
+    """The first image of `skills_heatmaps` (the whole cohort when it has at most PEOPLE_PER_HEATMAP trainees)."""
+    return skills_heatmaps(report)[0]
+
+
+def _heatmap(report: CohortReport, people: list[CohortRowReport], skills: list[tuple[str, str]], note: str, part: str) -> bytes:
+    width = max(7.5, 4.2 + 0.9 * len(people))
+    height = 1.9 + 0.55 * len(skills) + (0.35 if note else 0)
     figure = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    if not people or not skills:
-        axes.axis("off")
-        axes.text(0.5, 0.5, f"{_short(report.cohort.name, 40)}: no finished role-plays yet", ha="center", va="center", fontsize=FONT)
-        return _png(figure)
     values = [[report.share(person, skill) for person in people] for skill, _ in skills]
     colours = HEAT.with_extremes(under="#dddddd")
-    image = axes.imshow([[-1.0 if v is None else v for v in line] for line in values], cmap=colours, vmin=0, vmax=1, aspect="auto")
-    annotate = len(people) <= 14
+    axes.imshow([[-1.0 if v is None else v for v in line] for line in values], cmap=colours, vmin=0, vmax=1, aspect="auto")
     for y, line in enumerate(values):
         for x, value in enumerate(line):
-            if value is None or annotate:
-                text = "\u2013" if value is None else f"{value:.0%}"
-                axes.text(x, y, text, ha="center", va="center", fontsize=FONT - 2,
-                          color="white" if value is not None and value > 0.55 else "#222222", fontweight="bold")
-    axes.set_yticks(range(len(skills)), [_short(label, 26) for _, label in skills], fontsize=FONT - 1)
-    axes.set_xticks(range(len(people)), [_short(person.member.display_name, 14) for person in people], fontsize=FONT - 2,
+            text = "\u2013" if value is None else f"{value:.0%}"
+            axes.text(x, y, text, ha="center", va="center", fontsize=FONT - 2,
+                      color="white" if value is not None and value > 0.55 else "#222222", fontweight="bold")
+    axes.set_yticks(range(len(skills)), [_short(label, 24) for _, label in skills], fontsize=FONT - 1)
+    axes.set_xticks(range(len(people)), [_short(person.member.display_name, 16) for person in people], fontsize=FONT - 2,
                     rotation=30 if len(people) > 4 else 0, ha="left" if len(people) > 4 else "center")
     axes.xaxis.tick_top()
     axes.tick_params(length=0)
     for spine in axes.spines.values():
         spine.set_visible(False)
-    if not annotate:  # too many trainees to print a share in each cell: a scale instead
-        bar = figure.colorbar(image, ax=axes, fraction=0.03, pad=0.02)
-        bar.set_ticks([0, 0.5, 1], labels=["0%", "50%", "100%"])
-        bar.ax.tick_params(labelsize=FONT - 3)
-    figure.suptitle(f"{_short(report.cohort.name, 34)}: skills earned in full", fontsize=FONT + 2, x=0.02, ha="left", fontweight="bold")
-    figure.tight_layout()
+    figure.suptitle(f"{_short(report.cohort.name, 30)}: skills earned in full{part}", fontsize=FONT + 2, x=0.02, ha="left", fontweight="bold")
+    if note:
+        figure.text(0.02, 0.01, note, fontsize=FONT - 3, color="#555555", ha="left", va="bottom")
+    figure.tight_layout(rect=(0, 0.04 if note else 0, 1, 1))
     return _png(figure)
 
 

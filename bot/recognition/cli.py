@@ -42,7 +42,8 @@ def add_commands(commands: Any, db_help: str) -> None:
     report.add_argument("--member", "--trainee", dest="member", help="one trainee (display name)")
     report.add_argument("--cohort", help="one cohort")
     report.add_argument("--guild", type=_number, metavar="SERVER_ID", help="only this Discord server (0: the terminal)")
-    report.add_argument("--chart", type=Path, metavar="FILE.png", help="also draw the progress chart (--member) or the skills heatmap (--cohort)")
+    report.add_argument("--chart", type=Path, metavar="FILE.png", help=(
+        "also draw the progress chart (--member) or the skills heatmap (--cohort; more than 6 trainees: also FILE-2.png, ...)"))
     report.add_argument("--csv", type=Path, metavar="FILE.csv", help="with --cohort: also write the cohort's table as CSV")
     report.add_argument("--json", action="store_true", help="one JSON object per trainee")
 
@@ -142,11 +143,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     reports, cohort = asyncio.run(fetch())
     if args.chart is not None:
-        from bot.recognition.charts import progress_chart, skills_heatmap
+        from bot.recognition.charts import progress_chart, skills_heatmaps
 
-        image = progress_chart(reports[0], line=80) if args.member is not None else skills_heatmap(cohort)
-        _write_bytes(args.chart, image)
-        print(f"chart written to {args.chart}", file=sys.stderr)
+        images = [progress_chart(reports[0], line=80)] if args.member is not None else skills_heatmaps(cohort)
+        # A large cohort's heatmap takes several images: FILE.png, then FILE-2.png, FILE-3.png...
+        paths = [args.chart] + [args.chart.with_name(f"{args.chart.stem}-{n}{args.chart.suffix}") for n in range(2, len(images) + 1)]
+        for path, image in zip(paths, images):
+            _write_bytes(path, image)
+        print(f"chart written to {', '.join(map(str, paths))}", file=sys.stderr)
     if args.csv is not None:
         from bot.recognition.tables import write_cohort_csv
 

@@ -18,8 +18,8 @@ def print_progress(report: ProgressReport, console: Console | None = None) -> No
     console = console or Console(highlight=False)
     five = "-" if report.all_five_rate is None else f"{report.all_five} of {report.all_five_known} ({report.all_five_rate:.0%})"
     console.print(
-        f"[bold]{escape(report.member.display_name)}[/]: {report.started} role-plays ({report.finished} finished), "
-        f"all five behaviours in {five}, {len(report.badges)} badges, {report.kudos} kudos", markup=True,
+        f"[bold]{escape(report.member.display_name)}[/]: {plural(report.started, 'role-play')} ({report.finished} finished), "
+        f"all five behaviours in {five}, {plural(len(report.badges), 'badge')}, {report.kudos} kudos", markup=True,
     )
     if report.scenarios:
         table = Table("scenario", "attempts", "first", "best", "latest", "successes", box=None, padding=(0, 2, 0, 2))
@@ -92,3 +92,7 @@ def cohort_csv_bytes(report: CohortReport) -> bytes:
     out = io.StringIO(newline="")
     write_cohort_csv(report, out)
     return out.getvalue().encode("utf-8-sig")  # the BOM makes spreadsheet programs read UTF-8
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -289,7 +289,7 @@ async def test_report_is_private_and_for_instructors(world: sh.World) -> None:
     report = await world.slash(world.instructor, "report member", member=world.trainee)
     assert report.ephemeral
     (embed,) = report.response.embeds
-    assert "1 role-plays (1 finished)" in (embed.description or "")
+    assert "1 role-play (1 finished)" in (embed.description or "")
 
 
 async def test_kudos_and_leaderboard_celebrate_only(world: sh.World) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("trainer.discord.instructors")
 
 INSTRUCTORS_ONLY = discord.Permissions(manage_threads=True)
+MAX_HEATMAPS = 9  # with the table: the 10 files a Discord message may carry
 
 
 class InstructorCog(commands.Cog):
@@ -80,9 +81,13 @@ class InstructorCog(commands.Cog):
         name = re.sub(r"[^A-Za-z0-9_-]+", "-", found.name).strip("-") or "cohort"
         left = [f"{a.scenario_id} (due {a.due_at[:10]}): {', '.join(report.not_done(a)) or 'everyone passed'}" for a in report.assignments]
         text = f"**{found.name}**: {len(report.rows)} trainees." + ("\nNot passed yet: " + "; ".join(left) if left else "")
-        files = [
-            discord.File(io.BytesIO(cohort_csv_bytes(report)), filename=f"{name}.csv"),
-            discord.File(io.BytesIO(charts.skills_heatmap(report)), filename=f"{name}-skills.png"),
+        # A message carries at most 10 files: the table, and up to 9 heatmaps of a few trainees each.
+        images = charts.skills_heatmaps(report)
+        if len(images) > MAX_HEATMAPS:
+            text += f"\nThe heatmaps show the first {MAX_HEATMAPS * charts.PEOPLE_PER_HEATMAP} trainees; the table has everyone."
+        files = [discord.File(io.BytesIO(cohort_csv_bytes(report)), filename=f"{name}.csv")] + [
+            discord.File(io.BytesIO(image), filename=f"{name}-skills.png" if len(images) == 1 else f"{name}-skills-{number}.png")
+            for number, image in enumerate(images[:MAX_HEATMAPS], start=1)
         ]
         await interaction.followup.send(embeds.clip(text, 2000), files=files, ephemeral=True)
 
