@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=(*FORMATS, "xapi", "records"), default="csv", help="csv (default), jsonl, xapi or records")
     export.add_argument("--homepage", default=None, metavar="URL", help=(
         "xapi: your organisation's address, for activity ids and terminal trainees' accounts (default https://trainer.invalid)"))
-    export.add_argument("--pass-mark", type=int, metavar="N", help="records: 'pass' also needs a score of at least N (default: a success)")
+    export.add_argument("--pass-mark", type=_pass_mark, metavar="N", help=(
+        "xapi and records: a pass is a good ending with a score of at least N, 0..100 (default 70)"))
     export.add_argument("--dialogues", type=Path, help="directory of scenario files, for their titles (default: ./dialogues)")
     export.add_argument("--cohort", help="only trainees in this cohort")
     export.add_argument("--guild", type=_session_id, metavar="SERVER_ID", help="only this Discord server (0: terminal sessions)")
@@ -503,7 +504,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if records and args.what is not None:
         raise UsageError(f"--format {args.format} writes one record per finished session; drop --what")
     if not records and (args.homepage is not None or args.pass_mark is not None):
-        raise UsageError("--homepage is for --format xapi and --pass-mark for --format records")
+        raise UsageError("--homepage is for --format xapi, and --pass-mark for --format xapi or records")
     args.what = args.what or "sessions"
     rows = asyncio.run(fetch())
     if records:
@@ -524,14 +525,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _write_records(args: argparse.Namespace, rows: list[Any]) -> int:
     from bot.engine.catalog import available
-    from bot.recognition.records import DEFAULT_HOMEPAGE, write_records, write_xapi
+    from bot.recognition.records import DEFAULT_HOMEPAGE, PASS_MARK, write_records, write_xapi
 
     titles = {s.id: s.title for s in available(args.dialogues)}
 
     def write(out: Any) -> int:
+        mark = PASS_MARK if args.pass_mark is None else args.pass_mark
         if args.format == "xapi":
-            return write_xapi(rows, out, titles, args.homepage or DEFAULT_HOMEPAGE)
-        return write_records(rows, out, titles, args.pass_mark)
+            return write_xapi(rows, out, titles, args.homepage or DEFAULT_HOMEPAGE, mark)
+        return write_records(rows, out, titles, mark)
 
     what = "statement(s)" if args.format == "xapi" else "record(s)"
     if args.output is not None:
@@ -609,6 +611,16 @@ def _db(args: argparse.Namespace) -> Path:
     from bot.store import default_db_path
 
     return Path(args.db) if args.db is not None else default_db_path()
+
+
+def _pass_mark(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a score from 0 to 100, got '{text}'") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError("must be between 0 and 100")
+    return value
 
 
 def _walks(text: str) -> int:

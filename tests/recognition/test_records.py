@@ -67,6 +67,18 @@ def test_xapi_verbs_duration_and_evidence() -> None:
     assert iso_duration(3725) == "PT1H2M5S" and iso_duration(0) == "PT0S"
 
 
+def test_a_good_ending_with_a_low_score_is_no_pass() -> None:
+    # A scene can end lawfully but curtly (capped at 15 or 25): that is not filed as passed.
+    curt, good = xapi_statements([record("success", 25), record("success", 70)], {})
+    assert (curt["verb"]["display"]["en-US"], curt["result"]["success"], curt["result"]["completion"]) == ("failed", False, True)
+    assert (good["verb"]["display"]["en-US"], good["result"]["success"]) == ("passed", True)
+    (lenient,) = xapi_statements([record("success", 25)], {}, pass_mark=20)
+    assert lenient["verb"]["display"]["en-US"] == "passed"
+    assert lenient["context"]["extensions"]["https://trainer.invalid/xapi/extensions/session"]["pass_mark"] == 20
+    _, rows = record_rows([record("success", 25), record("success", 70), record("failure", 90)], {})
+    assert [r["pass"] for r in rows] == ["no", "yes", "no"]
+
+
 def test_record_rows_have_the_checklist_and_pass() -> None:
     columns, rows = record_rows([record("success", 85), record("failure", 90)], {}, pass_mark=80)
     assert columns[-2:] == ["skill: greeting", "skill: closing"]
