@@ -10,7 +10,7 @@ behaviours. A *badge* is earned once per trainee, by exactly one kind of rule:
 - `session`: one session that meets the conditions;
 - `session` + `in_a_row: N`: N finished sessions in a row that each meet them;
 - `days_in_a_row: N`: practice on N calendar days in a row;
-- `every_scenario_of: AUDIENCE`: a session meeting `session` (default: a success) for every
+- `every_scenario_of: AUDIENCE`: a session meeting `session` (default: a success scoring at least 70) for every
   scenario of that audience.
 
 Problems are reported like scenario problems: `file:line: CODE message`, codes B001..B099.
@@ -53,6 +53,7 @@ WARNINGS = frozenset({"B013", "B014"})  # the rules still work: they only never 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 BEHAVIOUR_KEYS = {"label", "signals", "skills", "by_turn", "before", "words", "all"}
 BADGE_KEYS = {"title", "description", "points", "session", "in_a_row", "days_in_a_row", "every_scenario_of"}
+GOOD_ENDING_SCORE = 70  # what `every_scenario_of` asks of each scenario by default, with a success
 SESSION_KEYS = {"outcome", "shows", "min_score", "max_penalties", "peak_mood_at_least", "start_mood_at_least"}
 OAKLAND_FIVE_KEY = "oakland_five"
 
@@ -329,8 +330,8 @@ class _Reader:
         if days is not None and session is not None:
             self.problem((*here, "session"), "B008", f"badge '{name}': 'days_in_a_row' counts days of practice; it takes no 'session'")
             return None
-        if audience is not None and session is None:
-            session = SessionCondition(outcome=Outcome.SUCCESS)
+        if audience is not None and session is None:  # a good ending: a success that is not merely curt
+            session = SessionCondition(outcome=Outcome.SUCCESS, min_score=GOOD_ENDING_SCORE)
         points = self._int(spec.get("points"), (*here, "points"), 0, 1000)
         return Badge(
             name=name, title=texts["title"], description=texts["description"], points=10 if points is None else points,

@@ -125,6 +125,19 @@ def test_every_patrol_scenario_of_the_shipped_curriculum() -> None:
     assert earned["patrol_complete"] == len(patrol)
 
 
+def test_a_curt_lawful_ending_is_no_good_ending() -> None:
+    # The curriculum ends some brush-offs as a "success" with a capped score: no badge for a good ending.
+    curt = []
+    for number, scenario_id in enumerate(["burglary_victim", "minor_crash"], start=1):
+        transcript = load_transcript(ROOT / "dialogues" / "golden" / scenario_id / "curt_ending.yaml")
+        played = result([t.officer for t in transcript.turns], number, DAY.format(number), scenario_id=scenario_id,
+                        seed=transcript.seed, persona=transcript.persona)
+        assert played.outcome == "success" and played.score <= 25 and played.clean
+        curt.append(played)
+    assert curt[0].penalties == 0  # without a single penalised line, even so
+    assert not names(curt) & {"clean_run", "calmed_hostile", "patrol_complete"}
+
+
 def test_the_mood_starts_where_the_persona_puts_it() -> None:
     (path,) = (ROOT / "dialogues" / "golden" / "filming_resident").glob("model_*.yaml")
     lines = [t.officer for t in load_transcript(path).turns]
