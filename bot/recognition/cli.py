@@ -224,9 +224,17 @@ def cmd_assignments(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
         return EXIT_OK
-    table = Table("id", "cohort", "scenario", "due", "pass mark", "trainee", "state", "best", box=None, padding=(0, 2, 0, 0))
+    # The table must fit a terminal: the due day (the time is the end of it), the cohort only when there are several.
+    keys = ["assignment", "cohort", "scenario", "due", "pass_mark", "trainee", "state", "best"]
+    if len({row["cohort"] for row in rows}) <= 1:
+        keys.remove("cohort")
+    headers = {"assignment": "id", "pass_mark": "pass mark"}
+    table = Table(*(headers.get(key, key) for key in keys), box=None, padding=(0, 2, 0, 0))
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        shown = {**row, "due": str(row["due"])[:10]}
+        table.add_row(*("" if shown[key] is None else str(shown[key]) for key in keys))
+    if rows and "cohort" not in keys:
+        print(f"cohort: {rows[0]['cohort']}")
     Console(highlight=False).print(table if rows else "no assignments")
     return EXIT_OK
 

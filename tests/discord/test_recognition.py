@@ -115,7 +115,7 @@ async def test_opting_out_keeps_a_trainee_out_of_every_public_post(world: sh.Wor
     assert len(notes) == 3 and all("opted out" in t for t in notes)
     badges = await world.slash(world.trainee, "recognition badges")
     (embed,) = badges.response.embeds
-    assert badges.ephemeral and "3 of 7 earned" in (embed.description or "")
+    assert badges.ephemeral and "3 of 8 earned" in (embed.description or "")
     kudos = await world.slash(world.instructor, "kudos", member=world.trainee, skill="Greeted the driver", reason="a warm hello every time")
     assert "kept private" in (kudos.response.content or "")
     assert not [t for t in texts(world, world.practice) if "gave kudos" in t]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timezone
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.engine.golden import load_transcript
 from bot.recognition.badges import audiences_of, earned_badges
 from tests.recognition.sessions import (
@@ -22,7 +24,8 @@ def names(history: list, held: tuple[str, ...] = (), zone=timezone.utc) -> set[s
 def test_the_shipped_rules_name_the_oakland_five() -> None:
     assert RULES.oakland_five == ("greet_and_introduce", "reason_early", "safety_concern", "reassurance", "formal_titles")
     assert {b.name for b in RULES.badges} == {
-        "perfect_opening", "reason_first_five", "calmed_hostile", "clean_run", "practice_streak", "patrol_complete", "all_five",
+        "perfect_opening", "reason_first_five", "calmed_hostile", "clean_run", "practice_streak", "patrol_complete", "civilian_staff_complete",
+        "all_five",
     }
 
 
@@ -103,14 +106,15 @@ def test_every_patrol_scenario_needs_a_good_ending_in_each() -> None:
     assert earned.session_id == 2
 
 
-def test_every_patrol_scenario_of_the_shipped_curriculum() -> None:
+@pytest.mark.parametrize(("audience", "badge", "least"), [("patrol", "patrol_complete", 9), ("civilian_staff", "civilian_staff_complete", 3)])
+def test_every_scenario_of_an_audience_of_the_shipped_curriculum(audience: str, badge: str, least: int) -> None:
     # The audiences come from the scenario files: patrol is most of the curriculum.
     audiences = audiences_of(LIBRARY.scenarios.values())
-    patrol = sorted(audiences["patrol"])
-    assert len(patrol) >= 9 and {"traffic_stop", "burglary_victim", "welfare_check"} <= set(patrol)
-    assert "suspicious_person_call" not in patrol  # a call-taker's scenario
+    wanted = sorted(audiences[audience])
+    assert len(wanted) >= least
+    assert "suspicious_person_call" not in wanted  # a call-taker's scenario
     history = []
-    for number, scenario_id in enumerate(patrol, start=1):
+    for number, scenario_id in enumerate(wanted, start=1):
         if scenario_id == "traffic_stop":
             lines, seed, persona = COURTEOUS, 1, None
         else:  # each scenario's model golden transcript, with its persona
@@ -120,9 +124,9 @@ def test_every_patrol_scenario_of_the_shipped_curriculum() -> None:
         played = result(lines, number, f"2026-03-01T{number:02d}:00:00+00:00", scenario_id=scenario_id, seed=seed, persona=persona)
         assert played.outcome == "success" and played.clean, scenario_id
         earned = {e.badge.name: e.session_id for e in earned_badges(RULES, [*history, played], (), audiences, timezone.utc)}
-        assert ("patrol_complete" in earned) == (number == len(patrol)), scenario_id
+        assert (badge in earned) == (number == len(wanted)), scenario_id
         history.append(played)
-    assert earned["patrol_complete"] == len(patrol)
+    assert earned[badge] == len(wanted)
 
 
 def test_a_curt_lawful_ending_is_no_good_ending() -> None:
@@ -135,7 +139,7 @@ def test_a_curt_lawful_ending_is_no_good_ending() -> None:
         assert played.outcome == "success" and played.score <= 25 and played.clean
         curt.append(played)
     assert curt[0].penalties == 0  # without a single penalised line, even so
-    assert not names(curt) & {"clean_run", "calmed_hostile", "patrol_complete"}
+    assert not names(curt) & {"clean_run", "calmed_hostile", "patrol_complete", "civilian_staff_complete"}
 
 
 def test_the_mood_starts_where_the_persona_puts_it() -> None:
