@@ -8,6 +8,7 @@ lines, few words, colours that stay apart for colour-blind readers.
 from __future__ import annotations
 
 import io
+import math
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
@@ -19,21 +20,28 @@ DPI = 100
 FONT = 15
 # Okabe-Ito: distinguishable with every common kind of colour blindness.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+MARKERS = ("o", "s", "^", "D")
 HEAT = LinearSegmentedColormap.from_list("skill", ["#f7fbff", "#9ecae1", "#2171b5", "#08306b"])
 
 
 def progress_chart(report: ProgressReport, *, line: int | None = None) -> bytes:
     """Score by attempt, one line per scenario; `line`: a score to draw across (the recognition line)."""
-    figure = Figure(figsize=(8, 4.5), dpi=DPI)
+    # Each row of the legend below the plot makes the image taller, so the plot keeps its size.
+    entries = len(report.scenarios) + any(a.override is not None for p in report.scenarios for a in p.attempts)
+    columns = 3 if entries <= 6 else 2  # three columns of long names would not fit across
+    legend_rows = math.ceil(entries / columns)
+    figure = Figure(figsize=(8, 4.5 + 0.3 * max(0, legend_rows - 1)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     attempts = sorted((a.ended_at, a.session_id, p) for p in report.scenarios for a in p.attempts)
     order = {session_id: index for index, (_, session_id, _) in enumerate(attempts, start=1)}
     explained = False
-    for colour, progress in zip(PALETTE * 4, report.scenarios):
+    for index, progress in enumerate(report.scenarios):
+        # Past the palette's eight colours, another marker shape tells the lines apart.
+        colour, marker = PALETTE[index % len(PALETTE)], MARKERS[index // len(PALETTE) % len(MARKERS)]
         xs = [order[a.session_id] for a in progress.attempts]
         ys = [a.effective for a in progress.attempts]
-        axes.plot(xs, ys, "-o", color=colour, linewidth=3, markersize=9, label=_short(progress.title.split(":")[0], 28))
+        axes.plot(xs, ys, "-", marker=marker, color=colour, linewidth=3, markersize=9, label=_short(short_title(progress.title), 28))
         changed = [(order[a.session_id], a.score) for a in progress.attempts if a.override is not None]
         if changed:  # where an instructor changed a score: the earned score as a hollow ring
             axes.plot([x for x, _ in changed], [y for _, y in changed], "o", markerfacecolor="none", markeredgecolor=colour, markersize=11,
@@ -52,10 +60,9 @@ def progress_chart(report: ProgressReport, *, line: int | None = None) -> bytes:
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_title(f"{_short(report.member.display_name, 30)}: progress", fontsize=FONT + 3, loc="left", fontweight="bold")
     if report.scenarios:
-        axes.legend(fontsize=FONT - 3, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(3, len(report.scenarios) + explained), frameon=False)
+        figure.legend(fontsize=FONT - 3, loc="outside lower center", ncol=min(columns, entries), frameon=False, handlelength=1.6)
     else:
         axes.text(0.5, 0.5, "no finished role-plays yet", transform=axes.transAxes, ha="center", fontsize=FONT, color="#555555")
-    figure.tight_layout()
     return _png(figure)
 
 
@@ -116,6 +123,13 @@ def _heatmap(report: CohortReport, people: list[CohortRowReport], skills: list[t
         figure.text(0.02, 0.01, note, fontsize=FONT - 3, color="#555555", ha="left", va="bottom")
     figure.tight_layout(rect=(0, 0.04 if note else 0, 1, 1))
     return _png(figure)
+
+
+def short_title(title: str) -> str:
+    """A scenario's name for a legend: its title before the colon ("Traffic stop"), unless that
+    is a single word ("Follow-up"), which says too little beside the others."""
+    head = title.split(":")[0].strip()
+    return head if len(head.split()) > 1 or head == title else title
 
 
 def _png(figure: Figure) -> bytes:
