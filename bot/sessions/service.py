@@ -33,7 +33,7 @@ from bot.engine.scenario import Scenario
 from bot.engine.scoring import Score, SkillStatus
 from bot.engine.session import Session, Turn
 from bot.engine.signals import Detection, Evidence
-from bot.errors import DeliveryError, SessionError, StoreBusy, StoreError, StoreFull, TrainerError
+from bot.errors import AlreadyPlaying, DeliveryError, SessionError, StoreBusy, StoreError, StoreFull, TrainerError
 from bot.sessions import messages
 from bot.sessions.flood import LineLimiter
 from bot.sessions.messages import Message
@@ -89,14 +89,6 @@ class Said:
 class Started:
     row: SessionRow
     play: Session
-
-
-class AlreadyPlaying(SessionError):
-    """The trainee already has a session in progress (one at a time)."""
-
-    def __init__(self, row: SessionRow) -> None:
-        super().__init__(f"{row.trainee} already has a role-play in progress (session {row.id})")
-        self.row = row
 
 
 class ScenarioSource(Protocol):
@@ -173,10 +165,10 @@ class SessionService:
         """AlreadyPlaying when the trainee has a session in progress in this server."""
         for tracked in self._by_channel.values():
             if tracked.row.guild_id == guild_id and tracked.row.trainee_id == user_id and not tracked.play.ended:
-                raise AlreadyPlaying(tracked.row)
+                raise _already_playing(tracked.row)
         row = await self.store.active_session_of(guild_id, user_id)
         if row is not None:
-            raise AlreadyPlaying(row)
+            raise _already_playing(row)
 
     async def start(
         self, scenario: Scenario, trainee: Trainee, *, mode: str = "practice", guild_id: int = 0,
@@ -688,6 +680,10 @@ class SessionService:
         for tracked in self._by_channel.values():
             tracked.play.abandon()  # only leaves the shared machine; nothing is written
         self._by_channel.clear()
+
+
+def _already_playing(row: SessionRow) -> AlreadyPlaying:
+    return AlreadyPlaying(row.trainee, row.id, row.thread_id)
 
 
 def _storable(text: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 import aiosqlite
 import platformdirs
 
-from bot.errors import StoreBusy, StoreError, StoreFull
+from bot.errors import AlreadyExists, StoreBusy, StoreError, StoreFull
 from bot.store.rows import (
     CohortRow,
     EvidenceRow,
@@ -276,7 +276,7 @@ class Store:
     async def create_cohort(self, name: str, *, guild_id: int = 0, channel_id: int | None = None) -> CohortRow:
         async with self._write() as tx:
             if await tx.one("SELECT 1 FROM cohorts WHERE guild_id = ? AND name = ?", (guild_id, name)):
-                raise StoreError(f"a cohort named '{name}' already exists")
+                raise AlreadyExists(f"a cohort named '{name}' already exists in this server")
             cursor = await tx.execute(
                 "INSERT INTO cohorts (guild_id, name, channel_id, created_at) VALUES (?, ?, ?, ?)",
                 (guild_id, name, channel_id, now()),

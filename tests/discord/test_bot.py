@@ -45,8 +45,9 @@ def make_settings(db: Path, **changes: object) -> Settings:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with Store.open(tmp_path / "bot.db") as opened:
+async def store(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    # parametrize("store", [seconds], indirect=True) for a short busy timeout
+    async with Store.open(tmp_path / "bot.db", busy_timeout=getattr(request, "param", 30.0)) as opened:
         yield opened
 
 
@@ -273,6 +274,21 @@ async def test_cohort_commands_are_for_instructors(world: sh.World, simcord_env:
     assert "left" in ((await world.slash(world.instructor, "cohort remove", cohort="Spring", member=world.trainee)).response.content or "")
     missing = await world.slash(world.instructor, "cohort add", cohort="Nope", member=world.trainee)
     assert "no cohort named 'Nope'" in (missing.response.content or "")
+
+
+@pytest.mark.parametrize("store", [0.2], indirect=True)
+async def test_cohort_create_on_a_locked_database_says_so_without_the_file(world: sh.World, store: Store, settings: Settings) -> None:
+    other = sqlite3.connect(settings.database, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        refused = await world.slash(world.instructor, "cohort create", name="Spring", channel=world.practice)
+    finally:
+        other.rollback()
+        other.close()
+    text = refused.response.content or ""
+    assert refused.ephemeral and "no cohort was created" in text
+    assert str(settings.database) not in text and "bot.db" not in text  # the path stays in the log
+    assert await store.cohorts(guild_id=world.guild.id) == []
 
 
 async def test_report_is_private_and_for_instructors(world: sh.World) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import StoreBusy, StoreError, StoreFull
+from bot.errors import AlreadyExists, StoreBusy, StoreError, StoreFull
 from bot.store import EvidenceRow, NewSession, Store, TurnRow
 from bot.store.rows import Finish, NewItem
 from bot.store.store import migrations
@@ -223,6 +223,17 @@ async def test_ignored_messages_count_as_seen(tmp_path: Path) -> None:
         assert await store.message_seen("m9") and "m9" in await store.seen_messages(session.id)
         await store.ignore_message("m9", session.id, "too fast")  # seen twice: still once
         assert [p.key for p in await store.pending_items("discord", 5)] == ["n:1"]
+
+
+async def test_a_cohort_name_taken_is_a_conflict_not_a_database_error(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        await store.create_cohort("Spring", guild_id=1)
+        with pytest.raises(AlreadyExists, match="already exists") as raised:
+            await store.create_cohort("Spring", guild_id=1)
+        assert not isinstance(raised.value, StoreError)  # nothing is wrong with the database
+        assert str(tmp_path) not in str(raised.value)
+        await store.create_cohort("Spring", guild_id=2)  # another server may use the name
+        assert [c.name for c in await store.cohorts(guild_id=1)] == ["Spring"]
 
 
 # -- retention --

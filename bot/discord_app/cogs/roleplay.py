@@ -17,8 +17,8 @@ from discord.ext import commands, tasks
 from bot.discord_app import embeds
 from bot.discord_app.checks import is_instructor, refuse
 from bot.engine.scenario import RANDOM_PERSONA, Scenario
-from bot.errors import SessionError, StoreError, TrainerError
-from bot.sessions import AlreadyPlaying, Trainee
+from bot.errors import AlreadyPlaying, SessionError, StoreError, TrainerError
+from bot.sessions import Trainee
 
 if TYPE_CHECKING:
     from bot.discord_app.client import TrainerBot
@@ -111,7 +111,7 @@ class RolePlayCog(commands.Cog):
             try:
                 await self.service.check_free(interaction.guild.id, player.id)
             except AlreadyPlaying as exc:
-                where = f": <#{exc.row.thread_id}>" if exc.row.thread_id else ""
+                where = f": <#{exc.thread_id}>" if exc.thread_id else ""
                 return await refuse(interaction, f"{player.display_name} already has a role-play in progress{where}. End it first with /roleplay end.")
             except StoreError:
                 return await refuse(interaction, BUSY)
