@@ -102,7 +102,7 @@ NOTICES = {
     "delayed": "\u23F3 *The training records are busy; the resident will answer in a moment.*",
     "later": "\u26A0\uFE0F *Your line could not be saved just now ({why}). The resident will answer it as soon as the records are back; no need to send it again.*",
     "again": "Nothing was saved ({why}); please type that line again.",
-    "unrestorable": "This role-play cannot go on: its scenario was changed or removed since it started, so it has been closed without a score. Please start a new one.",
+    "unrestorable": "This role-play cannot go on: it can no longer be rebuilt from what was saved (its scenario, or the trainer, changed since it started), so it has been closed without a score. Please start a new one.",
 }
 
 
@@ -122,6 +122,7 @@ class _Tracked:
     behind: bool = False  # lines may be missing: catch up on the channel's history before playing live ones
     catch_ups_asked: int = 0  # how often it fell behind: a catch-up asked for during another one runs again
     broken: bool = False  # the engine state could not be rebuilt from the store yet
+    store_error: StoreError | None = None  # why the last save or rebuild failed
     retry_at: float = 0.0
     retry_delay: float = 1.0
     notified: set[str] = field(default_factory=set)  # notices shown since the last line that was saved
@@ -241,7 +242,9 @@ class SessionService:
     async def _play(self, tracked: _Tracked, text: str, message_id: str | None, written_at: float) -> LineResult:
         """One line through the engine and into the store; the caller holds the session's lock."""
         if not await self._ready(tracked):
-            return await self._not_saved(tracked, StoreError("the session could not be reloaded"))
+            if self._by_channel.get(tracked.channel) is not tracked:
+                return LineResult.NOT_PLAYED  # closed: it could not go on
+            return await self._not_saved(tracked, tracked.store_error or StoreError("the session could not be reloaded"))
         if tracked.play.ended:
             return LineResult.NOT_PLAYED
         text = _storable(text.strip())
@@ -304,6 +307,7 @@ class SessionService:
         return LineResult.PLAYED
 
     async def _not_saved(self, tracked: _Tracked, exc: StoreError) -> LineResult:
+        tracked.store_error = exc
         log.warning("session %d: a line was not saved: %s", tracked.row.id, exc)
         why = "the database is busy" if isinstance(exc, StoreBusy) else "the disk is full" if isinstance(exc, StoreFull) else "a database error"
         if self.transport.keeps_history:
@@ -378,7 +382,9 @@ class SessionService:
 
     async def _abandon(self, tracked: _Tracked) -> Score:
         if not await self._ready(tracked):
-            raise StoreError("the session could not be reloaded from the database")
+            if self._by_channel.get(tracked.channel) is not tracked:
+                raise SessionError("This role-play could not go on, so it has been closed without a score.")
+            raise StoreError("the session could not be reloaded from the database") from tracked.store_error
         if tracked.play.ended:
             return tracked.play.score()
         tracked.play.abandon()
@@ -474,13 +480,7 @@ class SessionService:
         except StoreError:
             raise
         except TrainerError as exc:
-            # It cannot go on: close it and tell the trainee, rather than ignore them for ever.
-            log.warning("session %d cannot be restored, closing it: %s", row.id, exc)
-            assert row.thread_id is not None
-            await self.store.close_unrestorable(row.id, [self._item(
-                f"{row.id}:unrestorable", row.thread_id, row.id, messages.notice(NOTICES["unrestorable"])
-            )])
-            self.outbox.kick(row.thread_id)
+            await self._close_unrestorable(row, exc)
             return
         if row.thread_id in self._by_channel:  # started in this process while it was being read
             play.abandon()
@@ -575,7 +575,9 @@ class SessionService:
         asked = tracked.catch_ups_asked
         try:
             if not await self._ready(tracked):
-                raise StoreError("the session could not be reloaded")
+                if self._by_channel.get(tracked.channel) is not tracked:
+                    return True  # closed: it could not go on
+                raise StoreError("the session could not be reloaded") from tracked.store_error
             seen = await self.store.seen_messages(tracked.row.id)
             played = 0
             async for posted in self.transport.history(tracked.channel):
@@ -585,7 +587,7 @@ class SessionService:
                     continue
                 result = await self._play(tracked, posted.text, posted.id, posted.written_at)
                 if result is LineResult.NOT_SAVED:
-                    raise StoreError("a line could not be saved")
+                    raise StoreError("a line could not be saved") from tracked.store_error
                 played += result is LineResult.PLAYED
         except (StoreError, DeliveryError) as exc:
             tracked.behind = True
@@ -611,9 +613,28 @@ class SessionService:
         try:
             tracked.play = await self._replay(tracked.row, tracked.scenario, tracked.machine)
             tracked.broken = False
-        except TrainerError as exc:
+        except StoreError as exc:
             log.warning("session %d could not be reloaded yet: %s", tracked.row.id, exc)
+            tracked.broken, tracked.store_error = True, exc
+        except TrainerError as exc:
+            # The store has it, but replaying it no longer leads where it led: no retry can
+            # help, so it is closed like a session that cannot be restored (once that is saved).
             tracked.broken = True
+            try:
+                await self._close_unrestorable(tracked.row, exc)
+            except StoreError as error:
+                log.warning("session %d cannot go on, and could not be closed yet: %s", tracked.row.id, error)
+                return
+            self._forget(tracked)
+
+    async def _close_unrestorable(self, row: SessionRow, exc: TrainerError) -> None:
+        """Close a session that cannot go on and tell the trainee, rather than ignore them for ever."""
+        log.warning("session %d cannot go on, closing it without a score: %s", row.id, exc)
+        channel = row.thread_id if row.thread_id is not None else row.id
+        await self.store.close_unrestorable(row.id, [self._item(
+            f"{row.id}:unrestorable", channel, row.id, messages.notice(NOTICES["unrestorable"])
+        )])
+        self.outbox.kick(channel)
 
     async def _replay(self, row: SessionRow, scenario: Scenario, machine: ScenarioMachine | None) -> Session:
         if row.scenario_id != scenario.id:

@@ -348,6 +348,30 @@ async def test_a_session_that_cannot_be_restored_is_closed_and_the_trainee_told(
     await bench.start(thread=THREAD + 1)  # the trainee is free to start again (in a new thread)
 
 
+async def test_a_session_whose_replay_diverges_is_closed_not_left_broken(bench: Bench) -> None:
+    """A line that could not be saved rebuilds the session from the store; when that replay no
+    longer leads where the stored turns did, no retry can help: it is closed and the trainee
+    told, instead of every later line being 'not saved' until a restart."""
+    sid = await bench.start()
+    await bench.say(COURTEOUS[0])
+    with sqlite3.connect(bench.path) as raw:  # what turn 1 led to no longer follows from it
+        raw.execute("UPDATE turns SET state = 'explained' WHERE session_id = ? AND seq = 1", (sid,))
+    other = hold_write_lock(bench.path)
+    try:
+        assert await bench.say(COURTEOUS[1], settle=False) is LineResult.NOT_SAVED
+    finally:
+        other.rollback()
+        other.close()
+    await asyncio.sleep(0.1)
+    await bench.settle()
+    assert bench.store is not None and bench.service is not None
+    row = await bench.store.get_session(sid)
+    assert row is not None and (row.status, row.outcome, row.score) == ("ended", "abandoned", None)
+    assert "cannot go on" in bench.chat.bot_messages(THREAD)[-1].text
+    assert bench.service.session_in(THREAD) is None
+    assert await bench.say(COURTEOUS[2]) is LineResult.NOT_PLAYED
+
+
 # -- ending, hints, idle --
 
 async def test_ending_hints_and_who_may(bench: Bench) -> None:
