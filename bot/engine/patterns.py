@@ -269,8 +269,9 @@ def _leading_lookarounds(pattern: str) -> tuple[list[tuple[str, bool, str]], str
             return found, pattern[at:]
 
 
-def _group_end(pattern: str, start: int) -> int:
-    """The index just after the ')' closing the group opened at `start`."""
+def _structure(pattern: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, depth after it) of each character from `start` that shapes the
+    pattern: escapes and character classes are stepped over."""
     depth = 0
     at = start
     while at < len(pattern):
@@ -281,13 +282,16 @@ def _group_end(pattern: str, start: int) -> int:
         if char == "[":
             at = _class_end(pattern, at)
             continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return at + 1
+        depth += (char == "(") - (char == ")")
+        yield at, char, depth
         at += 1
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """The index just after the ')' closing the group opened at `start`."""
+    for at, char, depth in _structure(pattern, start):
+        if char == ")" and depth == 0:
+            return at + 1
     raise UnsafePattern("has a group that is never closed")
 
 
@@ -315,24 +319,7 @@ def _class_end(pattern: str, start: int) -> int:
 
 
 def _has_top_level_alternation(pattern: str) -> bool:
-    depth = 0
-    at = 0
-    while at < len(pattern):
-        char = pattern[at]
-        if char == "\\":
-            at += 2
-            continue
-        if char == "[":
-            at = _class_end(pattern, at)
-            continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            return True
-        at += 1
-    return False
+    return any(char == "|" and depth == 0 for _, char, depth in _structure(pattern))
 
 
 def _matchable(text: str) -> str:
