@@ -284,6 +284,11 @@ class Store:
         assert cursor.lastrowid is not None
         return CohortRow(cursor.lastrowid, guild_id, name, channel_id)
 
+    async def member_of(self, *, guild_id: int, discord_id: int) -> MemberRow | None:
+        """The member with this chat id in a server, if there is one yet: a read, so it never waits for a write."""
+        row = await self._one("SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id))
+        return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"]) if row else None
+
     async def cohort(self, name: str, *, guild_id: int = 0) -> CohortRow | None:
         row = await self._one("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? AND name = ?", (guild_id, name))
         return CohortRow(*row) if row else None

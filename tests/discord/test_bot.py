@@ -302,6 +302,27 @@ async def test_report_is_private_and_for_instructors(world: sh.World) -> None:
     assert "1 successful" in (embed.description or "")
 
 
+@pytest.mark.parametrize("store", [0.2], indirect=True)
+async def test_report_and_leaderboard_answer_while_another_program_holds_the_write_lock(
+    world: sh.World, settings: Settings, simcord_env: simcord.Env,
+) -> None:
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS)
+    other = sqlite3.connect(settings.database, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        report = await world.slash(world.instructor, "report", member=world.trainee)
+        (embed,) = report.response.embeds
+        assert "1 successful" in (embed.description or "")
+        nobody = await world.slash(world.instructor, "report", member=world.instructor)
+        assert "no role-plays or kudos here yet" in (nobody.response.content or "")
+        board = await world.slash(world.trainee, "leaderboard")
+        assert board.response.embeds
+    finally:
+        other.rollback()
+        other.close()
+
+
 async def test_kudos_and_leaderboard_celebrate_only(world: sh.World) -> None:
     thread = await start_scene(world)
     await play(world, thread, COURTEOUS)

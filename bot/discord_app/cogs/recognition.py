@@ -87,9 +87,11 @@ class RecognitionCog(commands.Cog):
         if not is_instructor(interaction.user, self.bot.settings):
             return await refuse(interaction, f"Only members with the {self.bot.settings.instructor_role_in(interaction.guild_id)} role can read reports.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        row = await self.bot.store.ensure_member(member.display_name, guild_id=interaction.guild.id, discord_id=member.id)
-        report = await self.bot.store.member_report(row.id)
-        assert report is not None
+        # Only reads (on the second connection): a report answers while another program holds the write lock.
+        row = await self.bot.store.member_of(guild_id=interaction.guild.id, discord_id=member.id)
+        report = await self.bot.store.member_report(row.id) if row is not None else None
+        if report is None:
+            return await refuse(interaction, f"{member.display_name} has no role-plays or kudos here yet.")
         await interaction.followup.send(embed=embeds.report_embed(report), ephemeral=True)
 
 
