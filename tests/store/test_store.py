@@ -221,9 +221,17 @@ async def test_a_failed_turn_queues_nothing(tmp_path: Path) -> None:
 async def test_ignored_messages_count_as_seen(tmp_path: Path) -> None:
     async with Store.open(tmp_path / "t.db") as store:
         session = await store.start_session(new_session(), "Hi")
-        await store.ignore_message("m9", session.id, "too fast", [item("n:1")])
+        assert await store.ignore_message("m9", session.id, "too fast", [item("n:1")])
         assert await store.message_seen("m9") and "m9" in await store.seen_messages(session.id)
-        await store.ignore_message("m9", session.id, "too fast")  # seen twice: still once
+        assert not await store.ignore_message("m9", session.id, "too fast", [item("n:2")])  # seen twice: still once
+        assert [p.key for p in await store.pending_items("discord", 5)] == ["n:1"]
+        # A message played as a turn is seen too: setting it aside afterwards queues nothing, and
+        # a message set aside is never played.
+        played = TurnRow(session.id, 1, "trainee", "hello", (), 50, "s", source_message_id="m1")
+        assert await store.record_turn(played, TurnRow(session.id, 1, "resident", "hi", (), 50, "s"))
+        assert not await store.ignore_message("m1", session.id, "empty", [item("n:3")])
+        aside = TurnRow(session.id, 2, "trainee", "hello", (), 50, "s", source_message_id="m9")
+        assert not await store.record_turn(aside, TurnRow(session.id, 2, "resident", "hi", (), 50, "s"), [item("n:4")])
         assert [p.key for p in await store.pending_items("discord", 5)] == ["n:1"]
 
 
