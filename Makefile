@@ -31,7 +31,7 @@ check: $(VENV)/.installed
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/engine.py
-	$(BIN)/python bench/bench_respect.py
+	$(BIN)/python bench/scorer.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

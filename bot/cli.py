@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("scenario", nargs="?", help="scenario id (e.g. traffic_stop) or path to a scenario file")
     play.add_argument("--resume", type=_session_id, metavar="SESSION_ID", help="continue an unfinished session (see 'trainer sessions --status active')")
     play.add_argument("--seed", type=int, help="seed for the resident's line variations (default: random, saved with the session)")
+    play.add_argument("--persona", metavar="NAME", help=(
+        "the resident's variant, for scenarios that have them (trainer scenarios lists them); 'random' to be "
+        "surprised (picked with the seed and saved with the session); default: the scenario's first"))
     play.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     play.add_argument("--db", type=Path, help=db_help)
     play.add_argument("--name", default=None, help="the trainee's name for the records (default: your login name)")
@@ -62,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         "per problem (warnings say so); exit 0 when there are no errors (and, with --strict, no warnings), 1 otherwise."))
     check.add_argument("paths", nargs="*", type=Path, help="files or directories (default: dialogues/)")
     check.add_argument("--strict", action="store_true", help="fail on warnings too (for CI)")
+    check.add_argument("--walk", type=_walks, default=0, metavar="N", help=(
+        "also play N generated scenes per scenario (good, bad, off-topic and gaming lines, every persona) "
+        "and report crashes, states never visited, scenes that never end and gaming lines that reach success"))
+    check.add_argument("--seed", type=int, default=0, help="seed of the generated scenes (default 0)")
 
     graph = commands.add_parser("graph", help="draw a scenario's states and transitions", description=(
         "The scenario as a diagram: Mermaid text (default, or a .mmd file), or SVG/PNG through Graphviz's "
@@ -77,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("scenario", help="scenario id or path")
     record.add_argument("--seed", type=int, default=1, help="seed for line variations (default 1)")
     record.add_argument("--description", default="", help="what this transcript shows")
+    record.add_argument("--persona", metavar="NAME", help="the resident's variant (default: the scenario's first; 'random' picks one with the seed)")
     record.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
 
     replay = commands.add_parser("replay", help="replay golden transcripts and report differences", description=(
@@ -169,7 +177,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     missing = [p for p in paths if not p.exists()]
     for path in missing:
         print(f"{path}:1: S022 no such file or directory")
-    scenarios, problems = check([p for p in paths if p.exists()])
+    scenarios, problems = check([p for p in paths if p.exists()], play=True)
+    walked = 0
+    if args.walk:
+        from bot.engine.walk import walk
+
+        for scenario in scenarios:
+            report = walk(scenario, args.walk, args.seed)
+            problems.extend(report.problems)
+            walked += report.turns
+            outcomes = ", ".join(f"{count} {name}" for name, count in sorted(report.outcomes.items()))
+            print(f"{scenario.id}: {report.scenes} generated scenes, {report.turns} lines ({outcomes}); "
+                  f"{len(scenario.states) - len(report.unvisited)} of {len(scenario.states)} states visited", file=sys.stderr)
     for problem in problems:
         print(problem)
     failing = problems if args.strict else errors(problems)
@@ -266,7 +285,8 @@ def cmd_play(args: argparse.Namespace) -> int:
                 if args.resume is not None:
                     started = await service.resume(args.resume, scenario)
                 else:
-                    started = await service.start(scenario, Trainee(args.name or _login_name()), seed=args.seed)
+                    _check_persona(scenario, args.persona)
+                    started = await service.start(scenario, Trainee(args.name or _login_name()), seed=args.seed, persona=args.persona)
                 await play_in_terminal(service, started, interactive=interactive, as_json=args.json, database=database, resumed=args.resume is not None)
             finally:
                 await service.close()
@@ -285,14 +305,15 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         raise UsageError(f"no such directory: {directory}")
     scenarios, problems = check([directory])
-    rows = [{"id": s.id, "title": s.title, "audience": list(s.audience), "file": s.path} for s in sorted(scenarios, key=lambda s: s.id)]
+    rows = [{"id": s.id, "title": s.title, "audience": list(s.audience), "personas": [p.name for p in s.personas], "file": s.path}
+            for s in sorted(scenarios, key=lambda s: s.id)]
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
     else:
-        table = Table("id", "title", "audience", box=None, padding=(0, 2, 0, 0))
+        table = Table("id", "title", "audience", "personas", box=None, padding=(0, 2, 0, 0))
         for row in rows:
-            table.add_row(row["id"], row["title"], ", ".join(row["audience"]) or "everyone")
+            table.add_row(row["id"], row["title"], ", ".join(row["audience"]) or "everyone", ", ".join(row["personas"]) or "-")
         Console(highlight=False).print(table if rows else f"no scenarios in {directory}")
     if problems:
         print(f"trainer: {len(problems)} problem(s) in {directory}; 'trainer check {directory}' lists them (those scenarios are left out)", file=sys.stderr)
@@ -360,7 +381,8 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     scenario = load(args.scenario, args.dialogues)
     lines = [line.strip() for line in sys.stdin if line.strip()]
-    data = record(scenario, lines, args.seed, args.description)
+    _check_persona(scenario, args.persona)
+    data = record(scenario, lines, args.seed, args.description, args.persona)
     print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), end="")
     return EXIT_OK
 
@@ -400,16 +422,19 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     rows = asyncio.run(fetch())
     records = [
         {"id": r.id, "scenario": r.scenario_id, "trainee": r.trainee, "status": r.status, "turns": r.turns,
-         "score": r.score, "outcome": r.outcome, "started_at": r.started_at}
+         "score": r.score, "outcome": r.outcome, "persona": r.persona, "started_at": r.started_at}
         for r in rows
     ]
     if args.json:
         for record in records:
             print(json.dumps(record, ensure_ascii=False))
         return EXIT_OK
-    table = Table("id", "scenario", "trainee", "status", "turns", "score", "outcome", "started_at", box=None)
+    # The persona column only when some session has one: the table must fit a terminal.
+    columns = [key for key in ("id", "scenario", "trainee", "status", "turns", "score", "outcome", "persona", "started_at")
+               if key != "persona" or any(r["persona"] for r in records)]
+    table = Table(*columns, box=None)
     for record in records:
-        table.add_row(*("" if v is None else str(v) for v in record.values()))
+        table.add_row(*("" if record[key] is None else str(record[key]) for key in columns))
     Console(highlight=False).print(table if records else "no sessions")
     return EXIT_OK
 
@@ -529,14 +554,36 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 SESSION_FIELDS = (
     "id", "scenario_id", "trainee", "mode", "status", "outcome", "score", "turns",
-    "state", "mood", "seed", "started_at", "ended_at", "guild_id", "thread_id",
+    "state", "mood", "seed", "started_at", "ended_at", "guild_id", "thread_id", "persona",
 )
+
+
+def _check_persona(scenario: Any, name: str | None) -> None:
+    """A clear error for a persona the scenario does not have, before anything is saved."""
+    from bot.engine.scenario import RANDOM_PERSONA
+
+    if name is None or name == RANDOM_PERSONA and scenario.personas:
+        return
+    known = [p.name for p in scenario.personas]
+    if name not in known:
+        have = f"its personas are {', '.join(known)} (or random)" if known else "it has no persona variants"
+        raise UsageError(f"scenario '{scenario.id}' has no persona '{name}': {have}")
 
 
 def _db(args: argparse.Namespace) -> Path:
     from bot.store import default_db_path
 
     return Path(args.db) if args.db is not None else default_db_path()
+
+
+def _walks(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of scenes, got '{text}'") from None
+    if not 0 <= value <= 100_000:
+        raise argparse.ArgumentTypeError("must be between 0 and 100000")
+    return value
 
 
 def _jobs(text: str) -> int:

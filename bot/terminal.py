@@ -145,6 +145,7 @@ def result_json(play: Session, session_id: int, score: Score) -> dict[str, Any]:
         "final_state": play.state,
         "mood": play.mood,
         "seed": play.seed,
+        "persona": play.persona_name or None,
         "ending": score.ending,
         "caps": list(score.caps),
         "integrity": [{"kind": n.kind, "turns": list(n.turns), "text": n.text} for n in score.integrity],

@@ -29,3 +29,44 @@ def test_engine_benchmark_quick_run(tmp_path: Path) -> None:
     assert figures["quick"] is True and figures["sqlite_dir"] == str(tmp_path)
     assert all(isinstance(figures[k], (int, float)) and figures[k] > 0 for k in KEYS - {"prefilter"})
     assert list(tmp_path.iterdir()) == []  # its databases are removed
+
+
+def test_judge_benchmark_reports_every_data_file_with_its_role() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "judge.py")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    files = {**report["labelled_lines"], **report["probes"]}
+    data = {p.name for p in (ROOT / "tests" / "data").iterdir() if p.suffix in (".jsonl", ".yaml") and p.name != "signal_examples.yaml"}
+    assert {p for p in data if p.endswith(".jsonl") or p.startswith("probes_")} == set(files)
+    assert all(entry["role"] in ("tuning", "held_out") for entry in files.values()), files
+    held_out = report["labelled_lines"]["blind_lines_heldout.jsonl"]
+    assert held_out["role"] == "held_out" and 0 < held_out["recall"] <= 1
+
+
+def _scorer():  # bench/ is not a package: load bench/scorer.py as a module
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_scorer", ROOT / "bench" / "scorer.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scorer_reports_empathy_agreement_per_rated_file() -> None:
+    scorer = _scorer()
+    empathy = scorer.bench_empathy()
+    tune = empathy["empathy_tune.yaml"]
+    assert tune["role"].startswith("tuning") and tune["lines"] > 100 and tune["conversations"] > 10
+    assert -1 <= tune["lines_spearman"] <= 1 and -1 <= tune["five_word_count"]["lines_spearman"] <= 1
+    assert "skipped" in empathy["empathy_heldout.yaml"] or empathy["empathy_heldout.yaml"]["role"].startswith("held out")
+    blind = scorer.bench_blind_labels()
+    assert blind["held_out"]["files"] == ["blind_lines_heldout.jsonl"] and 0 <= blind["held_out"]["auc"] <= 1
+
+
+def test_scorer_quartile_task_and_missing_data(monkeypatch, tmp_path: Path) -> None:
+    scorer = _scorer()
+    rows = [{"label_polite1_impolite-1": label} for label in ("1", "1", "-1", "-1")]
+    assert scorer._quartile_task(rows, [70, 40, 45, 60]) == {"accuracy_at_50": 0.5, "auc": 0.5, "called_polite": 0.5}
+    monkeypatch.setattr(scorer, "QUARTILES", tmp_path / "absent.csv")
+    assert "not found" in scorer.bench_respect()["skipped"]

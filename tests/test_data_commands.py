@@ -37,7 +37,7 @@ def test_sessions_json_rows(db: Path) -> None:
     result = trainer("sessions", "--db", str(db), "--json")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["trainee"] for r in rows] == ["Ana", "Ben"]
-    assert set(rows[0]) == {"id", "scenario", "trainee", "status", "turns", "score", "outcome", "started_at"}
+    assert set(rows[0]) == {"id", "scenario", "trainee", "status", "turns", "score", "outcome", "persona", "started_at"}
     assert rows[0]["turns"] == 2 and rows[0]["status"] == "ended" and rows[0]["outcome"] == "abandoned"
     assert trainer("sessions", "--db", str(db), "--status", "active", "--json").stdout == ""
     table = trainer("sessions", "--db", str(db)).stdout

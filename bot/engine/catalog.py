@@ -45,8 +45,9 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def check(paths: Sequence[str | Path]) -> tuple[list[Scenario], list[Problem]]:
-    """Both passes over every file, plus duplicate ids across files."""
+def check(paths: Sequence[str | Path], play: bool = False) -> tuple[list[Scenario], list[Problem]]:
+    """Both passes over every file, plus duplicate ids across files. With `play`, also the checks
+    that play the scenario (a salad of its rubric phrases must not win: S035), as `trainer check` does."""
     scenarios: list[Scenario] = []
     problems: list[Problem] = []
     first_file: dict[str, str] = {}
@@ -54,6 +55,10 @@ def check(paths: Sequence[str | Path]) -> tuple[list[Scenario], list[Problem]]:
         scenario, found = load_scenario(file)
         if scenario is not None:
             found = lint(scenario)
+            if play and not errors(found):
+                from bot.engine.walk import salad_problems
+
+                found.extend(salad_problems(scenario))
             if scenario.id in first_file:
                 found.append(Problem(str(file), 1, "S020", f"scenario id '{scenario.id}' is also declared in {first_file[scenario.id]}"))
             first_file.setdefault(scenario.id, str(file))

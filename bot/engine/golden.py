@@ -4,6 +4,7 @@ File format (`dialogues/golden/<scenario_id>/<name>.yaml`):
 
     scenario: traffic_stop
     seed: 1
+    persona: anxious                    # optional: the resident's variant (default: the first)
     description: What this path shows.
     turns:
       - officer: "Good evening, ma'am."
@@ -49,6 +50,7 @@ class Transcript:
     description: str
     turns: tuple[ExpectedTurn, ...]
     expect: dict[str, Any] = field(default_factory=dict)
+    persona: str | None = None
 
 
 class TranscriptError(TrainerError):
@@ -69,14 +71,15 @@ def load_transcript(path: Path) -> Transcript:
         return Transcript(
             path=path, scenario=str(data["scenario"]), seed=int(data.get("seed", 0)),
             description=str(data.get("description", "")), turns=turns, expect=dict(data.get("expect", {})),
+            persona=str(data["persona"]) if data.get("persona") is not None else None,
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise TranscriptError(f"{path}: not a golden transcript: {exc}") from exc
 
 
-def record(scenario: Scenario, lines: list[str], seed: int, description: str = "") -> dict[str, Any]:
+def record(scenario: Scenario, lines: list[str], seed: int, description: str = "", persona: str | None = None) -> dict[str, Any]:
     """Play `lines` and write down everything that happened, as a golden transcript's data."""
-    play = Session.start(scenario, seed=seed)
+    play = Session.start(scenario, seed=seed, persona=persona)
     turns: list[dict[str, Any]] = []
     for line in lines:
         if play.ended:
@@ -88,7 +91,10 @@ def record(scenario: Scenario, lines: list[str], seed: int, description: str = "
     score = play.score()
     expect: dict[str, Any] = {"outcome": score.outcome.value, "final_state": play.state}
     expect["score_at_least" if score.total >= 50 else "score_at_most"] = score.total
-    return {"scenario": scenario.id, "seed": seed, "description": description or "Recorded transcript.", "turns": turns, "expect": expect}
+    head: dict[str, Any] = {"scenario": scenario.id, "seed": seed}
+    if play.persona is not None:
+        head["persona"] = play.persona.name
+    return {**head, "description": description or "Recorded transcript.", "turns": turns, "expect": expect}
 
 
 def transcripts_for(scenario: Scenario, dialogues_dir: Path) -> list[Path]:
@@ -98,7 +104,7 @@ def transcripts_for(scenario: Scenario, dialogues_dir: Path) -> list[Path]:
 
 def replay(scenario: Scenario, transcript: Transcript, machine: ScenarioMachine | None = None) -> list[str]:
     """Play the transcript; returns the differences from what it expects (empty = pass)."""
-    play = Session.start(scenario, machine, seed=transcript.seed)
+    play = Session.start(scenario, machine, seed=transcript.seed, persona=transcript.persona)
     diffs: list[str] = []
     for index, expected in enumerate(transcript.turns, start=1):
         if play.ended:

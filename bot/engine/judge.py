@@ -151,7 +151,8 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
         len(hollow) >= STACK_MIN_HOLLOW
         or (len(skills) >= STACK_MANY_SKILLS and not particulars.within(0, len(detection.text)))
         or (len(skills) >= STACK_DENSE_SKILLS and len(message_words) / len(skills) < STACK_MIN_WORDS)
-    )) or _formulaic(norm, [e for e in detection.evidence if e.signal not in costly and e.detail != LEARNED], particulars)
+    )) or _formulaic(norm, [e for e in detection.evidence if e.signal not in costly and e.detail != LEARNED], particulars) \
+        or _run_on(message_words, [e for e in detection.evidence if e.signal not in costly and e.detail != LEARNED], particulars, len(detection.text))
     if stacked or repeat_of is not None:
         why = (f"repeats your line in turn {repeat_of}" if repeat_of is not None
                else "strung together with other set phrases, with nothing said in between")
@@ -236,6 +237,19 @@ def _formulaic(norm: str, evidence: Sequence[Evidence], particulars: _Particular
     return formulaic >= FORMULA_CLAUSES and formulaic >= (FORMULA_LONG_SHARE if long_list else FORMULA_SHARE) * len(clauses)
 
 
+# A list of set phrases typed without punctuation ("hi hello sorry thanks I understand you're
+# safe any questions take care") has no clauses to count; it is given away by its density:
+# this many phrases with fewer words than RUN_ON_WORDS each, and nothing particular.
+RUN_ON_PHRASES = 6
+RUN_ON_WORDS = 3.0
+
+
+def _run_on(message_words: Sequence[str], evidence: Sequence[Evidence], particulars: _Particulars, length: int) -> bool:
+    phrases = {(e.start, e.end) for e in evidence}
+    return (len(phrases) >= RUN_ON_PHRASES and len(message_words) / len(phrases) < RUN_ON_WORDS
+            and not particulars.within(0, length))
+
+
 def _covered(length: int, evidence: Sequence[Evidence]) -> list[bool]:
     covered = [False] * length
     for e in evidence:
@@ -316,9 +330,9 @@ def _similar(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 def explain(scenario: Scenario, text: str) -> dict[str, object]:
     """For authors (`trainer analyze --scenario`): the line as the opening message of a scene:
     each fact's right and wrong wording found in it, and what the judge would credit."""
-    from bot.engine.signals import MAX_MESSAGE_CHARS, detect
+    from bot.engine.session import detect_in  # the session module imports this one
 
-    detection = detect(text[:MAX_MESSAGE_CHARS], scenario.signals)
+    detection = detect_in(scenario, text)
     norm = normalise(detection.text)
     # As after the resident's opening line, with the feelings it expresses (seed 0's variation).
     opening = next(iter(scenario.states[scenario.start].say), None)

@@ -15,6 +15,7 @@ from typing import Any
 from bot.engine.patterns import PatternBudget, UnsafePattern, compile_pattern
 from bot.engine.problems import Problem, did_you_mean
 from bot.engine.scenario import (
+    RANDOM_PERSONA,
     Escalation,
     Fact,
     Guard,
@@ -22,6 +23,7 @@ from bot.engine.scenario import (
     Line,
     Otherwise,
     Outcome,
+    Persona,
     Resident,
     Rubric,
     Scenario,
@@ -35,28 +37,31 @@ from bot.engine.yamlnodes import Located, Path as NodePath, YamlSyntaxError, loa
 TOP_KEYS = {
     "id", "title", "briefing", "audience", "resident", "signals", "mood_effects",
     "escalate", "idle", "start", "states", "rubric", "description",
-    "facts", "everywhere", "stall", "trainee",
+    "facts", "everywhere", "stall", "trainee", "personas", "signals_off",
 }
 REQUIRED_TOP = ("id", "title", "briefing", "resident", "start", "states", "rubric")
 RESIDENT_KEYS = {"name", "persona", "mood"}
 STATE_KEYS = {"say", "on", "otherwise", "end", "mood_effects", "note", "feels", "score_cap", "summary"}
 GUARD_KEYS = {
-    "when", "any", "unless", "seen", "seen_any", "not_seen",
-    "mood_above", "mood_below", "turn_at_least", "turn_at_most",
+    "when", "any", "unless", "seen", "seen_any", "not_seen", "seen_before",
+    "mood_above", "mood_below", "turn_at_least", "turn_at_most", "persona", "at_least", "fewer_than",
 }
-TRANSITION_KEYS = GUARD_KEYS | {"to", "mood", "say", "feels"}
+TRANSITION_KEYS = GUARD_KEYS | {"to", "mood", "say", "feels", "count"}
 OTHERWISE_KEYS = {"say", "mood", "to", "feels"}
 RUBRIC_KEYS = {"skills", "penalties", "critical", "critical_cap", "late_fraction", "integrity_cap"}
-PENALTY_KEYS = {"points", "tip", "example"}
+PENALTY_KEYS = {"points", "label", "tip", "example"}
 SKILL_KEYS = {"label", "signal", "signals", "points", "by_turn", "before", "requires", "tip", "example"}
 ESCALATE_KEYS = {"above", "to"}
 IDLE_KEYS = {"after_seconds", "say", "abandon_after_seconds"}
-LINE_KEYS = {"text", "once", "feels"}
+LINE_KEYS = {"text", "once", "feels", "persona"}
+ONCE_VALUES = {True: "session", "state": "state", False: ""}
 FACT_KEYS = {"label", "truth", "right", "wrong", "checks", "required", "tip"}
 EVERYWHERE_KEYS = {"first", "last"}
 STALL_KEYS = {"after", "to"}
-TRAINEE_KEYS = {"title"}
-PLACEHOLDERS = {"officer", "resident"}
+TRAINEE_KEYS = {"title", "role"}
+PERSONA_KEYS = {"label", "description", "mood", "mood_effects"}
+SIGNAL_KEYS = {"patterns", "asserted"}
+PLACEHOLDERS = {"officer", "resident", "role"}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_FILE_BYTES = 1_000_000
 
@@ -138,18 +143,22 @@ class _Reader:
         result: list[Line] = []
         for index, item in enumerate(items):
             item_path = (*path, index) if isinstance(value, list) else path
-            once = False
+            once = ""
             feels: tuple[str, ...] = ()
+            personas: tuple[str, ...] = ()
             if isinstance(item, dict):
                 spec = self.mapping(item, item_path, "a line", LINE_KEYS, ("text",))
                 if spec is None or "text" not in spec:
                     continue
                 once_value = spec.get("once", False)
-                if not isinstance(once_value, bool):
-                    self.problem((*item_path, "once"), "S002", f"'once' must be true or false, not {_kind(once_value)}")
-                once = once_value is True
+                if isinstance(once_value, (bool, str)) and once_value in ONCE_VALUES:
+                    once = ONCE_VALUES[once_value]
+                else:
+                    self.problem((*item_path, "once"), "S002", f"'once' must be true, false or state, not {once_value!r}")
                 if "feels" in spec:
                     feels = self.names(spec["feels"], (*item_path, "feels"), "'feels'")
+                if "persona" in spec:
+                    personas = self.names(spec["persona"], (*item_path, "persona"), "'persona'")
                 item = spec["text"]
                 item_path = (*item_path, "text")
             text = self.text(item, item_path, f"a line of {what}")
@@ -158,7 +167,7 @@ class _Reader:
             for placeholder in re.findall(r"\{([^{}]*)\}", text):
                 if placeholder not in PLACEHOLDERS:
                     self.problem(item_path, "S009", f"unknown placeholder '{{{placeholder}}}' (use {{officer}} or {{resident}})")
-            result.append(Line(text=text, once=once, feels=feels))
+            result.append(Line(text=text, once=once, feels=feels, personas=personas))
         return tuple(result)
 
     def patterns(self, value: Any, path: NodePath, what: str) -> tuple[re.Pattern[str], ...]:
@@ -172,6 +181,12 @@ class _Reader:
             item_path = (*path, index) if isinstance(value, list) else path
             if not isinstance(pattern, str) or not pattern:
                 self.problem(item_path, "S002", f"a pattern of {what} must be non-empty text")
+                continue
+            if any(char in pattern for char in "\b\f\v\x00"):
+                # "\b" inside YAML double quotes is a backspace, not a word boundary: an easy slip.
+                self.problem(item_path, "S007", (
+                    f"pattern {pattern!r} of {what} holds a control character; inside double quotes write "
+                    "\\\\b for a word boundary (or use single quotes: '\\b')"))
                 continue
             try:
                 compiled.append(compile_pattern(pattern, self.pattern_budget))
@@ -247,7 +262,9 @@ def _build(r: _Reader, data: Any, file: str, digest: str) -> Scenario | None:
     briefing = r.text(top.get("briefing"), ("briefing",), "'briefing'") if "briefing" in top else None
     audience = r.names(top["audience"], ("audience",), "'audience'") if "audience" in top else ()
     resident = _resident(r, top["resident"]) if "resident" in top else None
-    signals = _signals(r, top["signals"]) if "signals" in top else {}
+    signals, asserted = _signals(r, top["signals"]) if "signals" in top else ({}, frozenset[str]())
+    signals_off = frozenset(r.names(top["signals_off"], ("signals_off",), "'signals_off'")) if "signals_off" in top else frozenset[str]()
+    personas = _personas(r, top["personas"]) if "personas" in top else ()
     mood_effects = r.effects(top["mood_effects"], ("mood_effects",), "'mood_effects'") if "mood_effects" in top else {}
     escalate = _escalate(r, top["escalate"]) if "escalate" in top else None
     idle = _idle(r, top["idle"]) if "idle" in top else None
@@ -260,13 +277,16 @@ def _build(r: _Reader, data: Any, file: str, digest: str) -> Scenario | None:
     facts = _facts(r, top["facts"]) if "facts" in top else ()
     first, last = _everywhere(r, top["everywhere"]) if "everywhere" in top else ((), ())
     stall = _stall(r, top["stall"]) if "stall" in top else None
-    trainee_title = _trainee_title(r, top["trainee"]) if "trainee" in top else "Officer"
+    trainee_title, trainee_role = _trainee(r, top["trainee"]) if "trainee" in top else ("Officer", "")
     for fact in facts:
         if fact.name in signals:
             r.problem(("facts", fact.name), "S024", f"fact '{fact.name}' has the name of a signal of this scenario; a fact is a signal of its own")
     signals = {**signals, **{fact.name: fact.right for fact in facts}}
     if resident is not None and escalate is not None and resident.mood > escalate.above:
         r.problem(("resident", "mood"), "S005", f"the starting mood {resident.mood} is already above the escalation line {escalate.above}")
+    for persona in personas:
+        if escalate is not None and persona.mood > escalate.above:
+            r.problem(("personas", persona.name, "mood"), "S005", f"persona '{persona.name}' starts at mood {persona.mood}, already above the escalation line {escalate.above}")
     if r.problems or None in (scenario_id, title, briefing, resident, rubric, start):
         return None
     assert scenario_id and title and briefing and resident and rubric and start  # narrowed above
@@ -275,7 +295,8 @@ def _build(r: _Reader, data: Any, file: str, digest: str) -> Scenario | None:
         states=states, rubric=rubric, audience=audience, signals=signals,
         mood_effects=mood_effects, escalate=escalate, idle=idle, path=file, digest=digest,
         key_lines=_key_lines(r.located), facts=facts, first=first, last=last, stall=stall,
-        trainee_title=trainee_title,
+        trainee_title=trainee_title, trainee_role=trainee_role, personas=personas,
+        signals_off=signals_off, asserted_signals=asserted,
     )
 
 
@@ -300,18 +321,28 @@ def _resident(r: _Reader, value: Any) -> Resident | None:
     return Resident(name=name, persona=persona, mood=mood)
 
 
-def _signals(r: _Reader, value: Any) -> dict[str, tuple[re.Pattern[str], ...]]:
+def _signals(r: _Reader, value: Any) -> tuple[dict[str, tuple[re.Pattern[str], ...]], frozenset[str]]:
+    """The scenario's own signals, and those of them that count only when asserted (not negated or hedged)."""
     if not isinstance(value, dict):
         r.problem(("signals",), "S002", f"'signals' must map names to lists of patterns, not {_kind(value)}")
-        return {}
+        return {}, frozenset()
     result: dict[str, tuple[re.Pattern[str], ...]] = {}
+    asserted: set[str] = set()
     for name, patterns in value.items():
         path: NodePath = ("signals", str(name))
         if not isinstance(name, str) or not NAME_RE.match(name):
             r.problem(path, "S002", f"signal names must be lower_snake_case, not {name!r}")
             continue
+        if isinstance(patterns, dict):
+            # The long form: {patterns: [...], asserted: true}
+            spec = r.mapping(patterns, path, f"signal '{name}'", SIGNAL_KEYS, ("patterns",))
+            if spec is None or "patterns" not in spec:
+                continue
+            if "asserted" in spec and r.boolean(spec["asserted"], (*path, "asserted"), "'asserted'"):
+                asserted.add(name)
+            path, patterns = (*path, "patterns"), spec["patterns"]
         result[name] = r.patterns(patterns, path, f"signal '{name}'")
-    return result
+    return result, frozenset(asserted)
 
 
 def _facts(r: _Reader, value: Any) -> tuple[Fact, ...]:
@@ -371,12 +402,45 @@ def _stall(r: _Reader, value: Any) -> Stall | None:
     return Stall(after=after, to=to)
 
 
-def _trainee_title(r: _Reader, value: Any) -> str:
+def _trainee(r: _Reader, value: Any) -> tuple[str, str]:
+    """(title, role): how the resident addresses the trainee, and what they call the trainee's job."""
     spec = r.mapping(value, ("trainee",), "'trainee'", TRAINEE_KEYS)
-    if spec is None or "title" not in spec:
-        return "Officer"
-    title = r.text(spec["title"], ("trainee", "title"), "'trainee.title'", allow_empty=True)
-    return "" if title is None else title
+    if spec is None:
+        return "Officer", ""
+    title = "Officer"
+    if "title" in spec:
+        given = r.text(spec["title"], ("trainee", "title"), "'trainee.title'", allow_empty=True)
+        title = "" if given is None else given
+    role = (r.text(spec["role"], ("trainee", "role"), "'trainee.role'") or "") if "role" in spec else ""
+    return title, role
+
+
+def _personas(r: _Reader, value: Any) -> tuple[Persona, ...]:
+    if not isinstance(value, dict):
+        r.problem(("personas",), "S002", f"'personas' must map persona names to variants, not {_kind(value)}")
+        return ()
+    if not value:
+        r.problem(("personas",), "S008", "'personas' is empty")
+    result: list[Persona] = []
+    for name, item in value.items():
+        path: NodePath = ("personas", str(name))
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            r.problem(path, "S002", f"persona names must be lower_snake_case, not {name!r}")
+            continue
+        if name == RANDOM_PERSONA:
+            r.problem(path, "S002", f"'{RANDOM_PERSONA}' means 'surprise me' (a persona picked at random); name the variant otherwise")
+            continue
+        spec = r.mapping(item, path, f"persona '{name}'", PERSONA_KEYS, ("label", "mood"))
+        if spec is None or "label" not in spec or "mood" not in spec:
+            continue
+        label = r.text(spec["label"], (*path, "label"), "'label'")
+        description = (r.text(spec["description"], (*path, "description"), "'description'") or "") if "description" in spec else ""
+        mood = r.integer(spec["mood"], (*path, "mood"), "the persona's starting mood", 0, 100)
+        effects = r.effects(spec["mood_effects"], (*path, "mood_effects"), "'mood_effects'") if "mood_effects" in spec else {}
+        if label is None or mood is None:
+            continue
+        result.append(Persona(name=name, label=label, description=description, mood=mood, mood_effects=effects, line=r.located.line(path)))
+    return tuple(result)
 
 
 def _escalate(r: _Reader, value: Any) -> Escalation | None:
@@ -468,7 +532,7 @@ def _with_feels(r: _Reader, spec: dict[str, Any], path: NodePath, say: tuple[Lin
     if "feels" not in spec:
         return say
     feels = r.names(spec["feels"], (*path, "feels"), "'feels'")
-    return tuple(line if line.feels else Line(line.text, line.once, feels) for line in say)
+    return tuple(line if line.feels else Line(line.text, line.once, feels, line.personas) for line in say)
 
 
 def _guard(r: _Reader, spec: dict[str, Any], path: NodePath) -> Guard:
@@ -478,11 +542,29 @@ def _guard(r: _Reader, spec: dict[str, Any], path: NodePath) -> Guard:
     def number(key: str, low: int, high: int) -> int | None:
         return r.integer(spec[key], (*path, key), f"'{key}'", low, high) if key in spec else None
 
+    def counts(key: str, low: int) -> tuple[tuple[str, int], ...]:
+        if key not in spec:
+            return ()
+        value = spec[key]
+        if not isinstance(value, dict) or not value:
+            r.problem((*path, key), "S002", f"'{key}' must map counter names to numbers, e.g. {{empathy: 2}}, not {_kind(value)}")
+            return ()
+        result: list[tuple[str, int]] = []
+        for name, count in value.items():
+            if not isinstance(name, str) or not NAME_RE.match(name):
+                r.problem((*path, key), "S002", f"counter names in '{key}' must be lower_snake_case, not {name!r}")
+                continue
+            number_ = r.integer(count, (*path, key, name), f"'{key}.{name}'", low, 1000)
+            if number_ is not None:
+                result.append((name, number_))
+        return tuple(result)
+
     return Guard(
         when=names("when"), any=names("any"), unless=names("unless"),
-        seen=names("seen"), seen_any=names("seen_any"), not_seen=names("not_seen"),
+        seen=names("seen"), seen_any=names("seen_any"), not_seen=names("not_seen"), seen_before=names("seen_before"),
         mood_above=number("mood_above", 0, 100), mood_below=number("mood_below", 0, 100),
         turn_at_least=number("turn_at_least", 1, 1000), turn_at_most=number("turn_at_most", 1, 1000),
+        persona=names("persona"), at_least=counts("at_least", 1), fewer_than=counts("fewer_than", 1),
     )
 
 
@@ -495,9 +577,10 @@ def _transition(r: _Reader, value: Any, path: NodePath, scope: str = "") -> Tran
         r.problem(path, "S003", "a transition needs 'to' (where to go) or 'say' (a reply while staying)")
     mood = r.integer(spec["mood"], (*path, "mood"), "'mood'", -100, 100) if "mood" in spec else 0
     say = _with_feels(r, spec, path, r.lines(spec["say"], (*path, "say"), "the transition's reply") if "say" in spec else ())
+    count = r.names(spec["count"], (*path, "count"), "'count'") if "count" in spec else ()
     return Transition(
         guard=_guard(r, spec, path), to=to, mood=mood or 0,
-        say=say, line=r.located.line(path), to_line=r.located.line((*path, "to")), scope=scope,
+        say=say, line=r.located.line(path), to_line=r.located.line((*path, "to")), scope=scope, count=count,
     )
 
 
@@ -528,6 +611,7 @@ def _rubric(r: _Reader, value: Any) -> Rubric | None:
                 skills.append(skill)
     penalties: dict[str, int] = {}
     penalty_coaching: dict[str, tuple[str, str]] = {}
+    penalty_labels: dict[str, str] = {}
     if "penalties" in spec:
         raw = spec["penalties"]
         if not isinstance(raw, dict):
@@ -540,6 +624,9 @@ def _rubric(r: _Reader, value: Any) -> Rubric | None:
                     if spec_ is None or "points" not in spec_:
                         continue
                     tip = r.text(spec_["tip"], (*path, "tip"), "'tip'") if "tip" in spec_ else None
+                    label = r.text(spec_["label"], (*path, "label"), "'label'") if "label" in spec_ else None
+                    if label:
+                        penalty_labels[str(name)] = label
                     example = r.text(spec_["example"], (*path, "example"), "'example'") if "example" in spec_ else None
                     if tip:
                         penalty_coaching[str(name)] = (tip, example or "")
@@ -560,6 +647,7 @@ def _rubric(r: _Reader, value: Any) -> Rubric | None:
         late = 0.5
     return Rubric(
         skills=tuple(skills), penalties=penalties, critical=critical, penalty_coaching=penalty_coaching,
+        penalty_labels=penalty_labels,
         critical_cap=30 if cap is None else cap, late_fraction=float(late),
         integrity_cap=40 if integrity_cap is None else integrity_cap,
     )

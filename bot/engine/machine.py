@@ -26,6 +26,10 @@ class MessageContext(Protocol):
 
     def in_message(self, name: str) -> bool: ...
     def seen_so_far(self, name: str) -> bool: ...
+    def count_of(self, name: str) -> int: ...
+    def seen_earlier(self, name: str) -> bool: ...
+    @property
+    def persona_name(self) -> str: ...
     @property
     def mood(self) -> int: ...
     @property
@@ -45,6 +49,8 @@ def guard_holds(guard: Guard, ctx: MessageContext) -> bool:
         return False
     if any(ctx.seen_so_far(n) for n in guard.not_seen):
         return False
+    if guard.seen_before and not all(ctx.seen_earlier(n) for n in guard.seen_before):
+        return False
     if guard.mood_above is not None and not ctx.mood > guard.mood_above:
         return False
     if guard.mood_below is not None and not ctx.mood < guard.mood_below:
@@ -52,6 +58,12 @@ def guard_holds(guard: Guard, ctx: MessageContext) -> bool:
     if guard.turn_at_least is not None and ctx.turn_number < guard.turn_at_least:
         return False
     if guard.turn_at_most is not None and ctx.turn_number > guard.turn_at_most:
+        return False
+    if guard.persona and ctx.persona_name not in guard.persona:
+        return False
+    if any(ctx.count_of(name) < n for name, n in guard.at_least):
+        return False
+    if any(ctx.count_of(name) >= n for name, n in guard.fewer_than):
         return False
     return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
@@ -23,15 +24,26 @@ def clamp(mood: int) -> int:
     return max(LOW, min(HIGH, mood))
 
 
-def signal_delta(signals: Iterable[str], scenario: Scenario, state: State) -> int:
-    """Sum of each signal's effect; the state's override beats the scenario's, which beats the default."""
+def signal_delta(
+    signals: Iterable[str], scenario: Scenario, state: State,
+    weights: Mapping[str, float] | None = None, persona: Mapping[str, int] | None = None,
+) -> int:
+    """Sum of each signal's effect; the state's override beats the persona's, which beats the
+    scenario's, which beats the default. `weights` scales a signal's effect (the message's
+    empathy estimate scales `empathy`'s: signals.mood_weight), rounded half away from zero."""
     defaults = default_effects()
     total = 0
     for name in set(signals):
         if name in state.mood_effects:
-            total += state.mood_effects[name]
+            effect = state.mood_effects[name]
+        elif persona and name in persona:
+            effect = persona[name]
         elif name in scenario.mood_effects:
-            total += scenario.mood_effects[name]
+            effect = scenario.mood_effects[name]
         else:
-            total += defaults.get(name, 0)
+            effect = defaults.get(name, 0)
+        if weights and name in weights:
+            scaled = abs(effect) * weights[name]
+            effect = int(math.copysign(math.floor(scaled + 0.5), effect))
+        total += effect
     return total

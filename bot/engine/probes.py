@@ -14,7 +14,7 @@ happen, so the integrity rules can be measured on lines written by other people:
       baseline: [...]                       # overreach: a decent contact...
       with_overreach: [...]                 # ...and the same with overreach inserted
 
-What each kind must do (the integrity issue's acceptance criteria):
+What each kind must do (the integrity issue's acceptance criteria, then the curriculum's):
 - good, department_example: success at GOOD_SCORE or more;
 - rank: the same, and the resident calls the trainee by the rank or role given;
 - salad, repeat: never success, and at most GAMED_SCORE;
@@ -22,7 +22,11 @@ What each kind must do (the integrity issue's acceptance criteria):
   threshold worth the name (a lawful stop done coldly may still end as a completed stop);
 - wrong_reason: the false reason earns no reason skill and gets a different reply from the
   true one;
-- overreach: costs at least OVERREACH_COST points against the same scene without it.
+- overreach: costs at least OVERREACH_COST points against the same scene without it;
+- courteous: a generic courteous contact, not written for the scenario: COURTEOUS_SCORE or
+  more, and not a failure;
+- commanding: a commanding, dismissive contact: COMMANDING_SCORE or less, or a failure.
+(A `salad` pasted three times is a salad like any other.) Any scene may name its `persona`.
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ GOOD_SCORE = 70
 GAMED_SCORE = 40
 CURT_SCORE = 55
 OVERREACH_COST = 20
+COURTEOUS_SCORE = 60
+COMMANDING_SCORE = 35
 REASON_SKILL = "reason_for_contact"
-KINDS = ("good", "department_example", "rank", "salad", "repeat", "curt", "wrong_reason", "overreach")
+KINDS = ("good", "department_example", "rank", "salad", "repeat", "curt", "wrong_reason", "overreach", "courteous", "commanding")
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,8 @@ def load_probes(path: Path) -> list[dict[str, Any]]:
     return data
 
 
-def _play(scenario: Scenario, lines: list[str], seed: int) -> Session:
-    session = Session.start(scenario, seed=seed)
+def _play(scenario: Scenario, lines: list[str], seed: int, persona: str | None = None) -> Session:
+    session = Session.start(scenario, seed=seed, persona=persona)
     for line in lines:
         if session.ended:
             break
@@ -74,12 +80,13 @@ def _play(scenario: Scenario, lines: list[str], seed: int) -> Session:
 def check_probe(scenario: Scenario, scene: dict[str, Any], seed: int = 1) -> ProbeResult:
     kind = str(scene["kind"])
     description = str(scene.get("description", ""))
+    persona = scene.get("persona")
 
     def result(passed: bool, detail: str) -> ProbeResult:
         return ProbeResult(scenario.id, kind, description, passed, detail)
 
-    if kind in ("good", "department_example", "rank", "salad", "repeat", "curt"):
-        session = _play(scenario, list(scene["lines"]), seed)
+    if kind in ("good", "department_example", "rank", "salad", "repeat", "curt", "courteous", "commanding"):
+        session = _play(scenario, list(scene["lines"]), seed, persona)
         score = session.score()
         detail = f"{score.outcome.value} {score.total} in '{session.state}'"
         if kind in ("good", "department_example"):
@@ -89,13 +96,17 @@ def check_probe(scenario: Scenario, scene: dict[str, Any], seed: int = 1) -> Pro
             detail += f", called {session.officer_name!r} (expected {called!r})"
             ok = score.outcome is Outcome.SUCCESS and score.total >= GOOD_SCORE
             return result(ok and (session.officer_name or "").lower() == called.lower(), detail)
+        if kind == "courteous":
+            return result(score.outcome is not Outcome.FAILURE and score.total >= COURTEOUS_SCORE, detail)
+        if kind == "commanding":
+            return result(score.outcome is Outcome.FAILURE or score.total <= COMMANDING_SCORE, detail)
         if kind in ("salad", "repeat"):
             return result(score.outcome is not Outcome.SUCCESS and score.total <= GAMED_SCORE, detail)
         return result(session.ended and score.outcome is not Outcome.ABANDONED and score.total <= CURT_SCORE, detail)
     if kind == "wrong_reason":
         opening = list(scene.get("opening") or [])
-        true_play = Session.start(scenario, seed=seed)
-        false_play = Session.start(scenario, seed=seed)
+        true_play = Session.start(scenario, seed=seed, persona=persona)
+        false_play = Session.start(scenario, seed=seed, persona=persona)
         for line in opening:
             true_play.step(str(line))
             false_play.step(str(line))
@@ -109,7 +120,7 @@ def check_probe(scenario: Scenario, scene: dict[str, Any], seed: int = 1) -> Pro
         detail = f"false reason earned {earned}, replies {'differ' if different else 'are the same'}"
         return result(earned == 0 and different, detail)
     if kind == "overreach":
-        base = _play(scenario, list(scene["baseline"]), seed).score().total
-        over = _play(scenario, list(scene["with_overreach"]), seed).score().total
+        base = _play(scenario, list(scene["baseline"]), seed, persona).score().total
+        over = _play(scenario, list(scene["with_overreach"]), seed, persona).score().total
         return result(base - over >= OVERREACH_COST, f"baseline {base}, with overreach {over}")
     raise ValueError(f"unknown probe kind {kind!r} (known: {', '.join(KINDS)})")

@@ -39,10 +39,21 @@ CODES: dict[str, str] = {
     "S027": "no rule lets the trainee end the contact (`leave_taking` to an end state)",
     "S028": "nothing reacts to a gamed or contradicted line",
     "S029": "a rule calms the resident on a gamed line",
+    "S030": "a switched-off signal is used",
+    "S031": "a scenario signal is never used",
+    "S032": "a rubric skill can never be awarded",
+    "S033": "the same resident line twice in one list",
+    "S034": "a success ending needs nothing of the rubric",
+    "S035": "a salad of rubric phrases can win the scene",
+    "S036": "an unknown persona variant",
+    "S040": "the engine failed during a generated scene (trainer check --walk)",
+    "S041": "a state no generated scene visited (trainer check --walk)",
+    "S042": "a generated scene did not end (trainer check --walk)",
+    "S043": "a generated scene with gaming lines succeeded (trainer check --walk)",
 }
 
 # Problems that leave a playable scenario; `trainer check --strict` fails on them too.
-WARNINGS = frozenset({"S026", "S027", "S028", "S029"})
+WARNINGS = frozenset({"S026", "S027", "S028", "S029", "S031", "S033", "S034", "S035", "S041"})
 
 
 @dataclass(frozen=True, order=True)

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
+RANDOM_PERSONA = "random"  # "surprise me": a persona picked with the session's seed
+
+
 class Outcome(str, Enum):
     """How a role-play ended."""
 
@@ -21,8 +24,9 @@ class Line:
     """One variation of something the resident can say."""
 
     text: str
-    once: bool = False  # said at most once per session
+    once: str = ""  # "" any time; "session": at most once per session; "state": once per visit of its state
     feels: tuple[str, ...] = ()  # feelings it expresses, which a trainee's empathy can answer
+    personas: tuple[str, ...] = ()  # said only by these persona variants (empty: by all)
 
 
 @dataclass(frozen=True)
@@ -35,13 +39,17 @@ class Guard:
     seen: tuple[str, ...] = ()  # all shown at some point, this message included
     seen_any: tuple[str, ...] = ()  # at least one shown at some point, this message included
     not_seen: tuple[str, ...] = ()  # none shown so far, this message included
+    seen_before: tuple[str, ...] = ()  # all shown in an earlier message (this one does not count)
     mood_above: int | None = None  # mood after this message's effects
     mood_below: int | None = None
     turn_at_least: int | None = None  # 1 = the trainee's first message
     turn_at_most: int | None = None
+    persona: tuple[str, ...] = ()  # only for these persona variants
+    at_least: tuple[tuple[str, int], ...] = ()  # counter -> N: counted N times or more, this message included
+    fewer_than: tuple[tuple[str, int], ...] = ()  # counter -> N: counted fewer than N times
 
     def signal_names(self) -> tuple[str, ...]:
-        return self.when + self.any + self.unless + self.seen + self.seen_any + self.not_seen
+        return self.when + self.any + self.unless + self.seen + self.seen_any + self.not_seen + self.seen_before
 
     def describe(self) -> str:
         parts: list[str] = []
@@ -57,6 +65,8 @@ class Guard:
             parts.append("after any of " + "/".join(self.seen_any))
         if self.not_seen:
             parts.append("before any " + "/".join(self.not_seen))
+        if self.seen_before:
+            parts.append("after an earlier " + " + ".join(self.seen_before))
         if self.mood_above is not None:
             parts.append(f"mood > {self.mood_above}")
         if self.mood_below is not None:
@@ -65,6 +75,10 @@ class Guard:
             parts.append(f"turn >= {self.turn_at_least}")
         if self.turn_at_most is not None:
             parts.append(f"turn <= {self.turn_at_most}")
+        parts += [f"{name} x{count}+" for name, count in self.at_least]
+        parts += [f"{name} under x{count}" for name, count in self.fewer_than]
+        if self.persona:
+            parts.append("persona " + "/".join(self.persona))
         return ", ".join(parts) or "always"
 
 
@@ -79,6 +93,7 @@ class Transition:
     line: int = 0  # source line, for diagnostics
     to_line: int = 0
     scope: str = ""  # "" for a state's own rule; "first"/"last" for a rule of `everywhere`
+    count: tuple[str, ...] = ()  # counters this rule adds one to when it fires
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,19 @@ class Resident:
     name: str
     persona: str
     mood: int  # 0 at ease .. 100 hostile
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A named variant of the resident (cooperative, anxious, angry...): its own starting mood,
+    mood effects and lines; chosen by the instructor or at random, and stored with the session."""
+
+    name: str
+    label: str
+    description: str
+    mood: int
+    mood_effects: dict[str, int] = field(default_factory=dict)
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,6 +215,7 @@ class Rubric:
     critical_cap: int = 30  # highest score possible after a critical failure
     late_fraction: float = 0.5  # share of points for a skill shown late or out of order
     penalty_coaching: dict[str, tuple[str, str]] = field(default_factory=dict)  # signal -> (tip, example)
+    penalty_labels: dict[str, str] = field(default_factory=dict)  # signal -> how feedback names the cost
     integrity_cap: int = 40  # highest score possible when the scene was gamed (stacked or repeated lines)
 
     @property
@@ -226,6 +255,18 @@ class Scenario:
     last: tuple[Transition, ...] = ()  # `everywhere.last`: after them, before 'otherwise'
     stall: Stall | None = None
     trainee_title: str = "Officer"  # how the resident addresses a trainee who gave no rank ("" for civilian staff)
+    trainee_role: str = ""  # `{role}`: what the resident calls the trainee's job ("" : the title in lower case)
+    personas: tuple[Persona, ...] = ()  # the first is the default
+    signals_off: frozenset[str] = frozenset()  # built-in signals this scenario does not detect
+    asserted_signals: frozenset[str] = frozenset()  # scenario signals that count only when said as a fact
+
+    def persona(self, name: str | None) -> Persona | None:
+        """The persona variant called `name` (None: the default, the first listed)."""
+        if not self.personas:
+            return None
+        if name is None:
+            return self.personas[0]
+        return next((p for p in self.personas if p.name == name), None)
 
     @property
     def end_states(self) -> tuple[State, ...]:

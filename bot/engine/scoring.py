@@ -65,6 +65,7 @@ class Hit:
     turn: int
     quote: str
     line: str
+    label: str = ""  # how the feedback names it: the penalty's `label`, else the signal's name
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,8 @@ def coaching() -> Mapping[str, Tip]:
 def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -> Score:
     rubric = scenario.rubric
     skills = tuple(_skill_result(skill, turns, rubric) for skill in rubric.skills)
-    penalties = tuple(_hits(turns, rubric.penalties))
-    critical = tuple(_hits(turns, {name: 0 for name in rubric.critical}))
+    penalties = tuple(_hits(turns, rubric.penalties, rubric.penalty_labels))
+    critical = tuple(_hits(turns, {name: 0 for name in rubric.critical}, rubric.penalty_labels))
     earned = sum(s.points for s in skills)
     penalty = sum(hit.points for hit in penalties)
     total = round_half_up(100 * (earned + penalty) / rubric.max_points) if rubric.max_points else 0
@@ -293,7 +294,7 @@ def _times(count: int) -> str:
     return {2: "twice", 3: "three times"}.get(count, f"{count} times")
 
 
-def _hits(turns: Sequence[Turn], signals: Mapping[str, int]) -> list[Hit]:
+def _hits(turns: Sequence[Turn], signals: Mapping[str, int], labels: Mapping[str, str]) -> list[Hit]:
     """Penalised signals per message: detected ones, and those the judge derived (a
     contradiction quotes the words that contradicted the scene)."""
     hits: list[Hit] = []
@@ -302,10 +303,11 @@ def _hits(turns: Sequence[Turn], signals: Mapping[str, int]) -> list[Hit]:
         for name, points in signals.items():
             # Only rules cost points; a learned cue is for analysis (judge.py).
             evidence = next((e for e in turn.detection.evidence if e.signal == name and e.detail != LEARNED), None)
+            label = labels.get(name, name)
             if evidence is not None:
-                hits.append(Hit(name, points, turn.number, evidence.quote, turn.trainee))
+                hits.append(Hit(name, points, turn.number, evidence.quote, turn.trainee, label))
             elif name in derived and not turn.detection.has(name):
-                hits.append(Hit(name, points, turn.number, _derived_quote(turn, name), turn.trainee))
+                hits.append(Hit(name, points, turn.number, _derived_quote(turn, name), turn.trainee, label))
     return hits
 
 
@@ -346,10 +348,12 @@ def _try_next(
         if result.status is SkillStatus.EARNED:
             continue
         skill = by_name[result.name]
+        # Say what was wrong with the timing, so a tip written for "missed" is not misread
+        # ("give the reason before asking" when it was given before, only a turn late).
         prefix = {
             SkillStatus.MISSED: "",
-            SkillStatus.LATE: "Sooner: ",
-            SkillStatus.OUT_OF_ORDER: "In order: ",
+            SkillStatus.LATE: f"Sooner ({result.note}): " if result.note else "Sooner: ",
+            SkillStatus.OUT_OF_ORDER: f"In order ({result.note}): " if result.note else "In order: ",
         }[result.status]
         tips.append(Tip(result.name, prefix + (skill.tip or f"Show '{skill.label}'."), skill.example))
     library = coaching()

@@ -15,9 +15,9 @@ from bot.engine import mood as mood_rules
 from bot.engine.cues import LEARNED
 from bot.engine.judge import History, Judgement, judge, words
 from bot.engine.machine import Fired, ScenarioMachine
-from bot.engine.scenario import Line, Otherwise, Outcome, Scenario, State, Transition
+from bot.engine.scenario import RANDOM_PERSONA, Line, Otherwise, Outcome, Persona, Scenario, State, Transition
 from bot.engine.scoring import Score, score_session
-from bot.engine.signals import MAX_MESSAGE_CHARS, Detection, detect, load_lexicon
+from bot.engine.signals import MAX_MESSAGE_CHARS, Detection, asserted, detect, load_lexicon, mood_weight, normalise
 from bot.errors import SessionError
 
 # `{officer}` with nothing to say (a civilian trainee who gave no name): drop it with its comma.
@@ -65,22 +65,34 @@ class Session:
     turns: list[Turn] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)  # signal -> first turn shown
     said_once: set[str] = field(default_factory=set)
+    said_here: set[str] = field(default_factory=set)  # `once: state` lines said since the scene entered this state
+    counts: dict[str, int] = field(default_factory=dict)  # counter -> messages that counted it
+    persona: Persona | None = None
     officer_name: str | None = None
+    officer_rank: str = ""  # the rank the trainee gave ("Sergeant"), for `{role}`
     outcome: Outcome | None = None
     opening: str = ""
     fired: Fired | None = None
     history: History = field(default_factory=History)
     turns_without_progress: int = 0
+    # Since the last progress: the mood then, and the states visited. Going back and forth
+    # between two states, or up and down in mood, is not progress.
+    _progress_mood: int | None = None
+    _run_states: set[str] = field(default_factory=set)
     _current: frozenset[str] | None = None  # what the message being handled shows, for guards
     _last_line: Line | None = None
     _final: Score | None = None  # the score, once the scene has ended: it cannot change any more
 
     @classmethod
-    def start(cls, scenario: Scenario, machine: ScenarioMachine | None = None, seed: int = 0) -> Session:
+    def start(cls, scenario: Scenario, machine: ScenarioMachine | None = None, seed: int = 0, persona: str | None = None) -> Session:
+        """A new session. `persona`: the resident's variant by name, `random` for one picked with
+        the seed ("surprise me"), None for the scenario's default (the first listed)."""
         machine = machine or ScenarioMachine(scenario)
         if machine.scenario is not scenario:
             raise SessionError(f"machine of '{machine.scenario.id}' cannot run '{scenario.id}'")
-        play = cls(scenario=scenario, machine=machine, seed=seed, state=scenario.start, mood=scenario.resident.mood)
+        variant = pick_persona(scenario, persona, seed)
+        mood = variant.mood if variant is not None else scenario.resident.mood
+        play = cls(scenario=scenario, machine=machine, seed=seed, state=scenario.start, mood=mood, persona=variant)
         play.opening = play._say(scenario.states[scenario.start].say)
         play._heard_resident()
         return play
@@ -96,6 +108,18 @@ class Session:
     def seen_so_far(self, name: str) -> bool:
         return name in self.seen
 
+    def seen_earlier(self, name: str) -> bool:
+        """Heard in a message before the one being handled."""
+        first = self.seen.get(name)
+        return first is not None and first < len(self.turns) + 1
+
+    def count_of(self, name: str) -> int:
+        return self.counts.get(name, 0)
+
+    @property
+    def persona_name(self) -> str:
+        return self.persona.name if self.persona is not None else ""
+
     # -- the step --
     @property
     def ended(self) -> bool:
@@ -106,7 +130,7 @@ class Session:
         if self.ended:
             raise SessionError("this role-play has ended")
         # The line is kept verbatim; only detection is bounded (regexes on megabytes help nobody).
-        detection = detection if detection is not None else detect(text[:MAX_MESSAGE_CHARS], self.scenario.signals)
+        detection = detection if detection is not None else detect_in(self.scenario, text)
         judgement = judge(self.scenario, detection, self.history)
         number = len(self.turns) + 1
         state_before, mood_before = self.state, self.mood
@@ -116,16 +140,26 @@ class Session:
             new_credit = self._credit(judgement)
             for name in judgement.signals:
                 self.seen.setdefault(name, number)
+                self.counts[name] = self.counts.get(name, 0) + 1
             self.learn_officer_name(detection)
             state = self.scenario.states[self.state]
-            self.mood = mood_rules.clamp(self.mood + mood_rules.signal_delta(judgement.signals, self.scenario, state))
+            # How strongly the message validates, on the evidence the scene hears (credited, or
+            # kept while its skill waits for its requirements), scales empathy's calming effect.
+            heard = judgement.credited + tuple(u.evidence for u in judgement.uncredited if u.keeps_signal)
+            weights = {"empathy": mood_weight(Detection(detection.text, heard))} if "empathy" in judgement.signals else None
+            overrides = self.persona.mood_effects if self.persona is not None else None
+            self.mood = mood_rules.clamp(self.mood + mood_rules.signal_delta(judgement.signals, self.scenario, state, weights, overrides))
             self.state, self.fired = self.machine.trigger(ScenarioMachine.RESPOND, self.state, self)
             fired = self.fired
             rule = fired.rule if fired else state.otherwise
+            for name in rule.count if isinstance(rule, Transition) else ():
+                self.counts[name] = self.counts.get(name, 0) + 1
             self.mood = mood_rules.clamp(self.mood + (rule.mood if rule else 0))
             escalated = self._escalate_if_needed()
             if not escalated:
-                stalled = self._stall_if_needed(progress=new_credit or self.state != state_before or self.mood < mood_before)
+                stalled = self._stall_if_needed(progress=self._progress(new_credit, state_before, mood_before))
+            if self.state != state_before:
+                self.said_here.clear()  # `once: state` lines may be said again in the next visit
             reply_lines = self._reply_lines(state, rule, escalated or stalled)
             reply = self._say(reply_lines, number)
         finally:
@@ -174,6 +208,19 @@ class Session:
         self.history.credited |= new
         return bool(new & rubric)
 
+    def _progress(self, new_credit: bool, state_before: str, mood_before: int) -> bool:
+        """A message moves the scene on when it earns a new rubric behaviour, reaches a state not
+        seen since the last progress, or leaves the mood below where it was then."""
+        if self._progress_mood is None:
+            self._progress_mood, self._run_states = mood_before, {state_before}
+        moved = self.state not in self._run_states
+        progress = new_credit or moved or self.mood < self._progress_mood
+        if progress:
+            self._progress_mood, self._run_states = self.mood, {self.state}
+        else:
+            self._run_states.add(self.state)
+        return progress
+
     def _stall_if_needed(self, progress: bool) -> bool:
         """End a scene that has gone nowhere for `stall.after` turns, rather than loop on one reply."""
         stall = self.scenario.stall
@@ -218,6 +265,15 @@ class Session:
     def _critical_shown(self) -> bool:
         return any(name in self.seen for name in self.scenario.rubric.critical)
 
+    @property
+    def role(self) -> str:
+        """`{role}`: "the sergeant" when the trainee gave a rank, else the scenario's `trainee.role`
+        ("the records clerk"), else "the officer" (its title), else "staff"."""
+        if self.officer_rank:
+            return f"the {self.officer_rank.lower()}"
+        title = self.scenario.trainee_title
+        return self.scenario.trainee_role or (f"the {title.lower()}" if title else "staff")
+
     def learn_officer_name(self, detection: Detection) -> None:
         """How the resident will address the trainee: the rank given with the surname ("Trooper
         Nguyen"), else the scenario's title with it ("Officer Tran"), else the name as given
@@ -231,6 +287,7 @@ class Session:
             given = next((r for r in sorted(ranks, key=len, reverse=True) if detail == r or detail.startswith(f"{r} ")), "")
             rank = rank or given
             name = name or detail[len(given):].strip()
+        self.officer_rank = self.officer_rank or rank
         if not name:
             return  # "I'm a deputy": nobody to call by name yet
         title = rank or self.scenario.trainee_title
@@ -239,19 +296,56 @@ class Session:
     def _say(self, lines: tuple[Line, ...], turn: int = 0, remember: bool = True) -> str:
         if not lines:
             return ""
-        fresh = [line for line in lines if not (line.once and line.text in self.said_once)]
+        persona = self.persona_name
+        lines = tuple(line for line in lines if not line.personas or persona in line.personas) or lines
+        fresh = [line for line in lines if not self._already_said(line)]
         pool = fresh or [line for line in lines if not line.once] or list(lines)
         if len(pool) > 1 and self._last_line in pool:
             pool = [line for line in pool if line != self._last_line]  # never the same line twice running
         # A string seed is hashed with SHA-512 by `random`, so it is stable across processes.
         line = random.Random(f"{self.seed}:{turn}").choice(pool)
         if line.once and remember:
-            self.said_once.add(line.text)
+            (self.said_here if line.once == "state" else self.said_once).add(line.text)
         if remember:
             self._last_line = line
         return self._render(line.text)
 
+    def _already_said(self, line: Line) -> bool:
+        if line.once == "state":
+            return line.text in self.said_here
+        return bool(line.once) and line.text in self.said_once
+
     def _render(self, text: str) -> str:
-        text = text.replace("{resident}", self.scenario.resident.name)
+        text = text.replace("{resident}", self.scenario.resident.name).replace("{role}", self.role)
         officer = self.officer_name or self.scenario.trainee_title.lower()
         return text.replace("{officer}", officer) if officer else _EMPTY_OFFICER.sub("", text)
+
+
+def pick_persona(scenario: Scenario, name: str | None, seed: int) -> Persona | None:
+    """The persona variant `name`; `random` picks one with the seed, so it replays; None is the default."""
+    if not scenario.personas:
+        if name not in (None, RANDOM_PERSONA):
+            raise SessionError(f"'{scenario.id}' has no persona variants (asked for '{name}')")
+        return None
+    if name == RANDOM_PERSONA:
+        return random.Random(f"{seed}:persona").choice(scenario.personas)
+    found = scenario.persona(name)
+    if found is None:
+        known = ", ".join(p.name for p in scenario.personas)
+        raise SessionError(f"'{scenario.id}' has no persona '{name}' (it has: {known}, or {RANDOM_PERSONA})")
+    return found
+
+
+def detect_in(scenario: Scenario, text: str) -> Detection:
+    """The signals of a trainee line in this scenario: built-in and scenario detectors, less the
+    built-ins the scenario switches off, and its `asserted` signals only where said as a fact."""
+    detection = detect(text[:MAX_MESSAGE_CHARS], scenario.signals)
+    if not scenario.signals_off and not scenario.asserted_signals:
+        return detection
+    norm = normalise(detection.text)
+    kept = tuple(
+        e for e in detection.evidence
+        if e.signal not in scenario.signals_off
+        and not (e.signal in scenario.asserted_signals and not asserted(norm, e.start))
+    )
+    return Detection(text=detection.text, evidence=kept)

@@ -159,13 +159,28 @@ class _Rule:
 
 @dataclass(frozen=True)
 class _Feature:
-    """An internal politeness marker used only by the respect score."""
+    """A marker used only by an estimate: a politeness strategy (respect), or a way of
+    dismissing feelings that is not a signal of its own (empathy's `dismissing`)."""
 
     name: str
     pattern: re.Pattern[str]
     weight: float
     grams: tuple[frozenset[str], ...] | None = None
     key: int = -1
+    subscore: str = ""  # empathy features: the sub-score it counts in
+    before_acknowledgement: bool = False  # counts only before the line's first acknowledgement
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One matched span's part in an estimate: ``text[start:end] == quote``."""
+
+    name: str  # the signal ("empathy/sympathy" with its family) or the feature
+    points: float
+    start: int
+    end: int
+    quote: str
+    subscore: str = ""  # empathy only
 
 
 @dataclass(frozen=True)
@@ -179,8 +194,11 @@ class Lexicon:
     respect_weights: Mapping[str, float]
     respect_features: tuple[_Feature, ...]
     respect_scale: float
-    empathy_weights: Mapping[str, float]
-    empathy_scale: float
+    empathy_cues: Mapping[str, tuple[str, float]]  # "signal" or "signal/family" -> (sub-score, points)
+    empathy_features: tuple[_Feature, ...]
+    empathy_half: float  # points at which the estimate is 50
+    empathy_subscores: Mapping[str, bool]  # sub-score -> whether it counts in the estimate
+    empathy_mood: Mapping[str, float]  # how the estimate scales empathy's mood effect (mood_weight)
     ranks: Mapping[str, str]  # spoken rank (lower case) -> how a resident says it ("sgt" -> "Sergeant")
     sentence_end: re.Pattern[str]
     hedge: re.Pattern[str]
@@ -369,10 +387,21 @@ def load_lexicon() -> Lexicon:
     respect = scores["respect"]
     empathy = scores["empathy"]
     rules = tuple(_rule(name, specs[name], macros) for name in SIGNALS)
-    features = []
-    for name, f in respect["features"].items():
-        pattern = _compile(f["pattern"], macros)
-        features.append(_Feature(str(name), pattern, float(f["weight"])))
+    features = [_Feature(str(name), _compile(f["pattern"], macros), float(f["weight"])) for name, f in respect["features"].items()]
+    subscores = {str(name): bool(spec["in_estimate"]) for name, spec in empathy["subscores"].items()}
+    cues: dict[str, tuple[str, float]] = {}
+    for name, (subscore, points) in empathy["cues"].items():
+        if subscore not in subscores:
+            raise ValueError(f"lexicon/scores.yaml: empathy cue {name!r}: unknown sub-score {subscore!r}")
+        cues[str(name)] = (str(subscore), float(points))
+    empathy_features = []
+    for name, f in empathy["features"].items():
+        if f["subscore"] not in subscores:
+            raise ValueError(f"lexicon/scores.yaml: empathy feature {name!r}: unknown sub-score {f['subscore']!r}")
+        empathy_features.append(_Feature(
+            str(name), _compile(f["pattern"], macros), float(f["points"]), subscore=str(f["subscore"]),
+            before_acknowledgement=bool(f.get("before_acknowledgement", False)),
+        ))
     # Every rule branch and respect feature gets its index in one pre-filter database.
     keyed_rules = []
     patterns: list[re.Pattern[str]] = []
@@ -382,20 +411,28 @@ def load_lexicon() -> Lexicon:
             branches.append(dataclasses.replace(branch, key=len(patterns)))
             patterns.append(branch.pattern)
         keyed_rules.append(dataclasses.replace(rule, branches=tuple(branches)))
-    keyed_features = []
-    for feature in features:
-        keyed_features.append(dataclasses.replace(feature, key=len(patterns)))
-        patterns.append(feature.pattern)
+    def keyed(features: Sequence[_Feature]) -> tuple[_Feature, ...]:
+        out = []
+        for feature in features:
+            out.append(dataclasses.replace(feature, key=len(patterns)))
+            patterns.append(feature.pattern)
+        return tuple(out)
+
+    keyed_features = keyed(features)
+    keyed_empathy = keyed(empathy_features)
     lexicon = Lexicon(
         rules=tuple(keyed_rules),
         boundary=_compile(sig["clause_boundary"], macros),
         negation=_compile(sig["negation_before"], macros),
         clause_lead=_compile(sig["clause_lead"], macros),
         respect_weights={str(k): float(v) for k, v in respect["signals"].items()},
-        respect_features=tuple(keyed_features),
+        respect_features=keyed_features,
         respect_scale=float(respect["scale"]),
-        empathy_weights={str(k): float(v) for k, v in empathy["signals"].items()},
-        empathy_scale=float(empathy["scale"]),
+        empathy_cues=cues,
+        empathy_features=keyed_empathy,
+        empathy_half=float(empathy["half"]),
+        empathy_subscores=subscores,
+        empathy_mood={str(k): float(v) for k, v in empathy["mood"].items()},
         ranks={str(k).lower(): str(v) for k, v in sig["ranks"].items()},
         sentence_end=_compile(sig["sentence_end"], macros),
         hedge=_compile(sig["hedge_before"], macros),
@@ -418,6 +455,7 @@ def _re_path(lex: Lexicon) -> Lexicon:
         rules=rules,
         branches=tuple((rule, b) for rule in rules for b in rule.branches),
         respect_features=tuple(dataclasses.replace(f, grams=_grams(f.pattern.pattern)) for f in lex.respect_features),
+        empathy_features=tuple(dataclasses.replace(f, grams=_grams(f.pattern.pattern)) for f in lex.empathy_features),
     )
 
 
@@ -530,12 +568,12 @@ class _Line:
         count = len(lex.branches)
         return [lex.branches[key] for key in sorted(keys) if key < count]
 
-    def features(self, lex: Lexicon) -> Sequence[_Feature]:
+    def features(self, features: Sequence[_Feature]) -> Sequence[_Feature]:
+        """The features worth running, in order (all of them without Hyperscan)."""
         if self._hits is None:
-            return lex.respect_features
-        first = len(lex.branches)
+            return features
         keys = self._hits.keys() | self._prefilter.unfiltered  # type: ignore[union-attr]
-        return [lex.respect_features[key - first] for key in sorted(keys) if key >= first]
+        return [f for f in features if f.key in keys]
 
     def finditer(self, pattern: re.Pattern[str], key: int, groups: tuple[frozenset[str], ...] | None) -> Iterable[re.Match[str]]:
         """Exactly ``pattern.finditer(norm)``; the pre-filter only skips work."""
@@ -795,6 +833,11 @@ def _line(norm: str, lex: Lexicon) -> _Line:
 
 
 # --------------------------------------------------------------------------- scores
+#
+# Both estimates are sums of points, each point traceable to quoted words (a `Cue`). Respect
+# counts each signal and politeness feature once per line, through a logistic curve (50 is
+# neutral). Empathy is additive: every matched span earns its points, so a conversation's
+# points are the sum of its messages' (see `empathy_breakdown`).
 
 
 def _squash(raw: float, scale: float) -> float:
@@ -805,46 +848,191 @@ def _clamp(value: float) -> int:
     return max(0, min(100, round(value)))
 
 
+def _matches(line: _Line, features: Sequence[_Feature], *, once: bool = False) -> Iterable[tuple[_Feature, int, int]]:
+    """Every match of each feature that fires (with `once`, its first), as (feature, start,
+    end); a `span` group narrows it."""
+    for f in line.features(features):
+        for m in line.finditer(f.pattern, f.key, f.grams):
+            start, end = m.span("span") if "span" in f.pattern.groupindex and m.group("span") is not None else m.span()
+            if end > start:
+                yield f, start, end
+                if once:
+                    break
+
+
 def respect_features(detection: Detection) -> dict[str, float]:
     """The internal politeness markers found in the line, with their weights (for tuning)."""
     return _respect_features(detection, load_lexicon())
 
 
 def _respect_features(detection: Detection, lex: Lexicon) -> dict[str, float]:
+    return {c.name: c.points for c in _respect_feature_cues(detection, lex)}
+
+
+def _respect_feature_cues(detection: Detection, lex: Lexicon) -> list[Cue]:
     line = _line(_normalise(detection.text), lex)
-    found = {}
-    for f in line.features(lex):
-        for _match in line.finditer(f.pattern, f.key, f.grams):
-            found[f.name] = f.weight
-            break
-    return found
+    cues: dict[str, Cue] = {}
+    for f, start, end in _matches(line, lex.respect_features, once=True):
+        if f.name not in cues:  # each strategy counts once per line, quoting its first match
+            cues[f.name] = Cue(f.name, f.weight, start, end, detection.text[start:end])
+    return list(cues.values())
+
+
+def respect_cues(detection: Detection) -> list[Cue]:
+    """What the respect score adds up: each signal present (quoting its first evidence) with
+    its weight, and each politeness feature found (quoting its first match), in text order."""
+    return _respect_cues(detection, load_lexicon())
+
+
+def _respect_cues(detection: Detection, lex: Lexicon) -> list[Cue]:
+    cues = []
+    for name in sorted(detection.names):
+        weight = lex.respect_weights.get(name, 0.0)
+        first = detection.first(name)
+        if weight and first is not None:
+            cues.append(Cue(name, weight, first.start, first.end, first.quote))
+    cues.extend(_respect_feature_cues(detection, lex))
+    cues.sort(key=lambda c: (c.start, c.end, c.name))
+    return cues
 
 
 def respect_score(detection: Detection) -> int:
-    """0..100, 50 neutral: signal weights (Voigt et al. 2017) plus generic politeness markers."""
+    """0..100: signal weights (Voigt et al. 2017) plus politeness strategies; 50 is the
+    median request of the calibration data (scores.yaml says how)."""
     return _respect_score(detection, load_lexicon())
 
 
 def _respect_score(detection: Detection, lex: Lexicon) -> int:
-    raw = sum(lex.respect_weights.get(name, 0.0) for name in detection.names)
-    raw += sum(_respect_features(detection, lex).values())
-    return _clamp(100 * _squash(raw, lex.respect_scale))
+    return _clamp(100 * _squash(sum(c.points for c in _respect_cues(detection, lex)), lex.respect_scale))
+
+
+@dataclass(frozen=True)
+class EmpathyBreakdown:
+    """A text's empathy points: every cue that counts, by sub-score.
+
+    ``points`` is the sum over the sub-scores that make the estimate (scores.yaml); the
+    others (exploration, support) are shown beside it and never added in."""
+
+    cues: tuple[Cue, ...]
+    subscores: Mapping[str, float]
+    points: float
+
+    @property
+    def estimate(self) -> int:
+        return empathy_estimate(self.points)
+
+
+def empathy_estimate(points: float) -> int:
+    """0..100 from empathy points: points / (points + half), so each point still counts after
+    many messages (a conversation's estimate keeps rising) and 0 points is 0."""
+    half = load_lexicon().empathy_half
+    points = max(0.0, points)
+    return _clamp(100 * points / (points + half))
+
+
+def empathy_breakdown(detection: Detection) -> EmpathyBreakdown:
+    """The empathy cues of one text: each matched span earns its cue's points (scores.yaml),
+    spans of one kind that overlap count once (the larger), and a feature marked
+    `before_acknowledgement` counts only before the first acknowledgement of its line.
+
+    One detection is one message (the scene's); `text_empathy` reads a text of several lines
+    as several messages, so that a conversation scores the sum of its messages."""
+    return _empathy_breakdown(detection, load_lexicon())
+
+
+def _empathy_cues(detection: Detection, lex: Lexicon) -> list[Cue]:
+    cues = []
+    for e in detection.evidence:
+        found = lex.empathy_cues.get(f"{e.signal}/{e.detail}") if e.detail else None
+        name = f"{e.signal}/{e.detail}" if found else e.signal
+        if found is None and e.detail != LEARNED:  # a learned cue counts only where scores.yaml says
+            found = lex.empathy_cues.get(e.signal)
+        if found is not None and found[1]:
+            cues.append(Cue(name, found[1], e.start, e.end, e.quote, found[0]))
+    return cues
+
+
+def _group(cue: Cue, lex: Lexicon) -> tuple[str, bool]:
+    """Cues of one group overlap only once: the estimate's gains, its losses, each other sub-score."""
+    return ("estimate" if lex.empathy_subscores[cue.subscore] else cue.subscore, cue.points > 0)
+
+
+def _once_per_phrase(cues: Iterable[Cue], lex: Lexicon) -> list[Cue]:
+    kept: list[Cue] = []
+    for cue in sorted(cues, key=lambda c: (c.start, -abs(c.points), c.end)):
+        group = _group(cue, lex)
+        rival = next((k for k in kept if _group(k, lex) == group and k.start < cue.end and cue.start < k.end), None)
+        if rival is None:
+            kept.append(cue)
+        elif abs(cue.points) > abs(rival.points):
+            kept[kept.index(rival)] = cue
+    return kept
+
+
+def _empathy_breakdown(detection: Detection, lex: Lexicon) -> EmpathyBreakdown:
+    cues = _once_per_phrase(_empathy_cues(detection, lex), lex)
+    norm = _normalise(detection.text)
+    # Where each line's first acknowledgement starts (advice before it counts against).
+    acknowledged = sorted(c.start for c in cues if c.points > 0 and lex.empathy_subscores[c.subscore])
+    features = []
+    for f, start, end in _matches(_line(norm, lex), lex.empathy_features):
+        if f.before_acknowledgement:
+            line_start = norm.rfind("\n", 0, start) + 1
+            first = bisect.bisect_left(acknowledged, line_start)
+            if first < len(acknowledged) and acknowledged[first] < start:
+                continue
+        features.append(Cue(f.name, f.weight, start, end, detection.text[start:end], f.subscore))
+    cues = sorted(_once_per_phrase([*cues, *features], lex), key=lambda c: (c.start, c.end, c.name))
+    subscores = {name: 0.0 for name in lex.empathy_subscores}
+    for cue in cues:
+        subscores[cue.subscore] += cue.points
+    points = sum(value for name, value in subscores.items() if lex.empathy_subscores[name])
+    return EmpathyBreakdown(tuple(cues), {k: round(v, 2) for k, v in subscores.items()}, round(points, 2))
 
 
 def empathy_score(detection: Detection) -> int:
-    """0..100, 0 when nothing empathic was said; hostile signals pull it down."""
+    """0..100, 0 when nothing empathic was said: see `empathy_breakdown`."""
+    return _empathy_breakdown(detection, load_lexicon()).estimate
+
+
+def text_empathy(text: str) -> EmpathyBreakdown:
+    """The empathy of a text read as messages, one per line: each line detected on its own
+    (as the scene detects each message) and the points summed, so a conversation written
+    one message per line scores exactly the sum of its messages. Spans index `text`."""
     lex = load_lexicon()
-    weights = [lex.empathy_weights.get(name, 0.0) for name in detection.names]
-    gained = sum(w for w in weights if w > 0)
-    if gained <= 0:
-        return 0
-    lost = -sum(w for w in weights if w < 0)
-    level = 1.0 - math.exp(-gained * lex.empathy_scale)
-    return _clamp(100 * level * math.exp(-lost))
+    if "\n" not in text:
+        return _empathy_breakdown(detect(text), lex)
+    cues: list[Cue] = []
+    offset = 0
+    for part in text.split("\n"):
+        if part.strip():
+            found = _empathy_breakdown(detect(part), lex)
+            cues.extend(dataclasses.replace(c, start=c.start + offset, end=c.end + offset) for c in found.cues)
+        offset += len(part) + 1
+    subscores = {name: 0.0 for name in lex.empathy_subscores}
+    for cue in cues:
+        subscores[cue.subscore] += cue.points
+    points = sum(value for name, value in subscores.items() if lex.empathy_subscores[name])
+    return EmpathyBreakdown(tuple(cues), {k: round(v, 2) for k, v in subscores.items()}, round(points, 2))
+
+
+def mood_weight(credited: Detection) -> float:
+    """How much a message's empathy moves the resident: its estimate's points (of the evidence
+    the judge credited) over the points of one clear acknowledgement, within bounds, so a
+    formula calms less than a named feeling, and an acknowledgement undone in the same breath
+    ("I'm sorry, but at least nobody was hurt") hardly at all."""
+    lex = load_lexicon()
+    points = _empathy_breakdown(credited, lex).points
+    return max(0.0, min(lex.empathy_mood["most"], points / lex.empathy_mood["reference_points"]))
+
+
+def _cue_json(cue: Cue) -> dict[str, Any]:
+    return {"cue": cue.name, "points": cue.points, "quote": cue.quote, "start": cue.start, "end": cue.end}
 
 
 def analyze(text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None = None) -> dict[str, Any]:
-    """JSON-ready summary of one line: signals with evidence, respect and empathy.
+    """JSON-ready summary of one line: signals with evidence, respect and empathy, each
+    estimate with the quoted cues it adds up.
 
     `extra` adds a scenario's own signals (marked "scenario": true). Like a session's step,
     only the first MAX_MESSAGE_CHARS characters are analysed; "text" is the whole line, and
@@ -852,6 +1040,7 @@ def analyze(text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None = N
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
+    lex = load_lexicon()
     detection = detect(text[:MAX_MESSAGE_CHARS], extra)
     grouped: dict[str, list[dict[str, Any]]] = {}
     for e in detection.evidence:
@@ -859,14 +1048,30 @@ def analyze(text: str, extra: Mapping[str, Sequence[re.Pattern[str]]] | None = N
             {"start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail}
         )
     builtin = set(SIGNALS)
+    respect = _respect_cues(detection, lex)
+    # Several lines are several messages: empathy adds them up line by line (text_empathy).
+    analysed = text[:MAX_MESSAGE_CHARS]
+    empathy = text_empathy(analysed) if "\n" in analysed else _empathy_breakdown(detection, lex)
     out: dict[str, Any] = {
         "text": text,
         "signals": [
             {"name": name, "evidence": ev, **({} if name in builtin else {"scenario": True})}
             for name, ev in grouped.items()
         ],
-        "respect": respect_score(detection),
-        "empathy": empathy_score(detection),
+        "respect": _clamp(100 * _squash(sum(c.points for c in respect), lex.respect_scale)),
+        "empathy": empathy.estimate,
+        "respect_detail": {"sum": round(sum(c.points for c in respect), 2), "cues": [_cue_json(c) for c in respect]},
+        "empathy_detail": {
+            "points": empathy.points,
+            "subscores": {
+                name: {
+                    "points": empathy.subscores[name],
+                    "in_estimate": in_estimate,
+                    "cues": [_cue_json(c) for c in empathy.cues if c.subscore == name],
+                }
+                for name, in_estimate in lex.empathy_subscores.items()
+            },
+        },
     }
     if len(text) > MAX_MESSAGE_CHARS:
         out["analyzed_chars"] = MAX_MESSAGE_CHARS

@@ -98,8 +98,8 @@ def feedback(scenario: Scenario, score: Score, trainee: str, trainee_id: int | N
             value += f"\n_{skill.note}_"
         fields.append(Field(f"{STATUS_ICON[skill.status]} {skill.label} \u2014 {skill.points}/{skill.max_points}", value))
     if score.critical or score.penalties:
-        lines = [f"\u26D4 {hit.signal} (turn {hit.turn}): \u201c{hit.quote}\u201d" for hit in score.critical]
-        lines += [f"{hit.points} {hit.signal} (turn {hit.turn}): \u201c{hit.quote}\u201d" for hit in score.penalties]
+        lines = [f"\u26D4 {hit.label or hit.signal} (turn {hit.turn}): \u201c{hit.quote}\u201d" for hit in score.critical]
+        lines += [f"{hit.points} {hit.label or hit.signal} (turn {hit.turn}): \u201c{hit.quote}\u201d" for hit in score.penalties]
         fields.append(Field("Costs", "\n".join(lines)))
     if score.went_well:
         fields.append(Field("What went well", "\n".join(f"\u2022 {item}" for item in score.went_well)))

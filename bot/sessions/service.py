@@ -188,15 +188,17 @@ class SessionService:
     async def start(
         self, scenario: Scenario, trainee: Trainee, *, mode: str = "practice", guild_id: int = 0,
         channel_id: int | None = None, parent_id: int | None = None, seed: int | None = None,
+        persona: str | None = None,
     ) -> Started:
         """Start a session. `channel_id`: where it talks (a Discord thread); None for the terminal,
-        where a session talks in a channel of its own. Saved with its briefing and opening line
-        before either is sent."""
+        where a session talks in a channel of its own. `persona`: the resident's variant, `random`
+        for one picked with the seed, None for the default; the variant played is stored. Saved
+        with its briefing and opening line before either is sent."""
         if trainee.user_id is not None:
             await self.check_free(guild_id, trainee.user_id)
         seed = secrets.randbelow(2**31) if seed is None else seed
         machine = self.scenarios.machine(scenario)
-        play = Session.start(scenario, machine, seed=seed)
+        play = Session.start(scenario, machine, seed=seed, persona=persona)
         try:
             member = await self.store.ensure_member(trainee.name, guild_id=guild_id, discord_id=trainee.user_id)
             row = await self.store.start_session(
@@ -204,6 +206,7 @@ class SessionService:
                     scenario_id=scenario.id, scenario_digest=scenario.digest, trainee=trainee.name, seed=seed,
                     state=play.state, mood=play.mood, mode=mode, guild_id=guild_id, channel_id=parent_id,
                     thread_id=channel_id, trainee_id=trainee.user_id, member_id=member.id,
+                    persona=play.persona.name if play.persona is not None else None,
                 ),
                 play.opening,
                 lambda session_id: self._opening_items(session_id, channel_id, scenario, trainee, mode, play),
@@ -640,7 +643,7 @@ class SessionService:
         if row.scenario_id != scenario.id:
             raise SessionError(f"session {row.id} is a '{row.scenario_id}' session, not '{scenario.id}'")
         changed = row.scenario_digest != scenario.digest
-        play = Session.start(scenario, machine, seed=row.seed)
+        play = Session.start(scenario, machine, seed=row.seed, persona=row.persona)
         try:
             for stored in (r for r in await self.store.turns(row.id) if r.speaker == "trainee"):
                 missing = stored.state not in scenario.states

@@ -19,6 +19,7 @@ class NewSession:
     thread_id: int | None = None
     trainee_id: int | None = None  # Discord user id
     member_id: int | None = None
+    persona: str | None = None  # the resident's variant, for scenarios that have them
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class SessionRow:
     started_at: str
     ended_at: str | None
     member_id: int | None = None
+    persona: str | None = None
 
 
 @dataclass(frozen=True)

@@ -111,10 +111,10 @@ class Store:
         def write(db: sqlite3.Connection) -> Any:
             cursor = db.execute(
                 "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
-                " guild_id, channel_id, thread_id, trainee_id, member_id, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " guild_id, channel_id, thread_id, trainee_id, member_id, persona, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood,
-                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, new.member_id, started),
+                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, new.member_id, new.persona, started),
             )
             session_id = cursor.lastrowid
             assert session_id is not None
@@ -1070,6 +1070,7 @@ def _session(row: Any) -> SessionRow:
         score=row["score"], guild_id=row["guild_id"], channel_id=row["channel_id"],
         thread_id=row["thread_id"], trainee_id=row["trainee_id"],
         started_at=row["started_at"], ended_at=row["ended_at"], member_id=row["member_id"],
+        persona=row["persona"],
     )
 
 

@@ -174,6 +174,22 @@ async def test_instructor_starts_an_assessment_for_a_trainee(world: sh.World, st
     assert hint.ephemeral and "only available in practice" in (hint.response.content or "")
 
 
+async def test_an_instructor_picks_a_persona_or_a_surprise(world: sh.World, store: Store) -> None:
+    before = {t.id for t in world.practice.threads}
+    result = await world.slash(world.instructor, "roleplay start", scenario="neighbour_noise", trainee=world.trainee, persona="angry")
+    assert "Role-play started" in (result.response.content or "")
+    (session,) = await store.list_sessions()
+    assert session.persona == "angry" and session.scenario_id == "neighbour_noise"
+    (thread,) = [t for t in world.practice.threads if t.id not in before]
+    await world.trainee.slash(thread, "roleplay end")
+    other = world.member("pia")
+    await world.slash(world.instructor, "roleplay start", scenario="minor_crash", trainee=other, persona="random")
+    surprise = next(s for s in await store.list_sessions() if s.scenario_id == "minor_crash")
+    assert surprise.persona in ("shaken", "rushed", "composed")
+    refused = await world.slash(world.instructor, "roleplay start", scenario="minor_crash", trainee=world.member("quinn"), persona="furious")
+    assert refused.ephemeral and "no persona 'furious'" in (refused.response.content or "")
+
+
 async def test_trainees_cannot_start_for_others_or_assess(world: sh.World, store: Store) -> None:
     other = world.member("olga")
     refused = await world.slash(world.trainee, "roleplay start", scenario="traffic_stop", trainee=other)

@@ -23,6 +23,7 @@ from bot.engine.signals import (
     _detect,
     _extra_evidence,
     _Line,
+    _matches,
     _normalise,
     _respect_features,
     analyze,
@@ -40,6 +41,7 @@ UNFILTERED = dataclasses.replace(  # no grams either: every pattern over every l
     rules=tuple(dataclasses.replace(r, branches=tuple(dataclasses.replace(b, grams=None) for b in r.branches)) for r in RE_PATH.rules),
     branches=tuple((r, dataclasses.replace(b, grams=None)) for r, b in RE_PATH.branches),
     respect_features=tuple(dataclasses.replace(f, grams=None) for f in RE_PATH.respect_features),
+    empathy_features=tuple(dataclasses.replace(f, grams=None) for f in RE_PATH.empathy_features),
 )
 
 
@@ -67,7 +69,9 @@ SCENARIO_SIGNALS = [s.signals for s in Library(ROOT / "dialogues").scenarios.val
 
 def outcome(text: str, lex: Lexicon) -> tuple[object, ...]:
     detection = _detect(text, None, lex)
-    return detection.evidence, _respect_features(detection, lex)
+    # Every match of the estimates' own features too (empathy counts each one).
+    line = _Line(_normalise(text), lex)
+    return detection.evidence, _respect_features(detection, lex), [(f.name, a, b) for f, a, b in _matches(line, lex.empathy_features)]
 
 
 def scenario_evidence(text: str, extra: dict[str, tuple[re.Pattern[str], ...]]) -> tuple[object, ...]:

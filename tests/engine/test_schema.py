@@ -37,6 +37,8 @@ from bot.engine.loader import (
     STALL_KEYS,
     STATE_KEYS,
     TOP_KEYS,
+    PERSONA_KEYS,
+    SIGNAL_KEYS,
     TRAINEE_KEYS,
     TRANSITION_KEYS,
     parse_scenario,
@@ -120,6 +122,8 @@ CLOSED_OBJECTS = {
     "/properties/everywhere": EVERYWHERE_KEYS,
     "/properties/stall": STALL_KEYS,
     "/properties/trainee": TRAINEE_KEYS,
+    "/properties/personas/additionalProperties": PERSONA_KEYS,
+    "/$defs/signalObject": SIGNAL_KEYS,
 }
 
 
@@ -131,7 +135,7 @@ def test_schema_keys_equal_loader_keys(pointer: str, keys: set[str]) -> None:
 
 
 def test_guard_keys_are_the_transition_conditions() -> None:
-    assert set(at("/$defs/transition")["properties"]) - {"to", "mood", "say", "feels"} == GUARD_KEYS
+    assert set(at("/$defs/transition")["properties"]) - {"to", "mood", "say", "feels", "count"} == GUARD_KEYS
 
 
 def test_required_top_level_keys() -> None:

@@ -16,7 +16,7 @@ from discord.ext import commands, tasks
 
 from bot.discord_app import embeds
 from bot.discord_app.checks import is_instructor, refuse
-from bot.engine.scenario import Scenario
+from bot.engine.scenario import RANDOM_PERSONA, Scenario
 from bot.errors import SessionError, StoreError, TrainerError
 from bot.sessions import AlreadyPlaying, Trainee
 
@@ -67,6 +67,7 @@ class RolePlayCog(commands.Cog):
         scenario="Which scenario to play",
         trainee="Instructors: the member who will play (default: you)",
         mode="practice (hints allowed) or assessment",
+        persona="The resident's variant (e.g. anxious, angry); 'random' to be surprised; default: the scenario's first",
     )
     async def start(
         self,
@@ -74,6 +75,7 @@ class RolePlayCog(commands.Cog):
         scenario: str,
         trainee: discord.Member | None = None,
         mode: Literal["practice", "assessment"] = "practice",
+        persona: str | None = None,
     ) -> None:
         """Start a role-play in a private thread."""
         settings = self.bot.settings
@@ -96,6 +98,11 @@ class RolePlayCog(commands.Cog):
             chosen = self.bot.library.get(scenario)
         except TrainerError as exc:
             return await refuse(interaction, str(exc))
+        if persona is not None and persona != RANDOM_PERSONA and chosen.persona(persona) is None:
+            known = ", ".join(p.name for p in chosen.personas)
+            return await refuse(interaction, f"{chosen.title} has no persona '{persona}'" + (f" (it has: {known}, or random)." if known else "."))
+        if persona is not None and not chosen.personas:
+            persona = None  # "surprise me" on a scenario with one resident: nothing to pick
         channel = self.practice_channel(interaction)
         if channel is None:
             return await refuse(interaction, "Use this command in a text channel (threads are created there).")
@@ -112,7 +119,7 @@ class RolePlayCog(commands.Cog):
             try:
                 await self.service.start(
                     chosen, Trainee(player.display_name, player.id), mode=mode, guild_id=interaction.guild.id,
-                    channel_id=thread.id, parent_id=channel.id,
+                    channel_id=thread.id, parent_id=channel.id, persona=persona,
                 )
             except BaseException as exc:
                 await self.delete_thread(thread, "its session could not be saved")
@@ -179,6 +186,15 @@ class RolePlayCog(commands.Cog):
             for s in self.bot.library.scenarios.values()
             if needle in s.id.lower() or needle in s.title.lower()
         ][:25]
+
+    @start.autocomplete("persona")
+    async def persona_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        chosen = self.bot.library.scenarios.get(str(getattr(interaction.namespace, "scenario", "") or ""))
+        variants = [(p.name, f"{p.label} ({p.name})") for p in chosen.personas] if chosen is not None else []
+        if variants:
+            variants.append((RANDOM_PERSONA, "Surprise me (random)"))
+        needle = current.lower()
+        return [app_commands.Choice(name=embeds.clip(label, 100), value=name) for name, label in variants if needle in label.lower()][:25]
 
     @roleplay.command(name="end")
     async def end(self, interaction: discord.Interaction) -> None:
