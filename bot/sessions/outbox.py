@@ -9,6 +9,11 @@ reached the platform anyway (a 5xx, a dropped connection, a process killed mid-s
 makes the lane "uncertain": before sending again, it reads the channel's history after
 the last item it knows was delivered and records the items it finds there instead of
 posting them again. After a restart every pending item is uncertain.
+
+Recording a delivery does not hold the lane up: the mark rides with the store's next
+transaction (usually the next turn's commit) and the lane goes on sending. Until it is
+committed the item still reads as pending, so the lane remembers what it posted and never
+posts it again; a crash before the commit leaves it to the history check above.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from bot.background import spawn
@@ -38,12 +44,16 @@ class Outbox:
         self._dirty: set[int] = set()  # channels with items queued since their lane last looked
         self._uncertain: set[int] = set()  # channels whose history must be read before sending again
         self._sent: dict[int, str] = {}  # item id -> message id: posted, not yet recorded as such
+        self._unrecorded: dict[int, int] = {}  # item id -> channel: posted, and recording it failed (retried by its lane)
+        self._closed = False
         self._wake: dict[int, asyncio.Event] = {}
         self._posted_events: dict[int, asyncio.Event] = {}  # set when a lane has nothing left to send
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def kick(self, channel_id: int) -> None:
         """Something was queued for `channel_id`: make sure its lane runs."""
+        if self._closed:
+            return
         self._dirty.add(channel_id)
         self._posted(channel_id).clear()
         lane = self._lanes.get(channel_id)
@@ -93,6 +103,7 @@ class Outbox:
         return None
 
     async def close(self) -> None:
+        self._closed = True
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -104,9 +115,11 @@ class Outbox:
         while True:
             self._dirty.discard(channel_id)
             try:
+                # Taken before the read: a record committed while it runs leaves `_sent` at once,
+                # though the read may still show the item as pending.
+                posted = set(self._sent)
                 pending = await self.store.pending_items(self.transport.name, channel_id)
-                posted = set(self._sent)  # before recording: what this read shows as pending may be recorded now
-                unrecorded = await self._record_posted(pending)
+                unrecorded = await self._record_posted(channel_id, pending)
                 items = [item for item in pending if item.id not in posted]
                 if not items:
                     if channel_id in self._dirty:
@@ -119,8 +132,13 @@ class Outbox:
                     await self._reconcile(channel_id, items)
                     self._uncertain.discard(channel_id)
                     continue
-                await self._deliver(items[0])
-                pause = self.first_retry
+                for item in items:  # in order; a failure stops the rest until it is retried
+                    await self._deliver(item)
+                    pause = self.first_retry
+                # Nothing was queued for this channel since the read: no need to read again.
+                if channel_id not in self._dirty and channel_id not in self._unrecorded.values():
+                    self._posted(channel_id).set()
+                    return
             except DeliveryError as exc:
                 if exc.uncertain:
                     self._uncertain.add(channel_id)
@@ -133,19 +151,29 @@ class Outbox:
                 await self._pause(channel_id, pause)
                 pause = min(pause * 2, self.max_retry)
 
-    async def _record_posted(self, items: list[OutboxItem]) -> int:
-        """Record the items posted but not recorded yet (the database failed just then);
-        returns how many still are not. They are never posted again meanwhile."""
+    async def _record_posted(self, channel_id: int, pending: list[OutboxItem]) -> int:
+        """Record again the items of this channel posted but whose recording failed (the
+        database failed just then); returns how many still are not. They are never posted
+        again meanwhile. Items whose recording is merely under way are left to it."""
+        still_pending = {item.id for item in pending}
         left = 0
-        for item in items:
-            message_id = self._sent.get(item.id)
-            if message_id is None:
+        for item_id, channel in list(self._unrecorded.items()):
+            if channel != channel_id:
+                continue
+            message_id = self._sent.get(item_id)
+            if message_id is None or item_id not in still_pending:  # recorded meanwhile
+                self._unrecorded.pop(item_id, None)
+                if item_id not in still_pending:
+                    self._sent.pop(item_id, None)
                 continue
             try:
-                await self.store.mark_delivered(item.id, message_id)
-                del self._sent[item.id]
+                await self.store.mark_delivered(item_id, message_id)
             except StoreError:
                 left += 1
+                continue
+            self._unrecorded.pop(item_id, None)
+            if self._sent.get(item_id) == message_id:
+                del self._sent[item_id]
         return left
 
     def _posted(self, channel_id: int) -> asyncio.Event:
@@ -156,11 +184,13 @@ class Outbox:
         try:
             if message.edit_of is not None:
                 target = await self.store.outbox_item(message.edit_of)
-                if target is None or target.message_id is None:
+                # Posted by this lane a moment ago, maybe: its record may not be committed yet.
+                target_id = None if target is None else target.message_id or self._sent.get(target.id)
+                if target_id is None:
                     await self.store.mark_undeliverable(item.id, f"nothing to change: {message.edit_of} was never delivered")
                     return
-                await self.transport.edit(item.channel_id, target.message_id, message)  # changing twice is harmless
-                message_id = target.message_id
+                await self.transport.edit(item.channel_id, target_id, message)  # changing twice is harmless
+                message_id = target_id
             else:
                 message_id = await self.transport.post(item.channel_id, message, nonce=f"t{item.id}")
         except DeliveryError as exc:
@@ -169,16 +199,24 @@ class Outbox:
             log.warning("%s (%s) cannot be delivered to channel %s: %s", item.key, item.kind, item.channel_id, exc)
             await self.store.mark_undeliverable(item.id, str(exc))
             return
-        await self._record(item, message_id)
+        self._record(item, message_id)
 
-    async def _record(self, item: OutboxItem, message_id: str) -> None:
+    def _record(self, item: OutboxItem, message_id: str) -> None:
+        """It went out: remember that at once, and record it with the store's next commit."""
         self._sent[item.id] = message_id
-        try:
-            await self.store.mark_delivered(item.id, message_id)
-        except StoreError as exc:  # it went out: it is recorded later, and never sent again
-            log.warning("%s was delivered as message %s but not recorded yet: %s", item.key, message_id, exc)
+        self._unrecorded.pop(item.id, None)
+        self.store.mark_delivered_soon(item.id, message_id).add_done_callback(partial(self._recorded, item, message_id))
+
+    def _recorded(self, item: OutboxItem, message_id: str, done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            if self._sent.get(item.id) == message_id:
+                del self._sent[item.id]
             return
-        del self._sent[item.id]
+        # Recorded later by its lane, and never sent again meanwhile.
+        log.warning("%s was delivered as message %s but not recorded yet: %s", item.key, message_id,
+                    "cancelled" if done.cancelled() else done.exception())
+        self._unrecorded[item.id] = item.channel_id
+        self.kick(item.channel_id)
 
     async def _reconcile(self, channel_id: int, items: list[OutboxItem]) -> None:
         """Record as delivered the pending items the channel's history already shows.
@@ -194,11 +232,14 @@ class Outbox:
         anchor = next((item.message_id for item in await self.store.delivered_items(self.transport.name, channel_id)
                        if Message.from_json(item.body).edit_of is None), None)
         found = 0
+        known = set(self._sent.values())  # posted for other items, their records not committed yet
         async for posted in self.transport.history(channel_id, anchor):
+            if posted.id in known:
+                continue
             if found < len(expected) and posted.mine and posted.fingerprint == expected[found][1]:
                 item = expected[found][0]
                 log.info("%s was already in channel %s (message %s); not sending it again", item.key, channel_id, posted.id)
-                await self._record(item, posted.id)
+                self._record(item, posted.id)
                 found += 1
 
     async def _pause(self, channel_id: int, seconds: float) -> None:

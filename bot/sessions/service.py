@@ -127,6 +127,10 @@ class _Tracked:
     retry_delay: float = 1.0
     notified: set[str] = field(default_factory=set)  # notices shown since the last line that was saved
     catching_up: asyncio.Task[Any] | None = None
+    # Chat messages this process played or set aside for the session (and those the store
+    # showed it on catching up): a replayed event stops here, without a trip to the database.
+    # The store checks again in the turn's own transaction, for what this process never saw.
+    handled: set[str] = field(default_factory=set)
 
 
 class SessionService:
@@ -143,6 +147,9 @@ class SessionService:
         self._clock = clock or (lambda: time.monotonic())
         self._wall = wall or (lambda: time.time())
         self._by_channel: dict[int, _Tracked] = {}
+        # The same sessions by id and by trainee, so no lookup scans every live session.
+        self._by_session: dict[int, _Tracked] = {}
+        self._by_trainee: dict[tuple[int, int], _Tracked] = {}
         self._guild_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._restored = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -164,9 +171,9 @@ class SessionService:
 
     async def check_free(self, guild_id: int, user_id: int) -> None:
         """AlreadyPlaying when the trainee has a session in progress in this server."""
-        for tracked in self._by_channel.values():
-            if tracked.row.guild_id == guild_id and tracked.row.trainee_id == user_id and not tracked.play.ended:
-                raise _already_playing(tracked.row)
+        tracked = self._by_trainee.get((guild_id, user_id))
+        if tracked is not None and not tracked.play.ended:
+            raise _already_playing(tracked.row)
         row = await self.store.active_session_of(guild_id, user_id)
         if row is not None:
             raise _already_playing(row)
@@ -249,12 +256,15 @@ class SessionService:
             return LineResult.NOT_PLAYED
         text = _storable(text.strip())
         sid = tracked.row.id
+        if message_id is not None and message_id in tracked.handled:
+            return LineResult.ALREADY_PLAYED
         try:
-            if message_id is not None and await self.store.message_seen(message_id):
-                return LineResult.ALREADY_PLAYED
             if not text.strip():
                 if message_id is not None:
-                    await self.store.ignore_message(message_id, sid, "empty", [self._notice(tracked, f"empty:{message_id}", NOTICES["empty"])])
+                    fresh = await self.store.ignore_message(message_id, sid, "empty", [self._notice(tracked, f"empty:{message_id}", NOTICES["empty"])])
+                    tracked.handled.add(message_id)
+                    if not fresh:
+                        return LineResult.ALREADY_PLAYED
                     self.outbox.kick(tracked.channel)
                 return LineResult.EMPTY
             if not tracked.limiter.allow(written_at):
@@ -263,7 +273,10 @@ class SessionService:
                     tracked, f"too-fast:{message_id or written_at}", NOTICES["too_fast"].format(resident=tracked.scenario.resident.name)
                 )]
                 if message_id is not None:
-                    await self.store.ignore_message(message_id, sid, "too fast", notices)
+                    fresh = await self.store.ignore_message(message_id, sid, "too fast", notices)
+                    tracked.handled.add(message_id)
+                    if not fresh:  # seen before this process knew it: no notice, and the burst's notice still to come
+                        return LineResult.ALREADY_PLAYED
                 elif notices:
                     await self.store.enqueue(notices)
                 tracked.notified.add("too_fast")
@@ -295,8 +308,10 @@ class SessionService:
         except StoreError as exc:
             await self._rebuild(tracked)  # unsaved means unplayed: back to what the store has
             return await self._not_saved(tracked, exc)
+        if message_id is not None:
+            tracked.handled.add(message_id)
         if not recorded:
-            # Only one consumer per session exists, so another process played this message.
+            # Played or set aside before, unknown to this process (another process, or before a restart).
             await self._rebuild(tracked)
             return LineResult.ALREADY_PLAYED
         tracked.notified.clear()
@@ -579,6 +594,7 @@ class SessionService:
                     return True  # closed: it could not go on
                 raise StoreError("the session could not be reloaded") from tracked.store_error
             seen = await self.store.seen_messages(tracked.row.id)
+            tracked.handled |= seen
             played = 0
             async for posted in self.transport.history(tracked.channel):
                 if tracked.play.ended:
@@ -668,17 +684,24 @@ class SessionService:
             last_activity=self._clock(), retry_delay=self.settings.first_retry_seconds,
         )
         self._by_channel[tracked.channel] = tracked
+        self._by_session[row.id] = tracked
+        if row.trainee_id is not None:
+            self._by_trainee[(row.guild_id, row.trainee_id)] = tracked
         return tracked
 
     def _forget(self, tracked: _Tracked) -> None:
         if self._by_channel.get(tracked.channel) is tracked:
             del self._by_channel[tracked.channel]
+        if self._by_session.get(tracked.row.id) is tracked:
+            del self._by_session[tracked.row.id]
+        if tracked.row.trainee_id is not None and self._by_trainee.get((tracked.row.guild_id, tracked.row.trainee_id)) is tracked:
+            del self._by_trainee[(tracked.row.guild_id, tracked.row.trainee_id)]
 
     def _tracked_session(self, session_id: int) -> _Tracked:
-        for tracked in self._by_channel.values():
-            if tracked.row.id == session_id:
-                return tracked
-        raise SessionError(f"session {session_id} is not in progress here")
+        tracked = self._by_session.get(session_id)
+        if tracked is None:
+            raise SessionError(f"session {session_id} is not in progress here")
+        return tracked
 
     def _item(self, key: str, channel_id: int, session_id: int | None, message: Message) -> NewItem:
         return NewItem(key=key, transport=self.transport.name, channel_id=channel_id, kind=message.kind,
@@ -701,6 +724,8 @@ class SessionService:
         for tracked in self._by_channel.values():
             tracked.play.abandon()  # only leaves the shared machine; nothing is written
         self._by_channel.clear()
+        self._by_session.clear()
+        self._by_trainee.clear()
 
 
 def _already_playing(row: SessionRow) -> AlreadyPlaying:

@@ -21,6 +21,9 @@ DIALOGUES = Path(__file__).resolve().parents[2] / "dialogues"
 TUNE = DATA / "probes_library_tune.yaml"
 HELDOUT = DATA / "probes_library_heldout.yaml"
 HELDOUT_SHA256 = "9f4bc4faf504ea9345aa9d1142362ca8ed2a0ce8a5eeac4b6b040ce3864e8e84"
+# Whole scenes by blind author I, frozen on arrival (before any tuning on author H's file).
+SCENES_HELDOUT = DATA / "probes_curriculum_heldout.yaml"
+SCENES_HELDOUT_SHA256 = "f191721a323c31205926fafa24da009fe99f3b9a3b5e5a33ad13da790d009ff7"
 
 # Composed transcripts the scenarios get wrong, by index, and why they are left so.
 KNOWN = {
@@ -46,6 +49,10 @@ TUNING = [
 def test_tuning_probe(probe: dict[str, Any]) -> None:
     result = check_probe(_scenario(probe["scenario"]), probe)
     assert result.passed, f"{probe['kind']}: {result.detail} | {probe['lines']}"
+
+
+def test_heldout_scenes_are_frozen() -> None:
+    assert hashlib.sha256(SCENES_HELDOUT.read_bytes()).hexdigest() == SCENES_HELDOUT_SHA256, "the held-out file must not change"
 
 
 def test_heldout_probes_are_frozen_and_above_their_floors() -> None:

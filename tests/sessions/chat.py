@@ -3,6 +3,7 @@ and a transport to it that can fail the way a chat platform does."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections import defaultdict
@@ -61,6 +62,7 @@ class ChatTransport:
         self.posts = 0
         self.edits: list[tuple[int, str, Message]] = []
         self.history_fails = 0
+        self.latency = 0.0  # seconds each post takes, like a request over the network
 
     def fail(self, times: int, error: DeliveryError, *, kind: str | None = None, after_posting: bool = False) -> None:
         """The next `times` posts (of `kind`) fail; with `after_posting`, the message lands first."""
@@ -75,6 +77,8 @@ class ChatTransport:
         self.faults.append(fault)
 
     async def post(self, channel_id: int, message: Message, nonce: str) -> str:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         self._check("before", channel_id, message)
         text = f"**{message.speaker}:** {message.text}" if message.speaker else message.text
         posted = self.chat.write(channel_id, BOT, text)
