@@ -514,9 +514,11 @@ class Store:
         return _session(row) if row else None
 
     async def feedback_owed(self) -> list[SessionRow]:
-        """Discord sessions that ended, under a version without an outbox, before their feedback was posted."""
+        """Discord sessions that ended, under a version without an outbox, before their feedback
+        was posted. Not those closed without a score (they could not go on): they get none."""
         return [_session(row) for row in await self._all(
             "SELECT * FROM sessions s WHERE status = 'ended' AND thread_id IS NOT NULL AND feedback_message_id IS NULL"
+            " AND score IS NOT NULL"
             " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.session_id = s.id AND o.kind = 'feedback') ORDER BY id"
         )]
 

@@ -62,6 +62,8 @@ class ChatTransport:
         self.posts = 0
         self.edits: list[tuple[int, str, Message]] = []
         self.history_fails = 0
+        self.history_error = DeliveryError("history unavailable", uncertain=True)  # raised by the failing reads
+        self.history_reads = 0
         self.latency = 0.0  # seconds each post takes, like a request over the network
 
     def fail(self, times: int, error: DeliveryError, *, kind: str | None = None, after_posting: bool = False) -> None:
@@ -99,9 +101,10 @@ class ChatTransport:
         self.edits.append((channel_id, message_id, message))
 
     async def history(self, channel_id: int, after: str | None = None) -> AsyncIterator[Posted]:
+        self.history_reads += 1
         if self.history_fails:
             self.history_fails -= 1
-            raise DeliveryError("history unavailable", uncertain=True)
+            raise self.history_error
         for found in list(self.chat.channels[channel_id]):
             if after is not None and found.id <= int(after):
                 continue

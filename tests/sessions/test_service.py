@@ -264,7 +264,7 @@ async def test_a_line_that_cannot_be_saved_is_answered_once_the_lock_is_gone(ben
     assert bench.store is not None
     assert [t.text for t in await bench.store.turns(sid) if t.speaker == "trainee"] == COURTEOUS[:3]  # in order, once
     assert len(bench.residents()) == 4
-    assert bench.service is not None and len(bench.service._by_channel[THREAD].play.turns) == 3
+    assert bench.service is not None and len(bench.service._by_channel[THREAD].session.turns) == 3
 
 
 async def test_a_full_disk_drops_no_line(bench: Bench) -> None:
@@ -302,7 +302,7 @@ async def test_in_the_terminal_an_unsaved_line_is_to_be_typed_again(tmp_path: Pa
         finally:
             other.rollback()
             other.close()
-        assert said.result is LineResult.NOT_SAVED and said.play.turns == []
+        assert said.result is LineResult.NOT_SAVED and said.session.turns == []
         assert "please type that line again" in out.getvalue()
         assert (await service.say(started.row.id, COURTEOUS[0])).result is LineResult.PLAYED
         await service.close()
@@ -537,9 +537,11 @@ async def test_ending_hints_and_who_may(bench: Bench) -> None:
 
 async def test_idle_nudge_then_abandon(bench: Bench) -> None:
     sid = await bench.start()
+    assert bench.service is not None
+    await bench.service.on_connected()  # connected, and caught up: quiet is judged from here
     await bench.say(COURTEOUS[0])
     idle = SCENARIO.idle
-    assert idle is not None and bench.service is not None
+    assert idle is not None
     bench.clock.now += idle.after_seconds + 1
     await bench.service.tick()
     await bench.service.tick()  # one nudge, not one per tick
@@ -556,7 +558,9 @@ async def test_one_session_failing_its_idle_check_stops_no_other(bench: Bench, c
     await bench.start()
     await bench.start(trainee=TRAINEE + 1, thread=THREAD + 1)
     assert bench.service is not None and SCENARIO.idle is not None
-    broken = bench.service._by_channel[THREAD].play
+    await bench.service.on_connected()  # connected, and caught up: quiet is judged from here
+    await bench.settle()
+    broken = bench.service._by_channel[THREAD].session
 
     def fails() -> str:
         raise RuntimeError("anything at all going wrong in one session")

@@ -52,12 +52,20 @@ class RolePlayCog(commands.Cog):
     async def on_resumed(self) -> None:
         await self.connected()
 
+    @commands.Cog.listener()
+    async def on_disconnect(self) -> None:
+        # Until the next connection nothing trainees write is heard: no idle handling, and
+        # the first line heard after it waits for those written in between.
+        self.service.on_disconnected()
+
     async def connected(self) -> None:
         """On every (re)connection: sessions reloaded, their threads caught up, sending resumed."""
         try:
             await self.service.on_connected()
         except TrainerError as exc:
             log.warning("could not reload sessions yet (%s); the idle loop tries again", exc)
+        except Exception:
+            log.exception("reloading sessions failed; the idle loop tries again")
         for guild in self.bot.guilds:
             await self.sweep_empty_threads(guild)
 
