@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -73,10 +74,6 @@ class Outbox:
         for event in self._wake.values():
             event.set()
 
-    def busy(self, channel_id: int) -> bool:
-        lane = self._lanes.get(channel_id)
-        return lane is not None and not lane.done()
-
     async def drain(self, channel_id: int) -> None:
         """Wait until everything queued for `channel_id` so far has been sent (or given up on).
         Recording a delivery may still be waiting for the database: it never holds a front end up."""
@@ -91,10 +88,12 @@ class Outbox:
 
     async def post_now(self, channel_id: int, message: Message) -> str | None:
         """Send a notice that is not worth storing (the store may be what is failing): one
-        try and a retry; None when it could not be sent."""
+        try and a retry, with the same nonce, so a retry after a 5xx that posted it anyway
+        does not post it twice; None when it could not be sent."""
+        nonce = f"n{secrets.token_hex(8)}"
         for attempt in range(2):
             try:
-                return await self.transport.post(channel_id, message, nonce="")
+                return await self.transport.post(channel_id, message, nonce=nonce)
             except DeliveryError as exc:
                 if exc.permanent or attempt:
                     log.warning("notice to channel %s not sent: %s", channel_id, exc)
@@ -119,15 +118,22 @@ class Outbox:
                 # though the read may still show the item as pending.
                 posted = set(self._sent)
                 pending = await self.store.pending_items(self.transport.name, channel_id)
-                unrecorded = await self._record_posted(channel_id, pending)
                 items = [item for item in pending if item.id not in posted]
+                if not items and channel_id not in self._dirty:
+                    # All sent: a front end waiting in `drain` never waits for the records too.
+                    self._posted(channel_id).set()
+                unrecorded = await self._record_posted(channel_id, pending)
                 if not items:
                     if channel_id in self._dirty:
                         continue
                     self._posted(channel_id).set()
                     if not unrecorded:
-                        return
-                    raise StoreError(f"{unrecorded} delivered item(s) not recorded yet")
+                        return self._lane_ended(channel_id)
+                    # Sent, but the database did not take the records yet: try them again later.
+                    log.warning("%d item(s) sent to channel %s not recorded yet; trying again in %.0f s", unrecorded, channel_id, pause)
+                    await self._pause(channel_id, pause)
+                    pause = min(pause * 2, self.max_retry)
+                    continue
                 if channel_id in self._uncertain:
                     await self._reconcile(channel_id, items)
                     self._uncertain.discard(channel_id)
@@ -137,8 +143,7 @@ class Outbox:
                     pause = self.first_retry
                 # Nothing was queued for this channel since the read: no need to read again.
                 if channel_id not in self._dirty and channel_id not in self._unrecorded.values():
-                    self._posted(channel_id).set()
-                    return
+                    return self._lane_ended(channel_id)
             except DeliveryError as exc:
                 if exc.uncertain:
                     self._uncertain.add(channel_id)
@@ -150,6 +155,15 @@ class Outbox:
                 log.warning("outbox of channel %s cannot reach the database (%s); retrying in %.0f s", channel_id, exc, pause)
                 await self._pause(channel_id, pause)
                 pause = min(pause * 2, self.max_retry)
+
+    def _lane_ended(self, channel_id: int) -> None:
+        """Nothing left to send in this channel: forget its lane (a bot serves many channels
+        over its life; the next item queued there starts a new one)."""
+        self._posted(channel_id).set()  # a front end waiting in `drain` goes on
+        self._lanes.pop(channel_id, None)
+        self._posted_events.pop(channel_id, None)
+        self._wake.pop(channel_id, None)
+        self._uncertain.discard(channel_id)
 
     async def _record_posted(self, channel_id: int, pending: list[OutboxItem]) -> int:
         """Record again the items of this channel posted but whose recording failed (the
@@ -228,12 +242,21 @@ class Outbox:
         expected = [(item, self.transport.fingerprint(message)) for item, message in posts if message.edit_of is None]
         if not expected:
             return
-        # The newest message an item of this channel was posted as (an edit posts nothing).
-        anchor = next((item.message_id for item in await self.store.delivered_items(self.transport.name, channel_id)
-                       if Message.from_json(item.body).edit_of is None), None)
+        # Read from the message the last item queued before the first pending one was posted
+        # as (an edit posts nothing): whatever was posted for a pending item came after it,
+        # even when a later item's delivery was recorded and this one's was not.
+        first = items[0].id
+        before = await self.store.delivered_items(self.transport.name, channel_id, before=first)
+        anchor = next((item.message_id for item in before if Message.from_json(item.body).edit_of is None), None)
+        # Messages known to carry other items (recorded, or posted and not yet recorded) are
+        # never taken for a pending one, however alike.
+        known = set(self._sent.values()) | {
+            item.message_id for item in await self.store.delivered_items(self.transport.name, channel_id) if item.message_id
+        }
         found = 0
-        known = set(self._sent.values())  # posted for other items, their records not committed yet
         async for posted in self.transport.history(channel_id, anchor):
+            if found == len(expected):
+                break  # everything pending is accounted for: no need to read further
             if posted.id in known:
                 continue
             if found < len(expected) and posted.mine and posted.fingerprint == expected[found][1]:

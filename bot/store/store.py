@@ -215,11 +215,11 @@ class Store:
     async def outbox(self, session_id: int) -> list[OutboxItem]:
         return [_item(row) for row in await self._all("SELECT * FROM outbox WHERE session_id = ? ORDER BY id", (session_id,))]
 
-    async def delivered_items(self, transport: str, channel_id: int, limit: int = 20) -> list[OutboxItem]:
-        """The newest items that reached a channel, newest first."""
+    async def delivered_items(self, transport: str, channel_id: int, limit: int = 20, *, before: int | None = None) -> list[OutboxItem]:
+        """The newest items that reached a channel (queued before item `before`), newest first."""
         return [_item(row) for row in await self._all(
-            "SELECT * FROM outbox WHERE transport = ? AND channel_id = ? AND status = 'delivered' ORDER BY id DESC LIMIT ?",
-            (transport, channel_id, limit),
+            "SELECT * FROM outbox WHERE transport = ? AND channel_id = ? AND status = 'delivered' AND id < ? ORDER BY id DESC LIMIT ?",
+            (transport, channel_id, before if before is not None else 2**63 - 1, limit),
         )]
 
     async def mark_delivered(self, item_id: int, message_id: str) -> None:
@@ -597,6 +597,19 @@ class _Transaction:
 
     async def __aenter__(self) -> _Transaction:
         await self._lock.acquire()
+        try:
+            return await self._begin()
+        except BaseException as exc:
+            try:
+                if not isinstance(exc, StoreError):
+                    # Cancelled (a shutdown) while SQLite may be taking its lock on the
+                    # database's thread: undo whatever it began, after it.
+                    await asyncio.shield(self._rollback())
+            finally:
+                self._lock.release()
+            raise
+
+    async def _begin(self) -> _Transaction:
         outage = self._outage
         try:
             wait = outage.wait()
@@ -604,7 +617,6 @@ class _Transaction:
                 await self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
                 outage.waiting = wait
         except (sqlite3.Error, ValueError) as exc:
-            self._lock.release()
             raise _translate(exc, f"cannot write to {self._path}") from exc
         deadline = time.monotonic() + wait
         pause = 0.05
@@ -620,7 +632,6 @@ class _Transaction:
                     continue
                 if _is_busy(exc):
                     outage.until = time.monotonic() + outage.busy_timeout
-                self._lock.release()
                 raise _translate(exc, f"cannot write to {self._path}") from exc
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

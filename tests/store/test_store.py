@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -447,3 +448,22 @@ async def test_while_another_process_holds_the_lock_a_backlog_of_writes_waits_on
         await store.set_meta("after", "x")  # the lock is free: the write goes through...
         assert await store.get_meta("after") == "x"
         assert store._outage.wait() == 3  # ...and writes wait the whole timeout again
+
+
+async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_nothing_held(tmp_path: Path) -> None:
+    """A shutdown cancels a write queued behind another program's lock: the next write must
+    still get the database (the asyncio lock, and SQLite's, were released)."""
+    path = tmp_path / "t.db"
+    async with Store.open(path, busy_timeout=2) as store:
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        other.execute("BEGIN IMMEDIATE")
+        waiting = asyncio.ensure_future(store.create_cohort("Cancelled"))
+        await asyncio.sleep(0.3)  # it is waiting for the lock now
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        other.rollback()
+        other.close()
+        created = await asyncio.wait_for(store.create_cohort("Spring"), 10)  # for ever with the lock leaked
+        assert created.name == "Spring"
+        assert [c.name for c in await store.cohorts()] == ["Spring"]
