@@ -111,6 +111,9 @@ class FakeChat:
                 written_at=found.written_at,
             )
 
+    def id_since(self, written_at: float) -> str | None:
+        return None  # ids are a counter: a read starts at the channel's beginning
+
     def fingerprint(self, message: Any) -> str:
         return str(message.to_json())
 

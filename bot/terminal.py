@@ -92,6 +92,9 @@ class TerminalTransport:
         return
         yield  # an async generator that finds nothing
 
+    def id_since(self, written_at: float) -> str | None:
+        return None  # a terminal keeps no history to read
+
     def fingerprint(self, message: Message) -> str:
         return message.to_json()
 

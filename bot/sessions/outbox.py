@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from datetime import datetime
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -33,6 +34,8 @@ from bot.store import Store
 from bot.store.rows import OutboxItem
 
 log = logging.getLogger("trainer.outbox")
+
+CLOCK_SKEW_SECONDS = 300  # how far this machine's clock may be ahead of the platform's
 
 
 class Outbox:
@@ -248,6 +251,11 @@ class Outbox:
         first = items[0].id
         before = await self.store.delivered_items(self.transport.name, channel_id, before=first)
         anchor = next((item.message_id for item in before if Message.from_json(item.body).edit_of is None), None)
+        if anchor is None:
+            # Nothing delivered here before it (a cohort channel's first recognition post):
+            # read from shortly before it was queued, not from the channel's beginning.
+            queued = datetime.fromisoformat(items[0].created_at).timestamp()
+            anchor = self.transport.id_since(queued - CLOCK_SKEW_SECONDS)
         # Messages known to carry other items (recorded, or posted and not yet recorded) are
         # never taken for a pending one, however alike.
         known = set(self._sent.values()) | {

@@ -124,6 +124,11 @@ class ChatTransport:
                 written_at=found.written_at,
             )
 
+    def id_since(self, written_at: float) -> str | None:
+        # Like Discord's snowflakes: the id just before the first message written at or after then.
+        earlier = [m.id for messages in self.chat.channels.values() for m in messages if m.written_at < written_at]
+        return str(max(earlier)) if earlier else None
+
     def fingerprint(self, message: Message) -> str:
         return message.to_json()
 

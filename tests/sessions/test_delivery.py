@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 from bot.errors import DeliveryError
@@ -62,6 +63,20 @@ async def test_checking_the_history_stops_once_every_pending_item_is_found(quick
     assert len(quick.residents()) == 2  # found, not posted again
     checks = [shown for after, shown in quick.transport.history_shown if after is not None]
     assert checks and max(checks) <= 3  # from the opening line to the reply, not the 40 notes after it
+
+
+async def test_a_channel_with_nothing_delivered_yet_is_read_from_when_its_items_were_queued(quick: Bench) -> None:
+    for index in range(40):  # a channel with a long past (a cohort channel, say)
+        quick.chat.write(THREAD, TRAINEE + 99, f"(old message {index})", written_at=time.time() - 3600)
+    sid = await quick.start()
+    shown = [m.text for m in quick.chat.bot_messages(THREAD)]
+    with sqlite3.connect(quick.path) as raw:  # neither the briefing's nor the opening's record survived a crash
+        raw.execute("UPDATE outbox SET status = 'pending', message_id = NULL, delivered_at = NULL WHERE session_id = ?", (sid,))
+    quick.transport.history_shown.clear()
+    await quick.restart()
+    assert [m.text for m in quick.chat.bot_messages(THREAD)] == shown  # found, not posted again
+    checks = [count for after, count in quick.transport.history_shown if after is not None]
+    assert checks and max(checks) <= 3  # not the hour-old messages before them
 
 
 # -- C5: a notice is posted once, even when a retry follows a 5xx that posted it --
