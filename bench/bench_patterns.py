@@ -25,7 +25,7 @@ from bot.engine.catalog import load_checked  # noqa: E402
 from bot.engine.patterns import (  # noqa: E402
     MAX_PROGRAM_SIZE,
     MAX_TEXT_CHARS,
-    SCENARIO_BUDGET_MS,
+    SCENARIO_BUDGET,
     PatternBudget,
     UnsafePattern,
     compile_pattern,
@@ -112,7 +112,7 @@ def main() -> None:
     compile_pattern(issue).search("a" * 27 + "!")
     linear_ms = (time.perf_counter() - start) * 1000
     print(json.dumps({
-        "limits": {"program_size": MAX_PROGRAM_SIZE, "scenario_budget_ms": SCENARIO_BUDGET_MS, "text_chars": MAX_TEXT_CHARS},
+        "limits": {"program_size": MAX_PROGRAM_SIZE, "scenario_budget": SCENARIO_BUDGET, "text_chars": MAX_TEXT_CHARS},
         "worst_single_pattern_ms": shapes[0]["worst_ms"] if shapes else None,
         "scenario_of_100_costliest_ms": round(worst_ms(copies, 300), 2),
         "shapes": shapes,

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
-import io
+import itertools
 import json
 import os
 import re
@@ -28,11 +29,9 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-
-from rich.console import Console
 
 HERE = Path(__file__).resolve().parents[1]
 DATA = sorted((HERE / "tests" / "data").glob("*.jsonl"))
@@ -55,11 +54,20 @@ from bot.engine.catalog import Library, load_checked  # noqa: E402
 from bot.engine.machine import ScenarioMachine  # noqa: E402
 from bot.engine.scenario import Scenario  # noqa: E402
 from bot.engine.session import Session  # noqa: E402
+from bot.engine import session as session_module  # noqa: E402
 from bot.engine.signals import analyze, detect, load_lexicon  # noqa: E402
-from bot.sessions import ServiceSettings, SessionService, Trainee  # noqa: E402
-from bot.terminal import TerminalTransport  # noqa: E402
 from bot.store import Store  # noqa: E402
 from transitions import Machine  # noqa: E402
+
+try:  # the session service and its outbox; an older checkout has a SceneRunner instead
+    from fakechat import FakeChat
+
+    from bot.sessions import LineResult, ServiceSettings, SessionService, Trainee
+    from bot.sessions import messages as kinds
+except ImportError:
+    from bot.runner import SceneRunner  # type: ignore[import-not-found, no-redef]
+
+    SessionService = None  # type: ignore[assignment, misc]
 
 LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("utf-8").splitlines() if line.strip() and not line.startswith("#")]
 SCRIPTS = [LINES[i : i + SCRIPT_LINES] for i in range(0, len(LINES), SCRIPT_LINES)]
@@ -239,37 +247,79 @@ async def _store_pragmas(store: Store) -> tuple[str, int]:
     return journal, synchronous
 
 
+_THREADS = itertools.count(10**6)  # every benchmarked session its own thread, across runs on one file
+
+
+def _arrived(ok: bool, thread: int, what: str) -> None:
+    if not ok:
+        raise RuntimeError(f"bench: the {what} of thread {thread} never reached the chat (60 s)")
+
+
 async def _stored_turns(store: Store, scenarios: list[Scenario], sessions: list[list[str]], concurrency: int, seed: int) -> tuple[int, float, list[float]]:
-    """Turns through the session service (the terminal's transport, printing to memory): each
-    committed with its reply before the reply is delivered and recorded as delivered."""
+    """Turns through the path the Discord bot uses: the session service, a message in, its
+    turn committed with everything it sends, the reply posted through the outbox to a chat
+    in memory (bench/fakechat.py). A turn's time runs from the message to its reply posted.
+    `concurrency` trainees play at once, each session after the other."""
+    if SessionService is None:
+        return await _stored_turns_by_runner(store, scenarios, sessions, concurrency, seed)
     latencies: list[float] = []
     queue = list(enumerate(sessions))
-    transport = TerminalTransport(Console(file=io.StringIO()), interactive=False)
-    service = SessionService(store, transport, Library.of(*scenarios), ServiceSettings(lines_per_minute=0))
+    chat = FakeChat()
+    service = SessionService(store, chat, Library.of(*scenarios), ServiceSettings(lines_per_minute=0))
+
+    async def trainee(worker: int) -> int:
+        turns, user = 0, 1000 + worker
+        while queue:
+            k, script = queue.pop()
+            scenario, thread = scenarios[k % len(scenarios)], next(_THREADS)
+            await service.start(scenario, Trainee(f"bench{worker}", user), guild_id=1, channel_id=thread, parent_id=1, seed=seed + k)
+            _arrived(await chat.wait_for(thread, kinds.OPENING, 1, 60), thread, "opening")
+            for said, text in enumerate(script, start=1):
+                if service.session_in(thread) is None:
+                    break  # the scene reached its ending
+                message = chat.write(thread, user, text)
+                t0 = time.perf_counter()
+                result = await service.handle_message(thread, user, text, str(message.id), message.written_at)
+                if result is not LineResult.PLAYED:  # a broken benchmark, not a slow one: stop, do not wait
+                    raise RuntimeError(f"bench: line {said} of thread {thread} was {result.value}, not played")
+                _arrived(await chat.wait_for(thread, kinds.RESIDENT, said, 60), thread, f"reply {said}")
+                latencies.append(time.perf_counter() - t0)
+                turns += 1
+            if service.session_in(thread) is not None:
+                await service.end(thread, by=user, by_instructor=False)
+            _arrived(await chat.wait_for(thread, kinds.FEEDBACK, 1, 60), thread, "feedback")
+        return turns
+
+    start = time.perf_counter()
+    turns = sum(await asyncio.gather(*(trainee(w) for w in range(concurrency))))
+    elapsed = time.perf_counter() - start
+    await service.close()
+    return turns, elapsed, latencies
+
+
+async def _stored_turns_by_runner(store: Store, scenarios: list[Scenario], sessions: list[list[str]], concurrency: int, seed: int) -> tuple[int, float, list[float]]:
+    """The same for a checkout from before the session service: its one stored path, SceneRunner."""
+    latencies: list[float] = []
+    queue = list(enumerate(sessions))
 
     async def trainee(worker: int) -> int:
         turns = 0
         while queue:
             k, script = queue.pop()
-            scenario = scenarios[k % len(scenarios)]
-            started = await service.start(scenario, Trainee(f"bench{worker}"), seed=seed + k)
-            await service.outbox.drain(started.row.id)
-            ended = False
+            runner = await SceneRunner.start(store, scenarios[k % len(scenarios)], trainee=f"bench{worker}", seed=seed + k)
             for text in script:
+                if runner.ended:
+                    break
                 t0 = time.perf_counter()
-                said = await service.say(started.row.id, text)
+                await runner.step(text)
                 latencies.append(time.perf_counter() - t0)
                 turns += 1
-                if said.play.ended:
-                    ended = True
-                    break
-            if not ended:
-                await service.end_session(started.row.id)
+            if not runner.ended:
+                await runner.abandon()
         return turns
 
     start = time.perf_counter()
     turns = sum(await asyncio.gather(*(trainee(w) for w in range(concurrency))))
-    await service.close()
     return turns, time.perf_counter() - start, latencies
 
 
@@ -300,19 +350,23 @@ async def _bench_store(folder: Path, quick: bool) -> dict[str, Any]:
     crowd_sessions = SCRIPTS[: 32 if quick else 64]
     results: dict[str, list[float]] = {"1": [], "32": [], "sqlite": []}
     latencies: dict[str, list[float]] = {"1": [], "32": []}
+    scores = _ScoreCount()
     async with Store.open(folder / "bench.db") as store:
         journal, synchronous = await _store_pragmas(store)
         await _stored_turns(store, scenarios, SCRIPTS[:2], 1, 10**6)  # warm-up
         _raw_commits(folder / "raw.db", journal, synchronous, 20)
         for block in range(blocks):
             for name, sessions, concurrency in (("1", solo_sessions, 1), ("32", crowd_sessions, 32)):
-                turns, seconds, lat = await _stored_turns(store, scenarios, sessions, concurrency, block * 1000)
+                with scores.counting(len(sessions)):
+                    turns, seconds, lat = await _stored_turns(store, scenarios, sessions, concurrency, block * 1000)
                 results[name].append(turns / seconds)
                 latencies[name].extend(lat)
                 count, raw_seconds = _raw_commits(folder / "raw.db", journal, synchronous, turns)
                 results["sqlite"].append(count / raw_seconds)
     rate = {name: round(statistics.median(values), 1) for name, values in results.items()}
     return {
+        "stored_path": "session service (Discord path)" if SessionService is not None else "SceneRunner",
+        "scores_per_session": round(scores.calls / scores.sessions, 2),
         "stored_turns_per_s_1": rate["1"],
         "stored_p99_ms_1": _p99_ms(latencies["1"]),
         "stored_turns_per_s_32": rate["32"],
@@ -322,6 +376,28 @@ async def _bench_store(folder: Path, quick: bool) -> dict[str, Any]:
         "sqlite_journal_mode": journal,
         "sqlite_synchronous": synchronous,
     }
+
+
+class _ScoreCount:
+    """How often a session's score is computed on the stored path (the engine's score_session)."""
+
+    def __init__(self) -> None:
+        self.calls = self.sessions = 0
+
+    @contextlib.contextmanager
+    def counting(self, sessions: int) -> Iterator[None]:
+        real = session_module.score_session
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        session_module.score_session = counted  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            session_module.score_session = real
+        self.sessions += sessions
 
 
 def bench_store(quick: bool, directory: Path | None) -> dict[str, Any]:
@@ -367,6 +443,8 @@ def main() -> None:
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
         "prefilter": "hyperscan" if getattr(lexicon, "prefilter", None) is not None else "re",
+        # Lexicon patterns Hyperscan could not take: each runs plain `re` over every line.
+        "prefilter_unfiltered_patterns": len(lexicon.prefilter.unfiltered) if getattr(lexicon, "prefilter", None) is not None else None,
         "lines": len(LINES),
     }
     result.update(bench_startup(quick))

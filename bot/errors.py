@@ -26,6 +26,20 @@ class SessionError(TrainerError):
     """A role-play was used in a way its state does not allow (e.g. stepping an ended scene)."""
 
 
+class AlreadyPlaying(SessionError):
+    """The trainee already has a session in progress (one at a time)."""
+
+    def __init__(self, trainee: str, session_id: int, thread_id: int | None = None) -> None:
+        super().__init__(f"{trainee} already has a role-play in progress (session {session_id})")
+        self.trainee = trainee
+        self.session_id = session_id
+        self.thread_id = thread_id  # where it is played (a Discord thread); None in the terminal
+
+
+class AlreadyExists(TrainerError):
+    """Something with that name exists already (a cohort in the same server)."""
+
+
 class StoreError(TrainerError):
     """The database could not be opened, migrated, read or written."""
 

@@ -92,6 +92,9 @@ class TerminalTransport:
         return
         yield  # an async generator that finds nothing
 
+    def id_since(self, written_at: float) -> str | None:
+        return None  # a terminal keeps no history to read
+
     def fingerprint(self, message: Message) -> str:
         return message.to_json()
 
@@ -170,7 +173,7 @@ async def play_in_terminal(
     console = transport.console
     reader = read_line or (_prompt_reader(console) if interactive else _stdin_reader())
     session_id = started.row.id
-    play = started.play
+    play = started.session
     if resumed:
         console.print(Text(f"== {play.scenario.title}: resuming session {session_id} after turn {len(play.turns)} =="))
         before = transport.posted
@@ -209,7 +212,7 @@ async def play_in_terminal(
         if not interactive:
             console.print(Text(f"You: {text}", style="cyan"))
         said = await service.say(session_id, text)
-        play = said.play
+        play = said.session
         if said.result is LineResult.PLAYED and said.score is not None:
             score = said.score
             if interactive:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import logging.handlers
 import signal
+from typing import Any
 
 import aiohttp
 import discord
@@ -13,6 +14,7 @@ import discord.gateway
 import discord.http
 import yarl
 
+from bot.background import spawn
 from bot.config import Settings
 from bot.discord_app.client import TrainerBot
 from bot.engine.catalog import Library
@@ -64,8 +66,10 @@ async def run_bot(settings: Settings, **client_options: object) -> None:
         raise ConfigError(f"no valid scenarios in {settings.dialogues} (dialogues.path); run 'trainer check {settings.dialogues}'")
     async with Store.open(settings.database, busy_timeout=settings.busy_timeout_seconds) as store:
         bot = TrainerBot(settings, store, library, **client_options)
-        # systemd stops services with SIGTERM: close the gateway and the database cleanly.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(bot.close()))
+        # systemd stops services with SIGTERM: close the gateway and the database cleanly
+        # (a failure to close is logged, like every background task's).
+        closing: set[asyncio.Task[Any]] = set()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: spawn(bot.close(), "close-on-sigterm", closing))
         try:
             async with bot:
                 await bot.start(settings.token)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import Any, NoReturn
 
 import aiohttp
@@ -65,6 +66,10 @@ class DiscordTransport:
                 )
         except Exception as exc:
             _reraise(exc, f"reading the history of channel {channel_id}")
+
+    def id_since(self, written_at: float) -> str | None:
+        # A snowflake is the time it was made: the lowest one of that millisecond comes before every message since.
+        return str(discord.utils.time_snowflake(datetime.fromtimestamp(max(written_at, 1_420_070_400), timezone.utc)))
 
     def fingerprint(self, message: Message) -> str:
         rendered = _rendered(message, 0)

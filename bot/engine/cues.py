@@ -64,21 +64,38 @@ class CueModel:
         norm = math.sqrt(sum(v * v for v in weighted.values())) or 1.0
         return {index: v / norm for index, v in weighted.items()}, where
 
+    @functools.cached_property
+    def _by_feature(self) -> dict[int, tuple[tuple[int, float], ...]]:
+        """feature -> (behaviour's position in `cues`, weight): the weights the other way round,
+        so a line costs the features it has, not every behaviour's lookups of them."""
+        index: dict[int, list[tuple[int, float]]] = {}
+        for position, cue in enumerate(self.cues.values()):
+            for feature, weight in cue.weights.items():
+                index.setdefault(feature, []).append((position, weight))
+        return {feature: tuple(pairs) for feature, pairs in index.items()}
+
     def propose(self, text: str, skip: frozenset[str]) -> list[tuple[str, float, tuple[int, int], tuple[int, int]]]:
         """(behaviour, probability, span of its strongest feature, span to quote) for each
         behaviour not in `skip` whose probability reaches its threshold."""
         x, where = self.features(text)
         if not x:
             return []
+        # Each behaviour's terms in the order of the line's features, as a list comprehension
+        # over its own weights would give them, so sum() comes out exactly the same.
+        terms: list[list[float]] = [[] for _ in self.cues]
+        by_feature = self._by_feature
+        for i, v in x.items():
+            for position, weight in by_feature.get(i, ()):
+                terms[position].append(weight * v)
         found = []
-        for name, cue in self.cues.items():
+        for position, (name, cue) in enumerate(self.cues.items()):
             if name in skip or name in RULES_ONLY:
                 continue
-            contributions = [(cue.weights[i] * v, i) for i, v in x.items() if i in cue.weights]
-            z = cue.bias + sum(c for c, _ in contributions)
+            z = cue.bias + sum(terms[position])
             p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
             if p < cue.threshold:
                 continue
+            contributions = [(cue.weights[i] * v, i) for i, v in x.items() if i in cue.weights]
             # Quote the words that weighed most: the span of the three strongest features.
             strongest = [where[i] for c, i in sorted(contributions, reverse=True)[:QUOTED] if c > 0]
             if not strongest:

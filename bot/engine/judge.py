@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from bot.engine import mood as mood_rules
 from bot.engine.scenario import Fact, Scenario, Skill
 from bot.engine.cues import LEARNED
+from bot.engine.patterns import new_message
 from bot.engine.signals import Detection, Evidence, answers_feelings, asserted, is_weak, normalise, substantive
 
 DERIVED_SIGNALS: tuple[str, ...] = ("contradiction", "repetition", "stacking")
@@ -290,6 +291,7 @@ def _requirements(skills: Sequence[Skill]) -> str:
 
 def _contradictions(scenario: Scenario, norm: str, detection: Detection) -> tuple[Contradiction, ...]:
     found: list[Contradiction] = []
+    new_message(pattern for fact in scenario.facts for pattern in fact.wrong)
     for fact in scenario.facts:
         if not fact.wrong:
             continue
@@ -339,6 +341,7 @@ def explain(scenario: Scenario, text: str) -> dict[str, object]:
     judgement = judge(scenario, detection, History(feelings=opening.feels if opening else ()))
     contradicted = {c.fact.name: c.quote for c in judgement.contradictions}
     facts = []
+    new_message(pattern for fact in scenario.facts for pattern in fact.wrong)
     for fact in scenario.facts:
         wrong = [m.group(0) for pattern in fact.wrong for m in pattern.finditer(norm) if m.end() > m.start()]
         facts.append({

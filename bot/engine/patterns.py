@@ -11,16 +11,16 @@ look-arounds at the very start of a pattern (``(?<!promise )\\bwe'll find``), ch
 each place the rest of the pattern matches. What a pattern may cost is bounded: its
 size (so one search is quick), the part of a message it reads, the matches it reports
 and the places it tries, and a `PatternBudget` shared by all the patterns of a scenario
-caps their time on one message, so scenario patterns never hold up the bot
-(bench/bench_patterns.py measures the worst cases).
+caps the work they do on one message, so scenario patterns never hold up the bot
+(bench/bench_patterns.py measures the worst cases). The work is counted, not timed, so
+a message finds the same evidence however busy the machine is.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ MAX_PROGRAM_SIZE = 1000  # RE2 instructions: one search takes at most ~ instruct
 MAX_TEXT_CHARS = 4000  # the engine detects signals on the first 4000 characters too
 MAX_MATCHES = 8  # matches reported per message: evidence enough for any feedback
 MAX_TRIES = 100  # searches per message, counting places a leading look-around turned down
-SCENARIO_BUDGET_MS = 30.0  # what all the patterns of one scenario may spend on one message
+SCENARIO_BUDGET = 60_000_000  # RE2 instructions x characters all the patterns of a scenario may read in one message
 _EMPTY_PROBES = ("", " ", "a", "a b", "0", ".", "\u00e9", "a\nb")
 
 _LOOKAROUND_PREFIXES = (("(?<!", "behind", False), ("(?<=", "behind", True), ("(?!", "ahead", False), ("(?=", "ahead", True))
@@ -87,13 +87,15 @@ class ScenarioPattern:
         budget = self._budget
         if not budget.open_for(text):
             return
-        timer = budget.timer
         text = _matchable(text)
         searches = self._body.finditer(text) if not self._assertions else None
         pos, tries, found = 0, 0, 0
         while pos <= len(text) and tries < MAX_TRIES and found < MAX_MATCHES:
+            # What this search may read, counted before it runs: RE2 does at most about one
+            # step per instruction and character from `pos` to the end.
+            if not budget.charge(self.size * (len(text) - pos + 1), self.pattern):
+                return
             tries += 1
-            started = timer()
             if searches is not None:
                 match = next(searches, None)
                 accepted = True
@@ -101,7 +103,6 @@ class ScenarioPattern:
                 match = self._body.search(text, pos)
                 # The assertions depend only on the place: when they fail, try the next place.
                 accepted = match is not None and all(a.holds(text, match.start()) for a in self._assertions)
-            within = budget.charge(started, self.pattern)
             if match is None:
                 return
             start, end = match.span()
@@ -111,47 +112,62 @@ class ScenarioPattern:
                 pos = end if end > start else start + 1
             else:
                 pos = start + 1
-            if not within:
-                return
 
 
 class PatternBudget:
-    """How long all the patterns of one scenario may spend on one message, together.
+    """How much work all the patterns of one scenario may do on one message, together.
 
-    RE2 bounds one search (by the pattern's size times the message's length); the
-    budget bounds how many searches a message gets: once the scenario's patterns have
-    spent `limit_ms` on a message, the remaining searches on it are skipped (and logged).
-    Realistic scenarios spend a few milliseconds on the longest message and never reach
-    it (bench/bench_patterns.py); a scenario built to be slow cannot hold up the bot.
+    RE2 bounds one search by the pattern's size times the characters it reads; the budget
+    bounds the searches of a message: each is charged that product before it runs (from
+    where it starts to the end of the message), and once the next one would take the
+    message over `limit`, the scenario's remaining searches on it are skipped (and logged).
+    Work is counted, not timed, so what a message shows never depends on how busy the
+    machine is: the same message finds the same evidence live, in a replay, anywhere.
+    The shipped scenarios stay far below the limit on the longest message
+    (tests/engine/test_patterns.py); a scenario built to be slow is stopped within the
+    time bench/bench_patterns.py measures.
     """
 
-    def __init__(self, limit_ms: float = SCENARIO_BUDGET_MS, timer: Callable[[], float] = time.perf_counter) -> None:
-        self.limit_ms = limit_ms
-        self.timer = timer
+    def __init__(self, limit: int = SCENARIO_BUDGET) -> None:
+        self.limit = limit
         self._text: str | None = None
-        self._spent = 0.0
-        self._last = 0.0
+        self._spent = 0
+
+    def new_message(self) -> None:
+        """The next searches are on a new message (or a new pass over one): a full budget."""
+        self._text, self._spent = None, 0
 
     def open_for(self, text: str) -> bool:
-        """Whether searching `text` may go on. The patterns of one message run one after the
-        other on the same string object: another object, or a pause, starts a new message."""
-        now = self.timer()
-        if text is not self._text or now - self._last > 1.0:
-            self._text, self._spent = text, 0.0
-        self._last = now
-        return self._spent * 1000 < self.limit_ms
+        """Whether searching `text` may go on. The patterns of one pass run one after the
+        other on the same string object; another object is another message."""
+        if text is not self._text:
+            self._text, self._spent = text, 0
+        return self._spent < self.limit
 
-    def charge(self, started: float, pattern: str) -> bool:
-        """Count the time of one search begun at `started`; False once the message's budget is spent."""
-        self._last = self.timer()
-        self._spent += self._last - started
-        if self._spent * 1000 < self.limit_ms:
+    @property
+    def spent(self) -> int:
+        return self._spent
+
+    def charge(self, cost: int, pattern: str) -> bool:
+        """Count a search that costs `cost`; False (and nothing counted but the refusal) when it would go over."""
+        if self._spent + cost <= self.limit:
+            self._spent += cost
             return True
         log.warning(
-            "scenario patterns spent %.0f ms on a message of %d characters; skipped the rest (last: %r)",
-            self._spent * 1000, len(self._text or ""), pattern,
+            "scenario patterns reached their work limit on a message of %d characters; skipped the rest (from %r)",
+            len(self._text or ""), pattern,
         )
+        self._spent = self.limit  # nothing more on this message, and one warning
         return False
+
+
+def new_message(patterns: Iterable[Any]) -> None:
+    """Give the budgets of these patterns (a scenario's) a full budget for the message about
+    to be searched: each pass of the engine over a message starts afresh, so a pass finds
+    the same whether or not another pass ran before it (a replay skips signal detection)."""
+    budgets = {id(p._budget): p._budget for p in patterns if isinstance(p, ScenarioPattern)}
+    for budget in budgets.values():
+        budget.new_message()
 
 
 def compile_pattern(pattern: str, budget: PatternBudget | None = None) -> ScenarioPattern:
@@ -253,8 +269,9 @@ def _leading_lookarounds(pattern: str) -> tuple[list[tuple[str, bool, str]], str
             return found, pattern[at:]
 
 
-def _group_end(pattern: str, start: int) -> int:
-    """The index just after the ')' closing the group opened at `start`."""
+def _structure(pattern: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, depth after it) of each character from `start` that shapes the
+    pattern: escapes and character classes are stepped over."""
     depth = 0
     at = start
     while at < len(pattern):
@@ -265,13 +282,16 @@ def _group_end(pattern: str, start: int) -> int:
         if char == "[":
             at = _class_end(pattern, at)
             continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return at + 1
+        depth += (char == "(") - (char == ")")
+        yield at, char, depth
         at += 1
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """The index just after the ')' closing the group opened at `start`."""
+    for at, char, depth in _structure(pattern, start):
+        if char == ")" and depth == 0:
+            return at + 1
     raise UnsafePattern("has a group that is never closed")
 
 
@@ -299,24 +319,7 @@ def _class_end(pattern: str, start: int) -> int:
 
 
 def _has_top_level_alternation(pattern: str) -> bool:
-    depth = 0
-    at = 0
-    while at < len(pattern):
-        char = pattern[at]
-        if char == "\\":
-            at += 2
-            continue
-        if char == "[":
-            at = _class_end(pattern, at)
-            continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            return True
-        at += 1
-    return False
+    return any(char == "|" and depth == 0 for _, char, depth in _structure(pattern))
 
 
 def _matchable(text: str) -> str:

@@ -206,9 +206,34 @@ def _byte_class(name: str, av: Any, flags: int) -> str:
         members.add(ord(kind))
     if not members:
         raise _Untranslatable("a character class that matches nothing")
-    out = "[" + "".join(f"\\x{code:02x}" for code in sorted(members)) + "]"
+    out = _class_source(sorted(members))
     _BYTE_SETS[key] = out
     return out
+
+
+def _class_source(codes: list[int]) -> str:
+    """Hyperscan source for a set of bytes, as short as it can be written: Hyperscan limits
+    a pattern's length, and a case-insensitive letter as two escapes takes ten characters."""
+    if len(codes) == 1:
+        return _byte_source(codes[0])
+    parts = []
+    start = previous = codes[0]
+    for code in [*codes[1:], None]:
+        if code is not None and code == previous + 1:
+            previous = code
+            continue
+        if previous - start >= 2:
+            parts.append(f"{_byte_source(start)}-{_byte_source(previous)}")
+        else:
+            parts.extend(_byte_source(c) for c in range(start, previous + 1))
+        if code is not None:
+            start = previous = code
+    return "[" + "".join(parts) + "]"
+
+
+def _byte_source(code: int) -> str:
+    char = chr(code)
+    return char if char.isascii() and char.isalnum() else f"\\x{code:02x}"
 
 
 def _emit(items: Any, flags: int) -> str:

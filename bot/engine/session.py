@@ -81,6 +81,7 @@ class Session:
     _run_states: set[str] = field(default_factory=set)
     _current: frozenset[str] | None = None  # what the message being handled shows, for guards
     _last_line: Line | None = None
+    _final: Score | None = None  # the score, once the scene has ended: it cannot change any more
 
     @classmethod
     def start(cls, scenario: Scenario, machine: ScenarioMachine | None = None, seed: int = 0, persona: str | None = None) -> Session:
@@ -191,7 +192,13 @@ class Session:
             self.outcome = Outcome.ABANDONED
 
     def score(self) -> Score:
-        return score_session(self.scenario, self.turns, self.outcome or Outcome.ABANDONED)
+        """The rubric's verdict so far; computed once for an ended scene, however often it is asked."""
+        if self._final is not None:
+            return self._final
+        score = score_session(self.scenario, self.turns, self.outcome or Outcome.ABANDONED)
+        if self.ended:
+            self._final = score
+        return score
 
     # -- helpers --
     def _credit(self, judgement: Judgement) -> bool:

@@ -24,6 +24,7 @@ import yaml
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
 
 from bot.engine import prefilter as _prefilter
+from bot.engine.patterns import new_message
 from bot.engine.cues import LEARNED, load_cues
 
 log = logging.getLogger(__name__)
@@ -647,6 +648,7 @@ def _extra_evidence(
 ) -> list[Evidence]:
     found = []
     norm = line.norm
+    new_message(pattern for patterns in extra.values() for pattern in patterns)
     for name, patterns in extra.items():
         for pattern in patterns:
             needles = _needles(pattern)

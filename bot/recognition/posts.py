@@ -21,12 +21,12 @@ QUOTE_LIMIT = 400
 
 def badge_post(badge: Badge, trainee: str, trainee_id: int | None, mention: Mention) -> Message:
     text = f"\U0001F3C5 {mention(trainee_id, trainee)} earned the **{badge.title}** badge: {badge.description}."
-    return Message(BADGE, text=text, mentions=_ids(trainee_id), extra={"badge": badge.name})
+    return Message(BADGE, text=text, mentions=_ids(trainee_id))
 
 
 def badge_note(badge: Badge, public: bool) -> Message:
     where = "" if public else " (kept private: you opted out of public recognition)"
-    return Message(BADGE_NOTE, text=f"\U0001F3C5 Badge earned: **{badge.title}**: {badge.description}.{where}", extra={"badge": badge.name})
+    return Message(BADGE_NOTE, text=f"\U0001F3C5 Badge earned: **{badge.title}**: {badge.description}.{where}")
 
 
 def nomination_review(title: str, session_id: int, turn: int, line: str, why: str, trainee: str, trainee_id: int | None, mention: Mention) -> Message:
@@ -38,8 +38,7 @@ def nomination_review(title: str, session_id: int, turn: int, line: str, why: st
         footer="An instructor can post this line to the trainee's cohort channel, or dismiss it.",
     )
     # The review names the trainee without pinging anyone.
-    return Message(NOMINATION_REVIEW, card=card, controls=(f"{NOMINATION_CONTROL}:{session_id}:{turn}",),
-                   extra={"session": session_id, "turn": turn, "trainee": mention(trainee_id, trainee)})
+    return Message(NOMINATION_REVIEW, card=card, controls=(f"{NOMINATION_CONTROL}:{session_id}:{turn}",))
 
 
 def nomination_post(title: str, line: str, why: str, trainee: str, trainee_id: int | None, mention: Mention) -> Message:

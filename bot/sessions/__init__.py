@@ -3,7 +3,8 @@ everything they send exactly once through a small transport protocol (Discord, t
 
 from bot.sessions.messages import Card, Field, Message
 from bot.sessions.recognition import recognition_due
-from bot.sessions.service import AlreadyPlaying, LineResult, Said, ServiceSettings, SessionService, Started, Trainee
+from bot.errors import AlreadyPlaying
+from bot.sessions.service import LineResult, Said, ServiceSettings, SessionService, Started, Trainee
 from bot.sessions.transport import Posted, Transport
 
 __all__ = [

@@ -26,3 +26,9 @@ class LineLimiter:
             self._tokens -= 1
             return True
         return False
+
+    def refund(self) -> None:
+        """Give back the token of a line that was not played after all (it could not be
+        saved): when it is tried again it is the same line, not one more."""
+        if self.per_minute > 0:
+            self._tokens = min(float(self.burst), self._tokens + 1)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from bot.engine.scenario import Scenario
 from bot.engine.scoring import Score, SkillStatus
@@ -54,7 +53,6 @@ class Message:
     controls: tuple[str, ...] = ()  # buttons under it: HINT, END
     mood: int | None = None  # the resident's mood after a line (the terminal shows it)
     edit_of: str | None = None  # the outbox key of an earlier message this one changes
-    extra: dict[str, Any] = field(default_factory=dict)  # what a new kind needs and no field holds
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
@@ -70,7 +68,7 @@ class Message:
                 footer=card.get("footer", ""), fields=tuple(Field(f["name"], f["value"], bool(f.get("inline"))) for f in card.get("fields", ())),
             ) if card else None,
             mentions=tuple(data.get("mentions", ())), controls=tuple(data.get("controls", ())),
-            mood=data.get("mood"), edit_of=data.get("edit_of"), extra=dict(data.get("extra") or {}),
+            mood=data.get("mood"), edit_of=data.get("edit_of"),
         )
 
 
@@ -116,7 +114,7 @@ def feedback(scenario: Scenario, score: Score, trainee: str, trainee_id: int | N
         description += f"\n{score.ending}"
     description += "".join(f"\nCapped: {cap}" for cap in score.caps)
     card = Card(title=f"Feedback: {scenario.title}", description=description, fields=tuple(fields), tone=score.outcome.value)
-    return Message(FEEDBACK, card=card, mentions=_ids(trainee_id), extra={"score": score.total, "outcome": score.outcome.value})
+    return Message(FEEDBACK, card=card, mentions=_ids(trainee_id))
 
 
 def recognition(scenario: Scenario, score: Score, trainee: str, trainee_id: int | None, mention: Mention) -> Message:

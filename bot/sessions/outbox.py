@@ -9,13 +9,21 @@ reached the platform anyway (a 5xx, a dropped connection, a process killed mid-s
 makes the lane "uncertain": before sending again, it reads the channel's history after
 the last item it knows was delivered and records the items it finds there instead of
 posting them again. After a restart every pending item is uncertain.
+
+Recording a delivery does not hold the lane up: the mark rides with the store's next
+transaction (usually the next turn's commit) and the lane goes on sending. Until it is
+committed the item still reads as pending, so the lane remembers what it posted and never
+posts it again; a crash before the commit leaves it to the history check above.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from datetime import datetime
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from bot.background import spawn
@@ -26,6 +34,8 @@ from bot.store import Store
 from bot.store.rows import OutboxItem
 
 log = logging.getLogger("trainer.outbox")
+
+CLOCK_SKEW_SECONDS = 300  # how far this machine's clock may be ahead of the platform's
 
 
 class Outbox:
@@ -38,12 +48,16 @@ class Outbox:
         self._dirty: set[int] = set()  # channels with items queued since their lane last looked
         self._uncertain: set[int] = set()  # channels whose history must be read before sending again
         self._sent: dict[int, str] = {}  # item id -> message id: posted, not yet recorded as such
+        self._unrecorded: dict[int, int] = {}  # item id -> channel: posted, and recording it failed (retried by its lane)
+        self._closed = False
         self._wake: dict[int, asyncio.Event] = {}
         self._posted_events: dict[int, asyncio.Event] = {}  # set when a lane has nothing left to send
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def kick(self, channel_id: int) -> None:
         """Something was queued for `channel_id`: make sure its lane runs."""
+        if self._closed:
+            return
         self._dirty.add(channel_id)
         self._posted(channel_id).clear()
         lane = self._lanes.get(channel_id)
@@ -63,10 +77,6 @@ class Outbox:
         for event in self._wake.values():
             event.set()
 
-    def busy(self, channel_id: int) -> bool:
-        lane = self._lanes.get(channel_id)
-        return lane is not None and not lane.done()
-
     async def drain(self, channel_id: int) -> None:
         """Wait until everything queued for `channel_id` so far has been sent (or given up on).
         Recording a delivery may still be waiting for the database: it never holds a front end up."""
@@ -81,10 +91,12 @@ class Outbox:
 
     async def post_now(self, channel_id: int, message: Message) -> str | None:
         """Send a notice that is not worth storing (the store may be what is failing): one
-        try and a retry; None when it could not be sent."""
+        try and a retry, with the same nonce, so a retry after a 5xx that posted it anyway
+        does not post it twice; None when it could not be sent."""
+        nonce = f"n{secrets.token_hex(8)}"
         for attempt in range(2):
             try:
-                return await self.transport.post(channel_id, message, nonce="")
+                return await self.transport.post(channel_id, message, nonce=nonce)
             except DeliveryError as exc:
                 if exc.permanent or attempt:
                     log.warning("notice to channel %s not sent: %s", channel_id, exc)
@@ -93,6 +105,7 @@ class Outbox:
         return None
 
     async def close(self) -> None:
+        self._closed = True
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -104,23 +117,36 @@ class Outbox:
         while True:
             self._dirty.discard(channel_id)
             try:
+                # Taken before the read: a record committed while it runs leaves `_sent` at once,
+                # though the read may still show the item as pending.
+                posted = set(self._sent)
                 pending = await self.store.pending_items(self.transport.name, channel_id)
-                posted = set(self._sent)  # before recording: what this read shows as pending may be recorded now
-                unrecorded = await self._record_posted(pending)
                 items = [item for item in pending if item.id not in posted]
+                if not items and channel_id not in self._dirty:
+                    # All sent: a front end waiting in `drain` never waits for the records too.
+                    self._posted(channel_id).set()
+                unrecorded = await self._record_posted(channel_id, pending)
                 if not items:
                     if channel_id in self._dirty:
                         continue
                     self._posted(channel_id).set()
                     if not unrecorded:
-                        return
-                    raise StoreError(f"{unrecorded} delivered item(s) not recorded yet")
+                        return self._lane_ended(channel_id)
+                    # Sent, but the database did not take the records yet: try them again later.
+                    log.warning("%d item(s) sent to channel %s not recorded yet; trying again in %.0f s", unrecorded, channel_id, pause)
+                    await self._pause(channel_id, pause)
+                    pause = min(pause * 2, self.max_retry)
+                    continue
                 if channel_id in self._uncertain:
                     await self._reconcile(channel_id, items)
                     self._uncertain.discard(channel_id)
                     continue
-                await self._deliver(items[0])
-                pause = self.first_retry
+                for item in items:  # in order; a failure stops the rest until it is retried
+                    await self._deliver(item)
+                    pause = self.first_retry
+                # Nothing was queued for this channel since the read: no need to read again.
+                if channel_id not in self._dirty and channel_id not in self._unrecorded.values():
+                    return self._lane_ended(channel_id)
             except DeliveryError as exc:
                 if exc.uncertain:
                     self._uncertain.add(channel_id)
@@ -133,19 +159,38 @@ class Outbox:
                 await self._pause(channel_id, pause)
                 pause = min(pause * 2, self.max_retry)
 
-    async def _record_posted(self, items: list[OutboxItem]) -> int:
-        """Record the items posted but not recorded yet (the database failed just then);
-        returns how many still are not. They are never posted again meanwhile."""
+    def _lane_ended(self, channel_id: int) -> None:
+        """Nothing left to send in this channel: forget its lane (a bot serves many channels
+        over its life; the next item queued there starts a new one)."""
+        self._posted(channel_id).set()  # a front end waiting in `drain` goes on
+        self._lanes.pop(channel_id, None)
+        self._posted_events.pop(channel_id, None)
+        self._wake.pop(channel_id, None)
+        self._uncertain.discard(channel_id)
+
+    async def _record_posted(self, channel_id: int, pending: list[OutboxItem]) -> int:
+        """Record again the items of this channel posted but whose recording failed (the
+        database failed just then); returns how many still are not. They are never posted
+        again meanwhile. Items whose recording is merely under way are left to it."""
+        still_pending = {item.id for item in pending}
         left = 0
-        for item in items:
-            message_id = self._sent.get(item.id)
-            if message_id is None:
+        for item_id, channel in list(self._unrecorded.items()):
+            if channel != channel_id:
+                continue
+            message_id = self._sent.get(item_id)
+            if message_id is None or item_id not in still_pending:  # recorded meanwhile
+                self._unrecorded.pop(item_id, None)
+                if item_id not in still_pending:
+                    self._sent.pop(item_id, None)
                 continue
             try:
-                await self.store.mark_delivered(item.id, message_id)
-                del self._sent[item.id]
+                await self.store.mark_delivered(item_id, message_id)
             except StoreError:
                 left += 1
+                continue
+            self._unrecorded.pop(item_id, None)
+            if self._sent.get(item_id) == message_id:
+                del self._sent[item_id]
         return left
 
     def _posted(self, channel_id: int) -> asyncio.Event:
@@ -156,11 +201,13 @@ class Outbox:
         try:
             if message.edit_of is not None:
                 target = await self.store.outbox_item(message.edit_of)
-                if target is None or target.message_id is None:
+                # Posted by this lane a moment ago, maybe: its record may not be committed yet.
+                target_id = None if target is None else target.message_id or self._sent.get(target.id)
+                if target_id is None:
                     await self.store.mark_undeliverable(item.id, f"nothing to change: {message.edit_of} was never delivered")
                     return
-                await self.transport.edit(item.channel_id, target.message_id, message)  # changing twice is harmless
-                message_id = target.message_id
+                await self.transport.edit(item.channel_id, target_id, message)  # changing twice is harmless
+                message_id = target_id
             else:
                 message_id = await self.transport.post(item.channel_id, message, nonce=f"t{item.id}")
         except DeliveryError as exc:
@@ -169,16 +216,24 @@ class Outbox:
             log.warning("%s (%s) cannot be delivered to channel %s: %s", item.key, item.kind, item.channel_id, exc)
             await self.store.mark_undeliverable(item.id, str(exc))
             return
-        await self._record(item, message_id)
+        self._record(item, message_id)
 
-    async def _record(self, item: OutboxItem, message_id: str) -> None:
+    def _record(self, item: OutboxItem, message_id: str) -> None:
+        """It went out: remember that at once, and record it with the store's next commit."""
         self._sent[item.id] = message_id
-        try:
-            await self.store.mark_delivered(item.id, message_id)
-        except StoreError as exc:  # it went out: it is recorded later, and never sent again
-            log.warning("%s was delivered as message %s but not recorded yet: %s", item.key, message_id, exc)
+        self._unrecorded.pop(item.id, None)
+        self.store.mark_delivered_soon(item.id, message_id).add_done_callback(partial(self._recorded, item, message_id))
+
+    def _recorded(self, item: OutboxItem, message_id: str, done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            if self._sent.get(item.id) == message_id:
+                del self._sent[item.id]
             return
-        del self._sent[item.id]
+        # Recorded later by its lane, and never sent again meanwhile.
+        log.warning("%s was delivered as message %s but not recorded yet: %s", item.key, message_id,
+                    "cancelled" if done.cancelled() else done.exception())
+        self._unrecorded[item.id] = item.channel_id
+        self.kick(item.channel_id)
 
     async def _reconcile(self, channel_id: int, items: list[OutboxItem]) -> None:
         """Record as delivered the pending items the channel's history already shows.
@@ -190,15 +245,32 @@ class Outbox:
         expected = [(item, self.transport.fingerprint(message)) for item, message in posts if message.edit_of is None]
         if not expected:
             return
-        # The newest message an item of this channel was posted as (an edit posts nothing).
-        anchor = next((item.message_id for item in await self.store.delivered_items(self.transport.name, channel_id)
-                       if Message.from_json(item.body).edit_of is None), None)
+        # Read from the message the last item queued before the first pending one was posted
+        # as (an edit posts nothing): whatever was posted for a pending item came after it,
+        # even when a later item's delivery was recorded and this one's was not.
+        first = items[0].id
+        before = await self.store.delivered_items(self.transport.name, channel_id, before=first)
+        anchor = next((item.message_id for item in before if Message.from_json(item.body).edit_of is None), None)
+        if anchor is None:
+            # Nothing delivered here before it (a cohort channel's first recognition post):
+            # read from shortly before it was queued, not from the channel's beginning.
+            queued = datetime.fromisoformat(items[0].created_at).timestamp()
+            anchor = self.transport.id_since(queued - CLOCK_SKEW_SECONDS)
+        # Messages known to carry other items (recorded, or posted and not yet recorded) are
+        # never taken for a pending one, however alike.
+        known = set(self._sent.values()) | {
+            item.message_id for item in await self.store.delivered_items(self.transport.name, channel_id) if item.message_id
+        }
         found = 0
         async for posted in self.transport.history(channel_id, anchor):
+            if found == len(expected):
+                break  # everything pending is accounted for: no need to read further
+            if posted.id in known:
+                continue
             if found < len(expected) and posted.mine and posted.fingerprint == expected[found][1]:
                 item = expected[found][0]
                 log.info("%s was already in channel %s (message %s); not sending it again", item.key, channel_id, posted.id)
-                await self._record(item, posted.id)
+                self._record(item, posted.id)
                 found += 1
 
     async def _pause(self, channel_id: int, seconds: float) -> None:

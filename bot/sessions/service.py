@@ -31,9 +31,9 @@ from bot.background import spawn
 from bot.engine.machine import ScenarioMachine
 from bot.engine.scenario import Scenario
 from bot.engine.scoring import Score, SkillStatus
-from bot.engine.session import Session, Turn
+from bot.engine.session import Session
 from bot.engine.signals import Detection, Evidence
-from bot.errors import DeliveryError, SessionError, StoreBusy, StoreError, StoreFull, TrainerError
+from bot.errors import AlreadyPlaying, DeliveryError, SessionError, StoreBusy, StoreError, StoreFull, TrainerError
 from bot.sessions import messages
 from bot.sessions.flood import LineLimiter
 from bot.sessions.messages import Message
@@ -83,23 +83,14 @@ class Said:
     """What became of one line in the terminal."""
 
     result: LineResult
-    play: Session  # the engine session as it now is
-    turn: Turn | None = None
+    session: Session  # the engine session as it now is
     score: Score | None = None  # when the line ended the session
 
 
 @dataclass(frozen=True)
 class Started:
     row: SessionRow
-    play: Session
-
-
-class AlreadyPlaying(SessionError):
-    """The trainee already has a session in progress (one at a time)."""
-
-    def __init__(self, row: SessionRow) -> None:
-        super().__init__(f"{row.trainee} already has a role-play in progress (session {row.id})")
-        self.row = row
+    session: Session
 
 
 class ScenarioSource(Protocol):
@@ -113,7 +104,7 @@ NOTICES = {
     "delayed": "\u23F3 *The training records are busy; the resident will answer in a moment.*",
     "later": "\u26A0\uFE0F *Your line could not be saved just now ({why}). The resident will answer it as soon as the records are back; no need to send it again.*",
     "again": "Nothing was saved ({why}); please type that line again.",
-    "unrestorable": "This role-play cannot go on: its scenario was changed or removed since it started, so it has been closed without a score. Please start a new one.",
+    "unrestorable": "This role-play cannot go on: it can no longer be rebuilt from what was saved (its scenario, or the trainer, changed since it started), so it has been closed without a score. Please start a new one.",
 }
 
 
@@ -122,7 +113,7 @@ class _Tracked:
     """The service's bookkeeping for one session in progress."""
 
     row: SessionRow
-    play: Session
+    session: Session  # the engine session
     scenario: Scenario
     machine: ScenarioMachine
     channel: int
@@ -133,10 +124,15 @@ class _Tracked:
     behind: bool = False  # lines may be missing: catch up on the channel's history before playing live ones
     catch_ups_asked: int = 0  # how often it fell behind: a catch-up asked for during another one runs again
     broken: bool = False  # the engine state could not be rebuilt from the store yet
+    store_error: StoreError | None = None  # why the last save or rebuild failed
     retry_at: float = 0.0
     retry_delay: float = 1.0
     notified: set[str] = field(default_factory=set)  # notices shown since the last line that was saved
     catching_up: asyncio.Task[Any] | None = None
+    # Chat messages this process played or set aside for the session (and those the store
+    # showed it on catching up): a replayed event stops here, without a trip to the database.
+    # The store checks again in the turn's own transaction, for what this process never saw.
+    handled: set[str] = field(default_factory=set)
 
 
 class SessionService:
@@ -165,17 +161,18 @@ class SessionService:
         self._clock = clock or (lambda: time.monotonic())
         self._wall = wall or (lambda: time.time())
         self._by_channel: dict[int, _Tracked] = {}
+        # The same sessions by id and by trainee, so no lookup scans every live session.
+        self._by_session: dict[int, _Tracked] = {}
+        self._by_trainee: dict[tuple[int, int], _Tracked] = {}
         self._guild_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._restored = False
+        self._hearing = True  # False from a dropped connection to the next (see on_disconnected)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- looking up --
     def session_in(self, channel_id: int) -> SessionRow | None:
         tracked = self._by_channel.get(channel_id)
         return tracked.row if tracked is not None else None
-
-    def sessions(self) -> list[SessionRow]:
-        return [tracked.row for tracked in self._by_channel.values()]
 
     # -- starting --
     def guild_lock(self, guild_id: int) -> asyncio.Lock:
@@ -186,12 +183,12 @@ class SessionService:
 
     async def check_free(self, guild_id: int, user_id: int) -> None:
         """AlreadyPlaying when the trainee has a session in progress in this server."""
-        for tracked in self._by_channel.values():
-            if tracked.row.guild_id == guild_id and tracked.row.trainee_id == user_id and not tracked.play.ended:
-                raise AlreadyPlaying(tracked.row)
+        tracked = self._by_trainee.get((guild_id, user_id))
+        if tracked is not None and not tracked.session.ended:
+            raise _already_playing(tracked.row)
         row = await self.store.active_session_of(guild_id, user_id)
         if row is not None:
-            raise AlreadyPlaying(row)
+            raise _already_playing(row)
 
     async def start(
         self, scenario: Scenario, trainee: Trainee, *, mode: str = "practice", guild_id: int = 0,
@@ -206,33 +203,33 @@ class SessionService:
             await self.check_free(guild_id, trainee.user_id)
         seed = secrets.randbelow(2**31) if seed is None else seed
         machine = self.scenarios.machine(scenario)
-        play = Session.start(scenario, machine, seed=seed, persona=persona)
+        session = Session.start(scenario, machine, seed=seed, persona=persona)
         try:
             member = await self.store.ensure_member(trainee.name, guild_id=guild_id, discord_id=trainee.user_id)
             row = await self.store.start_session(
                 NewSession(
                     scenario_id=scenario.id, scenario_digest=scenario.digest, trainee=trainee.name, seed=seed,
-                    state=play.state, mood=play.mood, mode=mode, guild_id=guild_id, channel_id=parent_id,
+                    state=session.state, mood=session.mood, mode=mode, guild_id=guild_id, channel_id=parent_id,
                     thread_id=channel_id, trainee_id=trainee.user_id, member_id=member.id,
-                    persona=play.persona.name if play.persona is not None else None,
+                    persona=session.persona.name if session.persona is not None else None,
                 ),
-                play.opening,
-                lambda session_id: self._opening_items(session_id, channel_id, scenario, trainee, mode, play),
+                session.opening,
+                lambda session_id: self._opening_items(session_id, channel_id, scenario, trainee, mode, session),
             )
         except BaseException:
-            play.abandon()  # leaves the shared machine: a failed start leaks nothing
+            session.abandon()  # leaves the shared machine: a failed start leaks nothing
             raise
-        tracked = self._track(row, play, scenario, machine)
+        tracked = self._track(row, session, scenario, machine)
         self.outbox.kick(tracked.channel)
         log.info("session %d started: %s for %s", row.id, scenario.id, trainee.user_id or trainee.name)
-        return Started(row, play)
+        return Started(row, session)
 
-    def _opening_items(self, session_id: int, channel_id: int | None, scenario: Scenario, trainee: Trainee, mode: str, play: Session) -> list[NewItem]:
+    def _opening_items(self, session_id: int, channel_id: int | None, scenario: Scenario, trainee: Trainee, mode: str, session: Session) -> list[NewItem]:
         channel = channel_id if channel_id is not None else session_id
         mention = self.transport.mention
         return [
             self._item(f"{session_id}:briefing", channel, session_id, messages.briefing(scenario, trainee.name, trainee.user_id, mode, mention)),
-            self._item(f"{session_id}:opening", channel, session_id, messages.resident_line(scenario, play.opening, play.mood, messages.OPENING)),
+            self._item(f"{session_id}:opening", channel, session_id, messages.resident_line(scenario, session.opening, session.mood, messages.OPENING)),
         ]
 
     # -- playing --
@@ -254,27 +251,30 @@ class SessionService:
         """A line typed in the terminal; returns once its reply has been shown."""
         tracked = self._tracked_session(session_id)
         async with tracked.lock:
-            before = len(tracked.play.turns)
             result = await self._play(tracked, text, None, self._wall())
-            play = tracked.play
+            session = tracked.session
         await self.outbox.drain(tracked.channel)
-        turn = play.turns[-1] if result is LineResult.PLAYED and len(play.turns) > before else None
-        return Said(result, play, turn, play.score() if result is LineResult.PLAYED and play.ended else None)
+        return Said(result, session, session.score() if result is LineResult.PLAYED and session.ended else None)
 
     async def _play(self, tracked: _Tracked, text: str, message_id: str | None, written_at: float) -> LineResult:
         """One line through the engine and into the store; the caller holds the session's lock."""
         if not await self._ready(tracked):
-            return await self._not_saved(tracked, StoreError("the session could not be reloaded"))
-        if tracked.play.ended:
+            if self._by_channel.get(tracked.channel) is not tracked:
+                return LineResult.NOT_PLAYED  # closed: it could not go on
+            return await self._not_saved(tracked, tracked.store_error or StoreError("the session could not be reloaded"))
+        if tracked.session.ended:
             return LineResult.NOT_PLAYED
         text = _storable(text.strip())
         sid = tracked.row.id
+        if message_id is not None and message_id in tracked.handled:
+            return LineResult.ALREADY_PLAYED
         try:
-            if message_id is not None and await self.store.message_seen(message_id):
-                return LineResult.ALREADY_PLAYED
             if not text.strip():
                 if message_id is not None:
-                    await self.store.ignore_message(message_id, sid, "empty", [self._notice(tracked, f"empty:{message_id}", NOTICES["empty"])])
+                    fresh = await self.store.ignore_message(message_id, sid, "empty", [self._notice(tracked, f"empty:{message_id}", NOTICES["empty"])])
+                    tracked.handled.add(message_id)
+                    if not fresh:
+                        return LineResult.ALREADY_PLAYED
                     self.outbox.kick(tracked.channel)
                 return LineResult.EMPTY
             if not tracked.limiter.allow(written_at):
@@ -283,7 +283,10 @@ class SessionService:
                     tracked, f"too-fast:{message_id or written_at}", NOTICES["too_fast"].format(resident=tracked.scenario.resident.name)
                 )]
                 if message_id is not None:
-                    await self.store.ignore_message(message_id, sid, "too fast", notices)
+                    fresh = await self.store.ignore_message(message_id, sid, "too fast", notices)
+                    tracked.handled.add(message_id)
+                    if not fresh:  # seen before this process knew it: no notice, and the burst's notice still to come
+                        return LineResult.ALREADY_PLAYED
                 elif notices:
                     await self.store.enqueue(notices)
                 tracked.notified.add("too_fast")
@@ -293,13 +296,13 @@ class SessionService:
             return await self._not_saved(tracked, exc)
         tracked.notified.discard("too_fast")
         tracked.last_activity, tracked.nudged = self._clock(), False
-        turn = tracked.play.step(text)
+        turn = tracked.session.step(text)
         items = [self._item(f"{sid}:turn:{turn.number}", tracked.channel, sid,
                             messages.resident_line(tracked.scenario, turn.reply, turn.mood_after))]
         finish = None
         try:
-            if tracked.play.ended:
-                score = tracked.play.score()
+            if tracked.session.ended:
+                score = tracked.session.score()
                 closing, finish = await self._closing(tracked, score)
                 items += closing
             async with self._delay_notice(tracked):
@@ -313,10 +316,15 @@ class SessionService:
                     items, finish,
                 )
         except StoreError as exc:
-            await self._rebuild(tracked)  # unsaved means unplayed: back to what the store has
+            # Unsaved means unplayed: back to what the store has, and the line's flood-control
+            # token back too, so its retries (the same line) never count as a flood.
+            tracked.limiter.refund()
+            await self._rebuild(tracked)
             return await self._not_saved(tracked, exc)
+        if message_id is not None:
+            tracked.handled.add(message_id)
         if not recorded:
-            # Only one consumer per session exists, so another process played this message.
+            # Played or set aside before, unknown to this process (another process, or before a restart).
             await self._rebuild(tracked)
             return LineResult.ALREADY_PLAYED
         tracked.notified.clear()
@@ -327,13 +335,17 @@ class SessionService:
         return LineResult.PLAYED
 
     async def _not_saved(self, tracked: _Tracked, exc: StoreError) -> LineResult:
+        tracked.store_error = exc
         log.warning("session %d: a line was not saved: %s", tracked.row.id, exc)
         why = "the database is busy" if isinstance(exc, StoreBusy) else "the disk is full" if isinstance(exc, StoreFull) else "a database error"
         if self.transport.keeps_history:
             self._fall_behind(tracked)
             if "later" not in tracked.notified:
                 tracked.notified.add("later")
-                await self.outbox.post_now(tracked.channel, messages.notice(NOTICES["later"].format(why=why)))
+                # Sent aside, not awaited: the session's lock is held here, and a slow post
+                # must not hold up its catch-up.
+                notice = messages.notice(NOTICES["later"].format(why=why))
+                spawn(self.outbox.post_now(tracked.channel, notice), f"notice-{tracked.row.id}", self._tasks)
         else:
             await self.outbox.post_now(tracked.channel, messages.notice(NOTICES["again"].format(why=why)))
         return LineResult.NOT_SAVED
@@ -369,7 +381,7 @@ class SessionService:
         """What to try next, from the first skill the rubric still misses. Not a turn: nothing is scored."""
         if tracked.row.mode != "practice":
             raise SessionError("Hints are only available in practice mode.")
-        missing = [s for s in tracked.play.score().skills if s.status is SkillStatus.MISSED]
+        missing = [s for s in tracked.session.score().skills if s.status is SkillStatus.MISSED]
         if not missing:
             return "You have shown every skill this scenario looks for. Bring the conversation to a good close."
         skill = next(s for s in tracked.scenario.rubric.skills if s.name == missing[0].name)
@@ -401,21 +413,28 @@ class SessionService:
 
     async def _abandon(self, tracked: _Tracked) -> Score:
         if not await self._ready(tracked):
-            raise StoreError("the session could not be reloaded from the database")
-        if tracked.play.ended:
-            return tracked.play.score()
-        tracked.play.abandon()
-        score = tracked.play.score()
+            if self._by_channel.get(tracked.channel) is not tracked:
+                raise SessionError("This role-play could not go on, so it has been closed without a score.")
+            raise StoreError("the session could not be reloaded from the database") from tracked.store_error
+        if tracked.session.ended:
+            return tracked.session.score()
+        tracked.session.abandon()
+        score = tracked.session.score()
         try:
-            items, finish = await self._closing(tracked, score)
-            await self.store.finish_session(tracked.row.id, finish.outcome, finish.score, finish.skills, items, finish.record)
+            await self._finish(tracked, score)
         except StoreError:
             await self._rebuild(tracked)  # still in progress in the store
             raise
-        self._kick(items)
-        log.info("session %d ended: %s %d", tracked.row.id, score.outcome.value, score.total)
-        self._forget(tracked)
         return score
+
+    async def _finish(self, tracked: _Tracked, score: Score) -> None:
+        """Close a session in the store with its score and what that sends (feedback,
+        recognition), then send it and forget the session."""
+        items, finish = await self._closing(tracked, score)
+        await self.store.finish_session(tracked.row.id, finish.outcome, finish.score, finish.skills, items, finish.record)
+        self._kick(items)
+        log.info("session %d ended: %s %d", tracked.row.id, finish.outcome, finish.score)
+        self._forget(tracked)
 
     async def _closing(self, tracked: _Tracked, score: Score) -> tuple[list[NewItem], Finish]:
         """Feedback in the session's channel and the buttons taken off, with what recognition
@@ -426,15 +445,17 @@ class SessionService:
             self._item(f"{sid}:feedback", tracked.channel, sid, messages.feedback(tracked.scenario, score, row.trainee, row.trainee_id, mention)),
             self._item(f"{sid}:controls-off", tracked.channel, sid, messages.controls_off(f"{sid}:briefing")),
         ]
-        recognised, record = await self.recognition.at_finish(row, tracked.scenario, tracked.play, score, tracked.channel)
+        recognised, record = await self.recognition.at_finish(row, tracked.scenario, tracked.session, score, tracked.channel)
         return items + recognised, _finish_of(score, record)
 
     # -- idle sessions --
     async def tick(self) -> None:
         """Nudge quiet trainees, end sessions left idle; retry what failed. One failure stops nothing."""
-        if not self._restored and self.transport.keeps_history:
-            with contextlib.suppress(TrainerError):
+        if not self._restored and self.transport.keeps_history and self._hearing:
+            try:
                 await self.on_connected()
+            except TrainerError as exc:
+                log.warning("sessions could not be reloaded yet (%s); trying again at the next check", exc)
         now = self._clock()
         for tracked in list(self._by_channel.values()):
             try:
@@ -443,28 +464,42 @@ class SessionService:
                 log.exception("idle check of session %d failed", tracked.row.id)
 
     async def _check_idle(self, tracked: _Tracked, now: float) -> None:
+        if not self._hearing or tracked.behind or tracked.broken:
+            # The trainee may have written lines the bot has not heard (or saved) yet: quiet
+            # is judged once it has caught up, never from a gap in what it could hear.
+            return
         idle = tracked.scenario.idle
         nudge_after = idle.after_seconds if idle else self.settings.idle_nudge_seconds
         abandon_after = idle.abandon_after_seconds if idle else self.settings.idle_abandon_seconds
         quiet = now - tracked.last_activity
         if quiet >= abandon_after:
             async with tracked.lock:
-                if self._by_channel.get(tracked.channel) is tracked and not tracked.play.ended:
+                if self._by_channel.get(tracked.channel) is tracked and not tracked.session.ended:
                     await self._abandon(tracked)
-        elif quiet >= nudge_after and not tracked.nudged and not tracked.broken:
-            line = tracked.play.idle_line()
+        elif quiet >= nudge_after and not tracked.nudged:
+            line = tracked.session.idle_line()
             await self.store.enqueue([self._item(
-                f"{tracked.row.id}:nudge:{len(tracked.play.turns)}", tracked.channel, tracked.row.id,
-                messages.resident_line(tracked.scenario, line, tracked.play.mood, messages.NUDGE),
+                f"{tracked.row.id}:nudge:{len(tracked.session.turns)}", tracked.channel, tracked.row.id,
+                messages.resident_line(tracked.scenario, line, tracked.session.mood, messages.NUDGE),
             )])
             tracked.nudged = True
             self.outbox.kick(tracked.channel)
 
     # -- restart and reconnection --
+    def on_disconnected(self) -> None:
+        """The connection to the chat dropped: until `on_connected`, nothing trainees write is
+        heard, so no session is judged idle, and each must catch up before it plays a live line."""
+        self._hearing = False
+        for tracked in self._by_channel.values():
+            _mark_behind(tracked)
+
     async def on_connected(self) -> None:
         """After every (re)connection to the chat: reload sessions on the first, then catch up
         on every session's channel (lines written while the bot could not hear them) and
         resume sending."""
+        self._hearing = True
+        for tracked in self._by_channel.values():
+            _mark_behind(tracked)  # before any await: a live line heard now waits for the gap's lines
         if not self._restored:
             await self._restore()
             self._restored = True
@@ -476,68 +511,79 @@ class SessionService:
             self._fall_behind(tracked, now=True)
 
     async def _restore(self) -> None:
+        # First what a process that died may have posted without recording it: checked against
+        # the channels' history before anything restored here (a catch-up, a closing) sends more.
+        await self.outbox.recover()
         for row in await self.store.list_sessions(status="active"):
             if row.thread_id is None or row.thread_id in self._by_channel:
                 continue  # terminal sessions continue with `trainer play --resume`
             await self._restore_one(row)
         for row in await self.store.feedback_owed():
             await self._owe_feedback(row)
-        await self.outbox.recover()
+
+    async def _load(self, row: SessionRow) -> tuple[Scenario, ScenarioMachine, Session]:
+        scenario = self.scenarios.get(row.scenario_id)
+        machine = self.scenarios.machine(scenario)
+        return scenario, machine, await self._replay(row, scenario, machine)
 
     async def _restore_one(self, row: SessionRow) -> None:
         try:
-            scenario = self.scenarios.get(row.scenario_id)
-            machine = self.scenarios.machine(scenario)
-            play = await self._replay(row, scenario, machine)
+            scenario, machine, session = await self._load(row)
         except StoreError:
             raise
-        except TrainerError as exc:
-            # It cannot go on: close it and tell the trainee, rather than ignore them for ever.
-            log.warning("session %d cannot be restored, closing it: %s", row.id, exc)
-            assert row.thread_id is not None
-            await self.store.close_unrestorable(row.id, [self._item(
-                f"{row.id}:unrestorable", row.thread_id, row.id, messages.notice(NOTICES["unrestorable"])
-            )])
-            self.outbox.kick(row.thread_id)
+        except Exception as exc:
+            # It cannot go on (a TrainerError: its scenario changed), or replaying it hit a bug:
+            # either way close it and tell the trainee, rather than ignore them for ever, and
+            # go on with the other sessions.
+            if not isinstance(exc, TrainerError):
+                log.exception("session %d could not be replayed", row.id)
+            await self._close_unrestorable(row, exc)
             return
         if row.thread_id in self._by_channel:  # started in this process while it was being read
-            play.abandon()
+            session.abandon()
             return
-        tracked = self._track(row, play, scenario, machine)
-        # Lines saved by a version of the trainer without an outbox, never marked as delivered.
-        legacy = await self.store.resident_lines_without_outbox(row.id)
-        if legacy:
-            await self.store.enqueue([
-                self._item(f"{row.id}:opening" if line.seq == 0 else f"{row.id}:turn:{line.seq}", tracked.channel, row.id,
-                           messages.resident_line(scenario, line.text, line.mood, messages.OPENING if line.seq == 0 else messages.RESIDENT))
-                for line in legacy
-            ])
-        if play.ended:
-            # Saved by an older version: the last turn was saved, the process died before the session was closed.
-            async with tracked.lock:
-                score = play.score()
-                items, finish = await self._closing(tracked, score)
-                await self.store.finish_session(row.id, finish.outcome, finish.score, finish.skills, items, finish.record)
-                self._forget(tracked)
+        # Behind until it has caught up: lines written while the bot was away come before any live one.
+        tracked = self._new_tracked(row, session, scenario, machine, behind=True)
+        try:
+            # Lines saved by a version of the trainer without an outbox, never marked as delivered.
+            legacy = await self.store.resident_lines_without_outbox(row.id)
+            if legacy:
+                await self.store.enqueue([
+                    self._item(f"{row.id}:opening" if line.seq == 0 else f"{row.id}:turn:{line.seq}", tracked.channel, row.id,
+                               messages.resident_line(scenario, line.text, line.mood, messages.OPENING if line.seq == 0 else messages.RESIDENT))
+                    for line in legacy
+                ])
+                await self.outbox.recover([tracked.channel])  # the older version may have posted them: check first
+            if session.ended:
+                # Saved by an older version: the last turn was saved, the process died before the session was closed.
+                await self._finish(tracked, session.score())
+                return
+        except BaseException:
+            session.abandon()  # not tracked: the next restore tries it again from the start
+            raise
+        # Tracked only now: a restore that failed above is tried again whole.
+        self._register(tracked)
         log.info("session %d restored in channel %d", row.id, tracked.channel)
 
     async def _owe_feedback(self, row: SessionRow) -> None:
         """An older version ended the session and died before posting its feedback."""
         try:
-            scenario = self.scenarios.get(row.scenario_id)
-            machine = self.scenarios.machine(scenario)
-            play = await self._replay(row, scenario, machine)
+            scenario, machine, session = await self._load(row)
         except StoreError:
             raise
-        except TrainerError as exc:
-            log.warning("the feedback of session %d cannot be rebuilt: %s", row.id, exc)
+        except Exception as exc:
+            if not isinstance(exc, TrainerError):
+                log.exception("the feedback of session %d could not be rebuilt", row.id)
+            else:
+                log.warning("the feedback of session %d cannot be rebuilt: %s", row.id, exc)
             return
-        play.abandon()  # leaves the machine; a no-op for the outcome when the replay reached an ending
-        tracked = _Tracked(row, play, scenario, machine, row.thread_id or row.id, LineLimiter(0, 1), self._clock())
-        items, finish = await self._closing(tracked, play.score())
+        session.abandon()  # leaves the machine; a no-op for the outcome when the replay reached an ending
+        tracked = self._new_tracked(row, session, scenario, machine)
+        items, finish = await self._closing(tracked, session.score())
         # Finished again with the same result: what recognition keeps is saved with what it sends.
         await self.store.finish_session(row.id, finish.outcome, finish.score, finish.skills, items, finish.record)
-        self._kick(items)
+        # It may have been posted without being recorded: the channels' history is checked first.
+        await self.outbox.recover({item.channel_id for item in items})
 
     async def resume(self, session_id: int, scenario: Scenario) -> Started:
         """Take up an interrupted terminal session again (nothing is sent yet: see `deliver_pending`)."""
@@ -547,9 +593,9 @@ class SessionService:
         if row.status != "active":
             raise SessionError(f"session {session_id} has ended ({row.outcome}, score {row.score}); nothing to resume")
         machine = self.scenarios.machine(scenario)
-        play = await self._replay(row, scenario, machine)
-        self._track(row, play, scenario, machine)
-        return Started(row, play)
+        session = await self._replay(row, scenario, machine)
+        self._track(row, session, scenario, machine)
+        return Started(row, session)
 
     async def deliver_pending(self, session_id: int) -> Session:
         """Send what a resumed session had queued but not sent; close it if it had reached its
@@ -557,21 +603,16 @@ class SessionService:
         tracked = self._tracked_session(session_id)
         await self.outbox.recover([tracked.channel])
         await self.outbox.drain(tracked.channel)
-        play = tracked.play
-        if play.ended:
+        session = tracked.session
+        if session.ended:
             async with tracked.lock:
-                score = play.score()
-                items, finish = await self._closing(tracked, score)
-                await self.store.finish_session(tracked.row.id, finish.outcome, finish.score, finish.skills, items, finish.record)
-                self._kick(items)
-                self._forget(tracked)
+                await self._finish(tracked, session.score())
             await self.outbox.drain(tracked.channel)
-        return play
+        return session
 
     # -- catching up --
     def _fall_behind(self, tracked: _Tracked, now: bool = False) -> None:
-        tracked.behind = True
-        tracked.catch_ups_asked += 1
+        _mark_behind(tracked)
         if now:
             tracked.retry_at = 0.0
         self._catch_up_soon(tracked)
@@ -592,30 +633,44 @@ class SessionService:
         asked = tracked.catch_ups_asked
         try:
             if not await self._ready(tracked):
-                raise StoreError("the session could not be reloaded")
+                if self._by_channel.get(tracked.channel) is not tracked:
+                    return True  # closed: it could not go on
+                raise StoreError("the session could not be reloaded") from tracked.store_error
             seen = await self.store.seen_messages(tracked.row.id)
+            tracked.handled |= seen
             played = 0
             async for posted in self.transport.history(tracked.channel):
-                if tracked.play.ended:
+                if tracked.session.ended:
                     break
                 if posted.mine or posted.author_id != tracked.row.trainee_id or posted.id in seen:
                     continue
                 result = await self._play(tracked, posted.text, posted.id, posted.written_at)
                 if result is LineResult.NOT_SAVED:
-                    raise StoreError("a line could not be saved")
+                    raise StoreError("a line could not be saved") from tracked.store_error
                 played += result is LineResult.PLAYED
-        except (StoreError, DeliveryError) as exc:
-            tracked.behind = True
-            tracked.retry_at = self._clock() + tracked.retry_delay
-            log.warning("session %d: catching up failed (%s); again in %.0f s", tracked.row.id, exc, tracked.retry_delay)
-            tracked.retry_delay = min(tracked.retry_delay * 2, self.settings.catch_up_max_retry_seconds)
-            return False
+        except DeliveryError as exc:
+            if not exc.permanent:
+                return self._catch_up_failed(tracked, exc)
+            # The channel is gone, or may not be read: no retry can help. Lines it may hold
+            # stay unplayed; the session is left to idle handling (which ends it in time).
+            log.warning("session %d: its channel cannot be read (%s); not catching up on it", tracked.row.id, exc)
+            tracked.behind = False
+            return True
+        except StoreError as exc:
+            return self._catch_up_failed(tracked, exc)
         # Another reconnection while this ran may have brought lines its history did not show.
         tracked.behind = tracked.catch_ups_asked != asked
         tracked.retry_delay = self.settings.first_retry_seconds
         if played:
             log.info("session %d: caught up on %d line(s)", tracked.row.id, played)
         return True
+
+    def _catch_up_failed(self, tracked: _Tracked, exc: TrainerError) -> bool:
+        tracked.behind = True
+        tracked.retry_at = self._clock() + tracked.retry_delay
+        log.warning("session %d: catching up failed (%s); again in %.0f s", tracked.row.id, exc, tracked.retry_delay)
+        tracked.retry_delay = min(tracked.retry_delay * 2, self.settings.catch_up_max_retry_seconds)
+        return False
 
     # -- rebuilding a session from the store --
     async def _ready(self, tracked: _Tracked) -> bool:
@@ -624,26 +679,45 @@ class SessionService:
         return not tracked.broken
 
     async def _rebuild(self, tracked: _Tracked) -> None:
-        tracked.play.abandon()  # leaves the shared machine
+        tracked.session.abandon()  # leaves the shared machine
         try:
-            tracked.play = await self._replay(tracked.row, tracked.scenario, tracked.machine)
+            tracked.session = await self._replay(tracked.row, tracked.scenario, tracked.machine)
             tracked.broken = False
-        except TrainerError as exc:
+        except StoreError as exc:
             log.warning("session %d could not be reloaded yet: %s", tracked.row.id, exc)
+            tracked.broken, tracked.store_error = True, exc
+        except TrainerError as exc:
+            # The store has it, but replaying it no longer leads where it led: no retry can
+            # help, so it is closed like a session that cannot be restored (once that is saved).
             tracked.broken = True
+            try:
+                await self._close_unrestorable(tracked.row, exc)
+            except StoreError as error:
+                log.warning("session %d cannot go on, and could not be closed yet: %s", tracked.row.id, error)
+                return
+            self._forget(tracked)
+
+    async def _close_unrestorable(self, row: SessionRow, exc: Exception) -> None:
+        """Close a session that cannot go on and tell the trainee, rather than ignore them for ever."""
+        log.warning("session %d cannot go on, closing it without a score: %s", row.id, exc)
+        channel = row.thread_id if row.thread_id is not None else row.id
+        await self.store.close_unrestorable(row.id, [self._item(
+            f"{row.id}:unrestorable", channel, row.id, messages.notice(NOTICES["unrestorable"])
+        )])
+        self.outbox.kick(channel)
 
     async def _replay(self, row: SessionRow, scenario: Scenario, machine: ScenarioMachine | None) -> Session:
         if row.scenario_id != scenario.id:
             raise SessionError(f"session {row.id} is a '{row.scenario_id}' session, not '{scenario.id}'")
         changed = row.scenario_digest != scenario.digest
-        play = Session.start(scenario, machine, seed=row.seed, persona=row.persona)
+        session = Session.start(scenario, machine, seed=row.seed, persona=row.persona)
         try:
             for stored in (r for r in await self.store.turns(row.id) if r.speaker == "trainee"):
                 missing = stored.state not in scenario.states
-                if missing or play.ended:
+                if missing or session.ended:
                     why = f"state '{stored.state}' no longer exists" if missing else f"the scene now ends before turn {stored.seq}"
                     raise SessionError(f"cannot resume session {row.id}: {scenario.path} changed since it started and {why}")
-                turn = play.step(stored.text, _stored_detection(stored))
+                turn = session.step(stored.text, _stored_detection(stored))
                 if (turn.state_after, turn.mood_after) != (stored.state, stored.mood):
                     cause = f"{scenario.path} changed since it started, and " if changed else ""
                     raise SessionError(
@@ -651,30 +725,46 @@ class SessionService:
                         f"'{turn.state_after}' (mood {turn.mood_after}) instead of '{stored.state}' (mood {stored.mood})"
                     )
         except BaseException:
-            play.abandon()
+            session.abandon()
             raise
-        return play
+        return session
 
     # -- plumbing --
-    def _track(self, row: SessionRow, play: Session, scenario: Scenario, machine: ScenarioMachine) -> _Tracked:
+    def _track(self, row: SessionRow, session: Session, scenario: Scenario, machine: ScenarioMachine) -> _Tracked:
+        return self._register(self._new_tracked(row, session, scenario, machine))
+
+    def _new_tracked(self, row: SessionRow, session: Session, scenario: Scenario, machine: ScenarioMachine, *, behind: bool = False) -> _Tracked:
         tracked = _Tracked(
-            row=row, play=play, scenario=scenario, machine=machine,
+            row=row, session=session, scenario=scenario, machine=machine,
             channel=row.thread_id if row.thread_id is not None else row.id,
             limiter=LineLimiter(self.settings.lines_per_minute, self.settings.line_burst),
             last_activity=self._clock(), retry_delay=self.settings.first_retry_seconds,
         )
+        if behind:
+            _mark_behind(tracked)
+        return tracked
+
+    def _register(self, tracked: _Tracked) -> _Tracked:
+        row = tracked.row
         self._by_channel[tracked.channel] = tracked
+        self._by_session[row.id] = tracked
+        if row.trainee_id is not None:
+            self._by_trainee[(row.guild_id, row.trainee_id)] = tracked
         return tracked
 
     def _forget(self, tracked: _Tracked) -> None:
         if self._by_channel.get(tracked.channel) is tracked:
             del self._by_channel[tracked.channel]
+        if self._by_session.get(tracked.row.id) is tracked:
+            del self._by_session[tracked.row.id]
+        if tracked.row.trainee_id is not None and self._by_trainee.get((tracked.row.guild_id, tracked.row.trainee_id)) is tracked:
+            del self._by_trainee[(tracked.row.guild_id, tracked.row.trainee_id)]
 
     def _tracked_session(self, session_id: int) -> _Tracked:
-        for tracked in self._by_channel.values():
-            if tracked.row.id == session_id:
-                return tracked
-        raise SessionError(f"session {session_id} is not in progress here")
+        tracked = self._by_session.get(session_id)
+        if tracked is None:
+            raise SessionError(f"session {session_id} is not in progress here")
+        return tracked
 
     def _item(self, key: str, channel_id: int, session_id: int | None, message: Message) -> NewItem:
         return NewItem(key=key, transport=self.transport.name, channel_id=channel_id, kind=message.kind,
@@ -695,8 +785,20 @@ class SessionService:
             await asyncio.wait(self._tasks)
         await self.outbox.close()
         for tracked in self._by_channel.values():
-            tracked.play.abandon()  # only leaves the shared machine; nothing is written
+            tracked.session.abandon()  # only leaves the shared machine; nothing is written
         self._by_channel.clear()
+        self._by_session.clear()
+        self._by_trainee.clear()
+
+
+def _mark_behind(tracked: _Tracked) -> None:
+    """Lines may be missing: catch up on the channel's history before playing a live one."""
+    tracked.behind = True
+    tracked.catch_ups_asked += 1
+
+
+def _already_playing(row: SessionRow) -> AlreadyPlaying:
+    return AlreadyPlaying(row.trainee, row.id, row.thread_id)
 
 
 def _storable(text: str) -> str:

@@ -37,6 +37,11 @@ class Transport(Protocol):
     def history(self, channel_id: int, after: str | None = None) -> AsyncIterator[Posted]:
         """Messages in a channel after the one with id `after` (from its start when None), oldest first."""
 
+    def id_since(self, written_at: float) -> str | None:
+        """An id to read a channel's history `after` so that the read starts at about this
+        time (seconds since the epoch), where the platform's ids follow time (Discord's do);
+        None where they do not (a read then starts at the channel's beginning)."""
+
     def fingerprint(self, message: Message) -> str:
         """What identifies this message among the trainer's own posts in a channel's history."""
 

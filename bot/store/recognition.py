@@ -4,6 +4,7 @@ the SQL stays in bot/store/ and the class keeps one writing connection)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -26,7 +27,7 @@ from bot.store.rows import (
 )
 
 if TYPE_CHECKING:
-    from bot.store.store import _Transaction
+    from bot.store.store import _GroupCommit, _Transaction
 
 
 def _now() -> str:
@@ -66,27 +67,28 @@ def _member(row: Any) -> MemberRow:
     return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
 
 
-async def write_record(tx: _Transaction, session_id: int, record: SessionRecord) -> None:
-    """A session's recognition facts, badges and nominations, in the transaction that ends it."""
-    await tx.execute(
+def write_record(db: sqlite3.Connection, session_id: int, record: SessionRecord) -> None:
+    """A session's recognition facts, badges and nominations, in the transaction that ends it
+    (on the database's thread, inside the store's group commit)."""
+    db.execute(
         "INSERT INTO session_results (session_id, clean, gamed, penalties, critical, start_mood, peak_mood, end_mood)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO NOTHING",
         (session_id, int(record.clean), int(record.gamed), record.penalties, int(record.critical),
          record.start_mood, record.peak_mood, record.end_mood),
     )
-    await tx.executemany(
+    db.executemany(
         "INSERT INTO session_behaviours (session_id, behaviour, turn, quote) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(session_id, shown.behaviour, shown.turn, shown.quote) for shown in record.shown],
     )
-    member = await tx.one("SELECT member_id FROM sessions WHERE id = ?", (session_id,))
+    member = db.execute("SELECT member_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
     if member is None or member[0] is None:
         return
     stamp = _now()
-    await tx.executemany(
+    db.executemany(
         "INSERT INTO badges (member_id, badge, session_id, awarded_at) VALUES (?, ?, ?, ?) ON CONFLICT (member_id, badge) DO NOTHING",
         [(member[0], badge, earned_by, stamp) for badge, earned_by in record.badges],
     )
-    await tx.executemany(
+    db.executemany(
         "INSERT INTO nominations (session_id, member_id, turn, line, why, status, decided_at, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, turn) DO NOTHING",
         [(session_id, member[0], n.turn, n.line, n.why, "approved" if n.approved else "pending", stamp if n.approved else None, stamp)
@@ -95,9 +97,12 @@ async def write_record(tx: _Transaction, session_id: int, record: SessionRecord)
 
 
 class RecognitionQueries:
-    """Mixed into Store; uses its `_write`, `_one` and `_all`."""
+    """Mixed into Store; uses its `_write`, `_group` (writes that queue outbox items share the
+    session path's group commit), `_one` and `_all`."""
 
     if TYPE_CHECKING:
+        _group: _GroupCommit
+
         def _write(self) -> _Transaction: ...
         async def _one(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> Any: ...
         async def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Any]: ...
@@ -222,28 +227,31 @@ class RecognitionQueries:
         moment = datetime.now(timezone.utc)
         stamp = moment.isoformat(timespec="seconds")
         day_ago = (moment - timedelta(days=1)).isoformat(timespec="seconds")
-        async with self._write() as tx:
-            given = await tx.all(
+        def write(db: sqlite3.Connection) -> KudosOutcome:
+            given = db.execute(
                 "SELECT created_at FROM kudos WHERE from_member_id = ? AND created_at > ? ORDER BY created_at", (giver, day_ago)
-            )
+            ).fetchall()
             if len(given) >= per_day:
                 oldest = datetime.fromisoformat(given[len(given) - per_day][0])
                 return KudosOutcome(False, refused="daily_limit", next_at=(oldest + timedelta(days=1)).isoformat(timespec="seconds"))
-            last = await tx.one(
+            last = db.execute(
                 "SELECT MAX(created_at) FROM kudos WHERE from_member_id = ? AND to_member_id = ?", (giver, receiver)
-            )
+            ).fetchone()
             if last is not None and last[0] is not None and pair_cooldown_seconds > 0:
                 free_at = datetime.fromisoformat(last[0]) + timedelta(seconds=pair_cooldown_seconds)
                 if free_at > moment:
                     return KudosOutcome(False, refused="pair_cooldown", next_at=free_at.isoformat(timespec="seconds"))
-            cursor = await tx.execute(
+            cursor = db.execute(
                 "INSERT INTO kudos (guild_id, from_member_id, to_member_id, skill, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (guild_id, giver, receiver, skill, reason, stamp),
             )
             kudos_id = cursor.lastrowid
             assert kudos_id is not None
-            await _enqueue(tx, items(kudos_id) if items is not None else ())
-        return KudosOutcome(True, kudos_id=kudos_id)
+            _enqueue(db, items(kudos_id) if items is not None else (), stamp)
+            return KudosOutcome(True, kudos_id=kudos_id)
+
+        outcome: KudosOutcome = await self._group.write(write)
+        return outcome
 
     async def kudos_among(self, member_ids: Iterable[int], *, since: str | None = None) -> list[KudosRow]:
         """Kudos these members received."""
@@ -278,16 +286,20 @@ class RecognitionQueries:
         """Approve (queueing its posts) or dismiss a pending nomination; False when it was already decided."""
         from bot.store.store import _enqueue
 
-        async with self._write() as tx:
-            cursor = await tx.execute(
+        stamp, queued = _now(), tuple(items)
+
+        def write(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
                 "UPDATE nominations SET status = ?, decided_by = ?, decided_at = ? WHERE session_id = ? AND turn = ? AND status = 'pending'",
-                ("approved" if approved else "dismissed", by_member, _now(), session_id, turn),
+                ("approved" if approved else "dismissed", by_member, stamp, session_id, turn),
             )
             if cursor.rowcount != 1:
                 return False
             if approved:
-                await _enqueue(tx, items)
-        return True
+                _enqueue(db, queued, stamp)
+            return True
+
+        return bool(await self._group.write(write))
 
     # -- assignments --
     async def create_assignment(self, cohort_id: int, scenario_id: str, due_at: str, pass_mark: int, created_by: int | None) -> AssignmentRow:

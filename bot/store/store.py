@@ -9,7 +9,7 @@ queue behind a write that waits for another process's lock.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import contextlib
 import json
 import sqlite3
 import time
@@ -23,7 +23,8 @@ from typing import Any
 import aiosqlite
 import platformdirs
 
-from bot.errors import StoreBusy, StoreError, StoreFull
+from bot.background import spawn
+from bot.errors import AlreadyExists, StoreBusy, StoreError, StoreFull
 from bot.store.recognition import RecognitionQueries, write_record
 from bot.store.rows import (
     CohortRow,
@@ -77,6 +78,7 @@ class Store(RecognitionQueries):
         # its idle loop, commands): transactions on it must take turns.
         self._write_lock = asyncio.Lock()
         self._outage = _Outage(busy_timeout)
+        self._group = _GroupCommit(db, self._write_lock, path, self._outage)
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> _Opener:
@@ -85,7 +87,12 @@ class Store(RecognitionQueries):
         long a write waits for another process's lock before it fails with StoreBusy."""
         return _Opener(Path(path), create, busy_timeout)
 
+    async def flush(self) -> None:
+        """Commit now what waits for the next transaction (delivery marks waiting for a turn to ride with)."""
+        await self._group.flush()
+
     async def close(self) -> None:
+        await self._group.flush()  # what is still queued (delivery marks, mostly) is committed first
         for connection in (self._reader, self._db):
             try:
                 await connection.close()
@@ -97,10 +104,12 @@ class Store(RecognitionQueries):
         self, new: NewSession, opening: str, items: Callable[[int], Iterable[NewItem]] | None = None
     ) -> SessionRow:
         """Create a session, record the resident's opening line with it and queue what the
-        new session sends (`items`, given the new session's id), atomically."""
+        new session sends (`items`, given the new session's id), atomically. `items` runs on
+        the database's thread, inside the transaction: it must only build values."""
         started = now()
-        async with self._write() as tx:
-            cursor = await tx.execute(
+
+        def write(db: sqlite3.Connection) -> Any:
+            cursor = db.execute(
                 "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
                 " guild_id, channel_id, thread_id, trainee_id, member_id, persona, started_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -109,10 +118,11 @@ class Store(RecognitionQueries):
             )
             session_id = cursor.lastrowid
             assert session_id is not None
-            await _insert_turn(tx, TurnRow(session_id, 0, "resident", opening, (), new.mood, new.state), started)
-            await _enqueue(tx, items(session_id) if items is not None else ())
-            row = await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        return _session(row)
+            _insert_turns(db, (TurnRow(session_id, 0, "resident", opening, (), new.mood, new.state),), started)
+            _enqueue(db, items(session_id) if items is not None else (), started)
+            return db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+
+        return _session(await self._group.write(write))
 
     async def record_turn(
         self, trainee: TurnRow, resident: TurnRow, items: Iterable[NewItem] = (), finish: Finish | None = None
@@ -120,24 +130,27 @@ class Store(RecognitionQueries):
         """Save a trainee line, the reply it got, the session's progress and what it sends, in
         one transaction; with `finish`, the session ends in the same transaction.
 
-        Returns False (and changes nothing) when the trainee line's source message was already recorded.
+        Returns False (and changes nothing) when the trainee line's source message was already
+        recorded, or seen and set aside. One trip to the database's thread, whose commit is
+        shared with every other write ready at the same time (see `_GroupCommit`).
         """
         stamp = now()
-        async with self._write() as tx:
-            if trainee.source_message_id is not None and await tx.one(
-                "SELECT 1 FROM turns WHERE source_message_id = ?", (trainee.source_message_id,)
-            ):
+        queued = tuple(items)
+
+        def write(db: sqlite3.Connection) -> bool:
+            if trainee.source_message_id is not None and _seen(db, trainee.source_message_id):
                 return False
-            await _insert_turn(tx, trainee, stamp)
-            await _insert_turn(tx, resident, stamp)
-            await tx.execute(
+            _insert_turns(db, (trainee, resident), stamp)
+            db.execute(
                 "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
                 (resident.state, resident.mood, trainee.seq, trainee.session_id),
             )
             if finish is not None:
-                await _finish(tx, trainee.session_id, finish)
-            await _enqueue(tx, items)
-        return True
+                _finish(db, trainee.session_id, finish, stamp)
+            _enqueue(db, queued, stamp)
+            return True
+
+        return bool(await self._group.write(write))
 
     async def finish_session(
         self, session_id: int, outcome: str, score: int, skills: tuple[SkillEvidenceRow, ...] = (), items: Iterable[NewItem] = (),
@@ -145,18 +158,26 @@ class Store(RecognitionQueries):
     ) -> None:
         """Mark a session ended with its result, per-skill evidence and what recognition keeps of
         it, and queue what it sends (idempotent)."""
-        async with self._write() as tx:
-            await _finish(tx, session_id, Finish(outcome, score, skills, record))
-            await _enqueue(tx, items)
+        stamp, queued = now(), tuple(items)
+
+        def write(db: sqlite3.Connection) -> None:
+            _finish(db, session_id, Finish(outcome, score, skills, record), stamp)
+            _enqueue(db, queued, stamp)
+
+        await self._group.write(write)
 
     async def close_unrestorable(self, session_id: int, items: Iterable[NewItem] = ()) -> None:
         """End a session that cannot go on (its scenario changed or is gone): abandoned, without a score."""
-        async with self._write() as tx:
-            await tx.execute(
+        stamp, queued = now(), tuple(items)
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
                 "UPDATE sessions SET status = 'ended', outcome = 'abandoned', ended_at = COALESCE(ended_at, ?) WHERE id = ?",
-                (now(), session_id),
+                (stamp, session_id),
             )
-            await _enqueue(tx, items)
+            _enqueue(db, queued, stamp)
+
+        await self._group.write(write)
 
     async def active_session_of(self, guild_id: int, trainee_id: int) -> SessionRow | None:
         row = await self._one(
@@ -174,8 +195,8 @@ class Store(RecognitionQueries):
     # -- the outbox --
     async def enqueue(self, items: Iterable[NewItem]) -> None:
         """Queue messages to send; an item whose key is already queued is left as it is."""
-        async with self._write() as tx:
-            await _enqueue(tx, items)
+        stamp, queued = now(), tuple(items)
+        await self._group.write(lambda db: _enqueue(db, queued, stamp))
 
     async def pending_items(self, transport: str, channel_id: int) -> list[OutboxItem]:
         """What is still to be sent to one channel, in the order it was queued."""
@@ -196,24 +217,28 @@ class Store(RecognitionQueries):
     async def outbox(self, session_id: int) -> list[OutboxItem]:
         return [_item(row) for row in await self._all("SELECT * FROM outbox WHERE session_id = ? ORDER BY id", (session_id,))]
 
-    async def delivered_items(self, transport: str, channel_id: int, limit: int = 20) -> list[OutboxItem]:
-        """The newest items that reached a channel, newest first."""
+    async def delivered_items(self, transport: str, channel_id: int, limit: int = 20, *, before: int | None = None) -> list[OutboxItem]:
+        """The newest items that reached a channel (queued before item `before`), newest first."""
         return [_item(row) for row in await self._all(
-            "SELECT * FROM outbox WHERE transport = ? AND channel_id = ? AND status = 'delivered' ORDER BY id DESC LIMIT ?",
-            (transport, channel_id, limit),
+            "SELECT * FROM outbox WHERE transport = ? AND channel_id = ? AND status = 'delivered' AND id < ? ORDER BY id DESC LIMIT ?",
+            (transport, channel_id, before if before is not None else 2**63 - 1, limit),
         )]
 
     async def mark_delivered(self, item_id: int, message_id: str) -> None:
-        """Record the chat message that carried an item, so it is never sent again."""
-        async with self._write() as tx:
-            await tx.execute(
-                "UPDATE outbox SET status = 'delivered', message_id = ?, delivered_at = ? WHERE id = ?",
-                (message_id, now(), item_id),
-            )
+        """Record the chat message that carried an item, so it is never sent again; returns once committed."""
+        await self._group.mark(item_id, message_id, now(), soon=False)
+
+    def mark_delivered_soon(self, item_id: int, message_id: str) -> asyncio.Future[None]:
+        """The same, folded into the next transaction (the next turn's, usually) instead of a
+        commit of its own; done once committed, or failed with a StoreError. Until then the
+        item still reads as pending: the caller must not send it again meanwhile (after a
+        crash, the outbox finds it in the channel's history instead)."""
+        return self._group.mark(item_id, message_id, now(), soon=True)
 
     async def mark_undeliverable(self, item_id: int, reason: str) -> None:
-        async with self._write() as tx:
-            await tx.execute("UPDATE outbox SET status = 'undeliverable', error = ? WHERE id = ?", (reason[:500], item_id))
+        await self._group.write(
+            lambda db: db.execute("UPDATE outbox SET status = 'undeliverable', error = ? WHERE id = ?", (reason[:500], item_id))
+        )
 
     async def resident_lines_without_outbox(self, session_id: int) -> list[TurnRow]:
         """Resident lines saved by a version of the trainer without an outbox and never marked
@@ -227,15 +252,23 @@ class Store(RecognitionQueries):
         )]
 
     # -- messages a session saw --
-    async def ignore_message(self, message_id: str, session_id: int, reason: str, items: Iterable[NewItem] = ()) -> None:
-        """Remember a chat message that was seen but not played (and queue what that sends)."""
-        async with self._write() as tx:
-            await tx.execute(
+    async def ignore_message(self, message_id: str, session_id: int, reason: str, items: Iterable[NewItem] = ()) -> bool:
+        """Remember a chat message that was seen but not played (and queue what that sends).
+        False, and nothing queued, when the message was already played or set aside."""
+        stamp, queued = now(), tuple(items)
+
+        def write(db: sqlite3.Connection) -> bool:
+            if _seen(db, message_id):
+                return False
+            db.execute(
                 "INSERT INTO ignored_messages (message_id, session_id, reason, created_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (message_id) DO NOTHING",
-                (message_id, session_id, reason, now()),
+                (message_id, session_id, reason, stamp),
             )
-            await _enqueue(tx, items)
+            _enqueue(db, queued, stamp)
+            return True
+
+        return bool(await self._group.write(write))
 
     async def seen_messages(self, session_id: int) -> set[str]:
         """The chat messages a session played or set aside."""
@@ -278,13 +311,18 @@ class Store(RecognitionQueries):
     async def create_cohort(self, name: str, *, guild_id: int = 0, channel_id: int | None = None) -> CohortRow:
         async with self._write() as tx:
             if await tx.one("SELECT 1 FROM cohorts WHERE guild_id = ? AND name = ?", (guild_id, name)):
-                raise StoreError(f"a cohort named '{name}' already exists")
+                raise AlreadyExists(f"a cohort named '{name}' already exists in this server")
             cursor = await tx.execute(
                 "INSERT INTO cohorts (guild_id, name, channel_id, created_at) VALUES (?, ?, ?, ?)",
                 (guild_id, name, channel_id, now()),
             )
         assert cursor.lastrowid is not None
         return CohortRow(cursor.lastrowid, guild_id, name, channel_id)
+
+    async def member_of(self, *, guild_id: int, discord_id: int) -> MemberRow | None:
+        """The member with this chat id in a server, if there is one yet: a read, so it never waits for a write."""
+        row = await self._one("SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id))
+        return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"]) if row else None
 
     async def cohort(self, name: str, *, guild_id: int = 0) -> CohortRow | None:
         row = await self._one("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? AND name = ?", (guild_id, name))
@@ -426,9 +464,11 @@ class Store(RecognitionQueries):
         return _session(row) if row else None
 
     async def feedback_owed(self) -> list[SessionRow]:
-        """Discord sessions that ended, under a version without an outbox, before their feedback was posted."""
+        """Discord sessions that ended, under a version without an outbox, before their feedback
+        was posted. Not those closed without a score (they could not go on): they get none."""
         return [_session(row) for row in await self._all(
             "SELECT * FROM sessions s WHERE status = 'ended' AND thread_id IS NOT NULL AND feedback_message_id IS NULL"
+            " AND score IS NOT NULL"
             " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.session_id = s.id AND o.kind = 'feedback') ORDER BY id"
         )]
 
@@ -451,10 +491,11 @@ class Store(RecognitionQueries):
         return rows[0] if rows else None
 
     async def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        # One call to the reader's thread runs the query to its end. A cursor fetched in
-        # several steps keeps the reading connection's snapshot open in between, and every
-        # coroutine reading meanwhile would see the database as it was then, missing what was
-        # committed since (an outbox item just recorded as delivered would be sent again).
+        # One trip that runs the query to its end. A cursor read in several trips keeps its
+        # statement open between them, and while any statement of the reading connection is
+        # open, SQLite keeps that connection in one read transaction: with many coroutines
+        # reading at once it would never end, and every read would see the database as it
+        # was long ago (an outbox lane would miss what was just queued).
         try:
             return list(await self._reader.execute_fetchall(sql, args))
         except (sqlite3.Error, OverflowError, ValueError) as exc:  # (UnicodeEncodeError is a ValueError)
@@ -470,7 +511,8 @@ class Store(RecognitionQueries):
                 raise _translate(exc, f"cannot tidy {self.path}") from exc
 
     def _write(self) -> _Transaction:
-        """The one way to write: every change to the database goes through here."""
+        """A transaction of several statements awaited one by one (the writes of the session path
+        go through `self._group` instead: one trip each, commits shared). Both take the write lock."""
         return _Transaction(self._db, self._write_lock, self.path, self._outage)
 
 
@@ -505,6 +547,19 @@ class _Transaction:
 
     async def __aenter__(self) -> _Transaction:
         await self._lock.acquire()
+        try:
+            return await self._begin()
+        except BaseException as exc:
+            try:
+                if not isinstance(exc, StoreError):
+                    # Cancelled (a shutdown) while SQLite may be taking its lock on the
+                    # database's thread: undo whatever it began, after it.
+                    await asyncio.shield(self._rollback())
+            finally:
+                self._lock.release()
+            raise
+
+    async def _begin(self) -> _Transaction:
         outage = self._outage
         try:
             wait = outage.wait()
@@ -512,7 +567,6 @@ class _Transaction:
                 await self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
                 outage.waiting = wait
         except (sqlite3.Error, ValueError) as exc:
-            self._lock.release()
             raise _translate(exc, f"cannot write to {self._path}") from exc
         deadline = time.monotonic() + wait
         pause = 0.05
@@ -528,7 +582,6 @@ class _Transaction:
                     continue
                 if _is_busy(exc):
                     outage.until = time.monotonic() + outage.busy_timeout
-                self._lock.release()
                 raise _translate(exc, f"cannot write to {self._path}") from exc
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -567,6 +620,267 @@ class _Transaction:
             return list(await cursor.fetchall())
 
 
+MARK_LINGER_SECONDS = 0.05  # how long a delivery mark waits for a write to share a commit with
+MARKS = -1  # `_Group.culprit` when the delivery marks lost the transaction
+
+
+class _Write:
+    __slots__ = ("work", "future")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]) -> None:
+        self.work = work
+        self.future = future
+
+
+class _Group:
+    """What one trip to the database's thread did: the transaction's fate and each write's."""
+
+    __slots__ = ("failure", "busy", "culprit", "results", "marks_failure", "waited")
+
+    def __init__(self) -> None:
+        self.failure: BaseException | None = None  # the transaction failed: nothing of it was kept
+        self.busy = False  # ... because another process held the lock past the wait
+        self.culprit: int | None = None  # ... because this write failed so that SQLite rolled it all back
+        self.results: list[tuple[bool, Any]] = []  # per write: (committed, value or exception)
+        self.marks_failure: BaseException | None = None
+        self.waited: float | None = None  # the busy timeout the connection now has
+
+
+class _GroupCommit:
+    """Group commit for the session path's writes (turns, starts, ends, the outbox).
+
+    A write is a plain function of the sqlite3 connection, run on aiosqlite's thread for
+    that connection, so a turn's seen-check, inserts, update and queued items cost one trip
+    there instead of one per statement. Every write submitted while the previous commit is
+    in flight, or in the same pass of the event loop, shares one BEGIN IMMEDIATE and one
+    COMMIT (one fsync); each caller hears back only after that commit, so nothing is sent
+    before it is durable. Delivery marks wait up to MARK_LINGER_SECONDS for writes to ride
+    with, instead of a commit of their own.
+
+    Failures. Each write runs in a savepoint: one that fails (a constraint, a value SQLite
+    cannot hold) is rolled back and fails alone, and the others commit. One that fails so
+    that SQLite rolls back the whole transaction (a full disk) fails alone too: the others
+    run again at once, in a transaction without it. When the transaction itself cannot be
+    had or kept (the lock is held past the busy timeout, the commit fails), every write of
+    the group fails with the same StoreError and nothing of it is kept: each caller treats
+    its write as not saved, as it would alone, and tries again.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock, path: Path, outage: _Outage) -> None:
+        self._db = db
+        self._lock = lock
+        self._path = path
+        self._outage = outage
+        self._writes: list[_Write] = []
+        self._marks: dict[int, tuple[str, str]] = {}  # item id -> (message id, when)
+        self._mark_waiters: list[asyncio.Future[None]] = []
+        self._marks_due = False  # the marks go with the next group even without writes
+        self._linger: asyncio.TimerHandle | None = None
+        self._runner: asyncio.Task[Any] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def write(self, work: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        """Run `work` in the next group's transaction; the future is done once that committed."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._writes.append(_Write(work, future))
+        self._run_soon(marks=False)
+        return future
+
+    def mark(self, item_id: int, message_id: str, stamp: str, *, soon: bool) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks[item_id] = (message_id, stamp)
+        self._mark_waiters.append(future)
+        if not soon:
+            self._run_soon()
+        elif not self._running() and self._linger is None:
+            self._linger = asyncio.get_running_loop().call_later(MARK_LINGER_SECONDS, self._run_soon)
+        return future
+
+    def holding(self) -> bool:
+        """Whether something waits for the next transaction."""
+        return bool(self._writes or self._marks)
+
+    async def flush(self) -> None:
+        if self.holding():
+            self._run_soon()
+        if self._running():
+            assert self._runner is not None
+            await asyncio.wait({self._runner})
+
+    def _running(self) -> bool:
+        return self._runner is not None and not self._runner.done()
+
+    def _run_soon(self, marks: bool = True) -> None:
+        if marks:
+            self._marks_due = True
+            if self._linger is not None:
+                self._linger.cancel()
+                self._linger = None
+        if not self._running():
+            self._runner = spawn(self._run(), "store-group-commit", self._tasks)
+
+    async def _run(self) -> None:
+        await asyncio.sleep(0)  # every write ready in this pass of the event loop joins the group
+        writes: list[_Write] = []
+        waiters: list[asyncio.Future[None]] = []
+        try:
+            while self._writes or (self._marks and self._marks_due):
+                writes, self._writes = self._writes, []
+                marks, self._marks = self._marks, {}
+                waiters, self._mark_waiters = self._mark_waiters, []
+                self._marks_due = False
+                async with self._lock:
+                    group = await self._commit(writes, marks)
+                self._settle(writes, marks, waiters, group)
+                writes, waiters = [], []
+        except BaseException as exc:  # never leave a caller waiting for ever
+            error = StoreError(f"cannot write to {self._path}: {exc!r}")
+            for future in [w.future for w in writes + self._writes] + waiters + self._mark_waiters:
+                _fail(future, error, exc)
+            self._writes, self._marks, self._mark_waiters = [], {}, []
+            raise
+        if self._marks and self._linger is None:
+            self._linger = asyncio.get_running_loop().call_later(MARK_LINGER_SECONDS, self._run_soon)
+
+    async def _commit(self, writes: list[_Write], marks: dict[int, tuple[str, str]]) -> _Group:
+        wait = self._outage.wait()
+        try:
+            # aiosqlite's own queue to its thread (what backs its execute()): one trip for the group.
+            # aiosqlite has no public way to run a function there; `_execute` and `_conn` have
+            # been stable across the versions pyproject.toml allows, and every store test runs them.
+            return await self._db._execute(_commit_group, self._db._conn, writes, marks, wait, wait != self._outage.waiting)
+        except (sqlite3.Error, ValueError) as exc:  # the connection is closed
+            group = _Group()
+            group.failure = exc
+            return group
+
+    def _settle(self, writes: list[_Write], marks: dict[int, tuple[str, str]], waiters: list[asyncio.Future[None]], group: _Group) -> None:
+        doing = f"cannot write to {self._path}"
+        if group.waited is not None:
+            self._outage.waiting = group.waited
+        if group.failure is None or group.culprit is not None:
+            self._outage.until = 0.0
+        elif group.busy:
+            self._outage.until = time.monotonic() + self._outage.busy_timeout
+        failure = group.failure
+        if failure is not None and group.culprit is not None:
+            # One write (or the marks) lost the transaction: it fails, the rest go again first.
+            self._writes[:0] = [w for i, w in enumerate(writes) if i != group.culprit]
+            if group.culprit != MARKS:
+                _fail(writes[group.culprit].future, _translate(failure, doing), failure)
+                self._marks = {**marks, **self._marks}  # a newer mark of an item wins
+                self._mark_waiters[:0] = waiters
+                self._marks_due = True
+                return
+            writes, failure = [], None
+            group.marks_failure = group.failure
+        for index, write in enumerate(writes):
+            if failure is not None:
+                _fail(write.future, _translate(failure, doing), failure)
+                continue
+            committed, value = group.results[index]
+            if committed:
+                if not write.future.done():
+                    write.future.set_result(value)
+            elif isinstance(value, (sqlite3.Error, OverflowError, UnicodeEncodeError)):
+                _fail(write.future, _translate(value, doing), value)
+            else:
+                _fail(write.future, value)  # a bug, not the database: it leaves as it is
+        marks_failure = failure or group.marks_failure
+        for waiter in waiters:
+            if marks_failure is None:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                _fail(waiter, _translate(marks_failure, doing), marks_failure)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException, cause: BaseException | None = None) -> None:
+    if cause is not None and error is not cause:
+        error.__cause__ = cause
+    if not future.done():
+        future.set_exception(error)
+
+
+class _TransactionLost(Exception):
+    """SQLite rolled back the whole transaction when one write (or the marks) failed."""
+
+    def __init__(self, culprit: int, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.culprit = culprit
+        self.cause = cause
+
+
+def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int, tuple[str, str]], wait: float, set_wait: bool) -> _Group:
+    """On the database's thread: one transaction for the delivery marks and every write."""
+    group = _Group()
+    try:
+        if set_wait:
+            db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            group.waited = wait
+        _begin(db, wait)
+    except (sqlite3.Error, ValueError) as exc:
+        group.failure, group.busy = exc, _is_busy(exc)
+        return group
+    try:
+        if marks:
+            db.execute("SAVEPOINT marks")
+            try:
+                db.executemany(
+                    "UPDATE outbox SET status = 'delivered', message_id = ?, delivered_at = ? WHERE id = ?",
+                    [(message_id, stamp, item_id) for item_id, (message_id, stamp) in marks.items()],
+                )
+            except sqlite3.Error as exc:
+                _undo(db, "marks", MARKS, exc)
+                group.marks_failure = exc
+            else:
+                db.execute("RELEASE marks")
+        for index, write in enumerate(writes):
+            db.execute("SAVEPOINT write")
+            try:
+                value = write.work(db)
+            except Exception as exc:
+                _undo(db, "write", index, exc)
+                group.results.append((False, exc))
+            else:
+                db.execute("RELEASE write")
+                group.results.append((True, value))
+        db.execute("COMMIT")
+    except BaseException as exc:
+        with contextlib.suppress(sqlite3.Error, ValueError):
+            db.execute("ROLLBACK")  # SQLite may have rolled back already (a full disk does that)
+        if isinstance(exc, _TransactionLost):
+            group.culprit, exc = exc.culprit, exc.cause
+        group.failure, group.busy = exc, _is_busy(exc)
+        group.results = []
+    return group
+
+
+def _undo(db: sqlite3.Connection, savepoint: str, culprit: int, exc: BaseException) -> None:
+    """Roll one write back to its savepoint; when SQLite has already rolled back the whole
+    transaction (it does on a full disk), say which write lost it."""
+    if not db.in_transaction:
+        raise _TransactionLost(culprit, exc)
+    db.execute(f"ROLLBACK TO {savepoint}")
+    db.execute(f"RELEASE {savepoint}")
+
+
+def _begin(db: sqlite3.Connection, wait: float) -> None:
+    """BEGIN IMMEDIATE, retried while the lock stays busy (SQLite reports some busy locks at
+    once, without waiting) until `wait` has passed."""
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.Error as exc:
+            if not (_is_busy(exc) and time.monotonic() + pause < deadline):
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
 def _is_busy(exc: BaseException) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
@@ -584,33 +898,48 @@ def _translate(exc: BaseException, doing: str) -> StoreError:
     return StoreError(f"{doing}: {exc}")
 
 
-async def _insert_turn(tx: _Transaction, turn: TurnRow, stamp: str) -> None:
-    await tx.execute(
+def _seen(db: sqlite3.Connection, source_message_id: str) -> bool:
+    """Whether a chat message was played as a turn, or seen and set aside (inside a write)."""
+    return db.execute(
+        "SELECT 1 FROM turns WHERE source_message_id = ? UNION ALL SELECT 1 FROM ignored_messages WHERE message_id = ?",
+        (source_message_id, source_message_id),
+    ).fetchone() is not None
+
+
+def _insert_turns(db: sqlite3.Connection, turns: Iterable[TurnRow], stamp: str) -> None:
+    db.executemany(
         "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (turn.session_id, turn.seq, turn.speaker, turn.text, json.dumps([dataclasses.asdict(e) for e in turn.signals], ensure_ascii=False),
-         turn.mood, turn.state, turn.source_message_id, turn.created_at or stamp),
+        [(turn.session_id, turn.seq, turn.speaker, turn.text, _signals_json(turn.signals),
+          turn.mood, turn.state, turn.source_message_id, turn.created_at or stamp) for turn in turns],
     )
 
 
-async def _finish(tx: _Transaction, session_id: int, finish: Finish) -> None:
-    await tx.execute(
+def _signals_json(signals: Iterable[EvidenceRow]) -> str:
+    # What dataclasses.asdict gave, key for key, without its deep copy of every field.
+    return json.dumps(
+        [{"name": e.name, "start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail} for e in signals],
+        ensure_ascii=False,
+    )
+
+
+def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str) -> None:
+    db.execute(
         "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
-        (finish.outcome, finish.score, now(), session_id),
+        (finish.outcome, finish.score, stamp, session_id),
     )
-    await tx.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
-    await tx.executemany(
+    db.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
+    db.executemany(
         "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in finish.skills],
     )
     if finish.record is not None:
-        await write_record(tx, session_id, finish.record)
+        write_record(db, session_id, finish.record)
 
 
-async def _enqueue(tx: _Transaction, items: Iterable[NewItem]) -> None:
-    stamp = now()
-    await tx.executemany(
+def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> None:
+    db.executemany(
         "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (key) DO NOTHING",
         [(i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp) for i in items],

@@ -45,8 +45,9 @@ def make_settings(db: Path, **changes: object) -> Settings:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with Store.open(tmp_path / "bot.db") as opened:
+async def store(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    # parametrize("store", [seconds], indirect=True) for a short busy timeout
+    async with Store.open(tmp_path / "bot.db", busy_timeout=getattr(request, "param", 30.0)) as opened:
         yield opened
 
 
@@ -280,6 +281,21 @@ async def test_cohort_commands_are_for_instructors(world: sh.World, simcord_env:
     assert "no cohort named 'Nope'" in (missing.response.content or "")
 
 
+@pytest.mark.parametrize("store", [0.2], indirect=True)
+async def test_cohort_create_on_a_locked_database_says_so_without_the_file(world: sh.World, store: Store, settings: Settings) -> None:
+    other = sqlite3.connect(settings.database, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        refused = await world.slash(world.instructor, "cohort create", name="Spring", channel=world.practice)
+    finally:
+        other.rollback()
+        other.close()
+    text = refused.response.content or ""
+    assert refused.ephemeral and "no cohort was created" in text
+    assert str(settings.database) not in text and "bot.db" not in text  # the path stays in the log
+    assert await store.cohorts(guild_id=world.guild.id) == []
+
+
 async def test_report_is_private_and_for_instructors(world: sh.World) -> None:
     thread = await start_scene(world)
     await play(world, thread, COURTEOUS)
@@ -290,6 +306,27 @@ async def test_report_is_private_and_for_instructors(world: sh.World) -> None:
     assert report.ephemeral
     (embed,) = report.response.embeds
     assert "1 role-play (1 finished)" in (embed.description or "")
+
+
+@pytest.mark.parametrize("store", [0.2], indirect=True)
+async def test_report_and_leaderboard_answer_while_another_program_holds_the_write_lock(
+    world: sh.World, settings: Settings, simcord_env: simcord.Env,
+) -> None:
+    thread = await start_scene(world)
+    await play(world, thread, COURTEOUS)
+    other = sqlite3.connect(settings.database, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        report = await world.slash(world.instructor, "report member", member=world.trainee)
+        (embed,) = report.response.embeds
+        assert "1 role-play (1 finished)" in (embed.description or "")
+        nobody = await world.slash(world.instructor, "report member", member=world.instructor)
+        assert "no role-plays or kudos here yet" in (nobody.response.content or "")
+        board = await world.slash(world.trainee, "leaderboard")
+        assert board.response.embeds
+    finally:
+        other.rollback()
+        other.close()
 
 
 async def test_kudos_and_leaderboard_celebrate_only(world: sh.World) -> None:

@@ -371,7 +371,7 @@ async def test_a_session_that_cannot_be_restored_is_closed_with_a_notice(rig: Ri
 
 # -- abuse --
 
-async def test_flooding_gets_a_polite_notice(tmp_path: Path) -> None:
+async def test_flooding_gets_a_polite_notice_and_retries_of_an_unsaved_line_are_no_flood(tmp_path: Path) -> None:
     # A bot of its own with a burst of 2: the flood starts before any scene could end.
     async with FakeDiscord(token=TOKEN) as fake:
         rig = Rig(fake, tmp_path, tmp_path / "trainer.db", "limits:\n  lines_per_minute: 30\n  burst: 2\n")
@@ -386,6 +386,24 @@ async def test_flooding_gets_a_polite_notice(tmp_path: Path) -> None:
             rig.check_every_line_answered_once(thread, trainee)
             assert len([n for n in rig.notices(thread) if "faster than" in n]) == 1
             assert len(rig.bot_says(thread)) <= 1 + 3  # the opening and hardly more than the burst
+
+            # One line, tried again and again while another program holds the database: more
+            # tries than the burst, and still one line, played once the lock is gone.
+            other = rig.trainee()
+            second = await rig.start_session(other)
+            session = rig.session_of(second)
+            assert session is not None
+            lock = HeldLock(rig.database)
+            try:
+                sent = await rig.fake.user_message(second, other, COURTEOUS[0])
+                failed = f"session {session[0]}: a line was not saved"
+                await rig.fake.wait_until(lambda: rig.bot.output().count(failed) >= 3, timeout=60, what="three tries of the line")
+            finally:
+                lock.release()
+            await rig.fake.wait_for_message(second, resident, after=sent, timeout=60)
+            await rig.settled()
+            rig.check_every_line_answered_once(second, other)
+            assert not [n for n in rig.notices(second) if "faster than" in n]
         except BaseException:
             print(rig.bot.output())
             raise

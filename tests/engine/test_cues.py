@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
 from bot.engine.catalog import load_checked
-from bot.engine.cues import LEARNED, load_cues
+from bot.engine.cues import LEARNED, QUOTED, RULES_ONLY, CueModel, load_cues
 from bot.engine.cues_train import EXAMPLES, tuning_files
 from bot.engine.session import Session
 from bot.engine.signals import analyze, detect
@@ -60,3 +61,39 @@ def test_analyze_shows_which_evidence_is_learned() -> None:
     out = analyze(UNFORESEEN)
     details = [ev["detail"] for s in out["signals"] for ev in s["evidence"]]
     assert LEARNED in details
+
+
+def _propose_plainly(model: CueModel, text: str, skip: frozenset[str]) -> list[tuple[str, float, tuple[int, int], tuple[int, int]]]:
+    """propose() as first written, behaviour by behaviour: what the faster one must equal."""
+    x, where = model.features(text)
+    if not x:
+        return []
+    found = []
+    for name, cue in model.cues.items():
+        if name in skip or name in RULES_ONLY:
+            continue
+        contributions = [(cue.weights[i] * v, i) for i, v in x.items() if i in cue.weights]
+        z = cue.bias + sum(c for c, _ in contributions)
+        p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        if p < cue.threshold:
+            continue
+        strongest = [where[i] for c, i in sorted(contributions, reverse=True)[:QUOTED] if c > 0]
+        if strongest:
+            found.append((name, p, strongest[0], (min(s for s, _ in strongest), max(e for _, e in strongest))))
+    return found
+
+
+def test_proposals_are_exactly_those_of_the_plain_computation() -> None:
+    model = load_cues()
+    assert model is not None
+    lines = [json.loads(line)["text"].lower() for path in tuning_files() for line in path.read_text("utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert len(lines) > 1000
+    skips = [frozenset(), frozenset({"greeting", "empathy"})]
+    proposed = 0
+    for text in lines:
+        for skip in skips:
+            expected = _propose_plainly(model, text, skip)
+            assert model.propose(text, skip) == expected, text  # the same floats, not merely close ones
+            proposed += len(expected)
+    assert proposed > 100

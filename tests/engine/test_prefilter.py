@@ -165,6 +165,15 @@ def test_plans(pattern: str, mode: str) -> None:
 SMALL = [re.compile(p, re.IGNORECASE) for p in (r"\bsir\b", r"\bma'?am\b", r"\bupset\w*", r"x?")]
 
 
+def test_byte_classes_are_written_short() -> None:
+    # Hyperscan limits a pattern's length: written as escapes, the longest introductions did not fit.
+    assert prefilter._class_source([ord("V"), ord("v")]) == "[Vv]"
+    assert prefilter._class_source([ord("a")]) == "a"
+    assert prefilter._class_source([0x20]) == "\\x20"
+    assert prefilter._class_source([*range(0x30, 0x3A), 0x5F, *range(0x61, 0x7B)]) == "[0-9\\x5fa-z]"
+    assert prefilter._class_source([0x27, 0x2D, 0x2E]) == "[\\x27\\x2d\\x2e]"
+
+
 @needs_hyperscan
 def test_compiled_database_is_cached_and_rebuilt_when_damaged(tmp_path: Path) -> None:
     first = prefilter.load(SMALL, cache_dir=tmp_path)

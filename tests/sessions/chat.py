@@ -3,6 +3,7 @@ and a transport to it that can fail the way a chat platform does."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections import defaultdict
@@ -61,6 +62,12 @@ class ChatTransport:
         self.posts = 0
         self.edits: list[tuple[int, str, Message]] = []
         self.history_fails = 0
+        self.history_error = DeliveryError("history unavailable", uncertain=True)  # raised by the failing reads
+        self.history_reads = 0
+        self.history_shown: list[tuple[str | None, int]] = []  # per read: (after, how many messages it yielded)
+        self.honours_nonces = False  # like Discord with enforce_nonce (off: the outbox must not need it)
+        self._nonces: dict[str, ChatMessage] = {}
+        self.latency = 0.0  # seconds each post takes, like a request over the network
 
     def fail(self, times: int, error: DeliveryError, *, kind: str | None = None, after_posting: bool = False) -> None:
         """The next `times` posts (of `kind`) fail; with `after_posting`, the message lands first."""
@@ -75,10 +82,16 @@ class ChatTransport:
         self.faults.append(fault)
 
     async def post(self, channel_id: int, message: Message, nonce: str) -> str:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.honours_nonces and nonce in self._nonces:  # the message it already has
+            return str(self._nonces[nonce].id)
         self._check("before", channel_id, message)
         text = f"**{message.speaker}:** {message.text}" if message.speaker else message.text
         posted = self.chat.write(channel_id, BOT, text)
         posted.message = message
+        if nonce:
+            self._nonces[nonce] = posted
         self.posts += 1
         self._check("after", channel_id, message)
         if self.after_post is not None:
@@ -95,17 +108,26 @@ class ChatTransport:
         self.edits.append((channel_id, message_id, message))
 
     async def history(self, channel_id: int, after: str | None = None) -> AsyncIterator[Posted]:
+        self.history_reads += 1
         if self.history_fails:
             self.history_fails -= 1
-            raise DeliveryError("history unavailable", uncertain=True)
+            raise self.history_error
+        shown = len(self.history_shown)
+        self.history_shown.append((after, 0))
         for found in list(self.chat.channels[channel_id]):
             if after is not None and found.id <= int(after):
                 continue
+            self.history_shown[shown] = (after, self.history_shown[shown][1] + 1)
             yield Posted(
                 id=str(found.id), author_id=found.author, mine=found.author == BOT, text=found.text,
                 fingerprint=self.fingerprint(found.message) if found.message is not None else found.text,
                 written_at=found.written_at,
             )
+
+    def id_since(self, written_at: float) -> str | None:
+        # Like Discord's snowflakes: the id just before the first message written at or after then.
+        earlier = [m.id for messages in self.chat.channels.values() for m in messages if m.written_at < written_at]
+        return str(max(earlier)) if earlier else None
 
     def fingerprint(self, message: Message) -> str:
         return message.to_json()

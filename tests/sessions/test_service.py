@@ -87,13 +87,17 @@ class Bench:
         return result
 
     async def settle(self) -> None:
-        """Until every lane and catch-up of the service has nothing left to do."""
-        assert self.service is not None
+        """Until every lane and catch-up of the service has nothing left to do, and the store
+        has committed what it was holding for the next transaction (delivery marks)."""
+        assert self.service is not None and self.store is not None
         for _ in range(200):
             await asyncio.sleep(0)
-            busy = [t for t in self.service._tasks | self.service.outbox._tasks if not t.done()]
+            busy = [t for t in self.service._tasks | self.service.outbox._tasks | self.store._group._tasks if not t.done()]
             if not busy:
-                return
+                if not self.store._group.holding():
+                    return
+                await self.store.flush()
+                continue
             await asyncio.wait(busy, timeout=0.05)
         raise AssertionError("the service never settled")
 
@@ -261,7 +265,7 @@ async def test_a_line_that_cannot_be_saved_is_answered_once_the_lock_is_gone(ben
     assert bench.store is not None
     assert [t.text for t in await bench.store.turns(sid) if t.speaker == "trainee"] == COURTEOUS[:3]  # in order, once
     assert len(bench.residents()) == 4
-    assert bench.service is not None and len(bench.service._by_channel[THREAD].play.turns) == 3
+    assert bench.service is not None and len(bench.service._by_channel[THREAD].session.turns) == 3
 
 
 async def test_a_full_disk_drops_no_line(bench: Bench) -> None:
@@ -299,10 +303,151 @@ async def test_in_the_terminal_an_unsaved_line_is_to_be_typed_again(tmp_path: Pa
         finally:
             other.rollback()
             other.close()
-        assert said.result is LineResult.NOT_SAVED and said.play.turns == []
+        assert said.result is LineResult.NOT_SAVED and said.session.turns == []
         assert "please type that line again" in out.getvalue()
         assert (await service.say(started.row.id, COURTEOUS[0])).result is LineResult.PLAYED
         await service.close()
+
+
+# -- sessions sharing commits --
+
+async def start_many(bench: Bench, count: int) -> list[int]:
+    return [THREAD + k for k in range(count) if await bench.start(trainee=TRAINEE + k, thread=THREAD + k)]
+
+
+async def say_at_once(bench: Bench, lines: dict[int, str]) -> list[LineResult]:
+    """Each thread's trainee writes at the same moment: every line reaches the service in one pass of the loop."""
+    assert bench.service is not None
+    written = {thread: bench.chat.write(thread, TRAINEE + thread - THREAD, text) for thread, text in lines.items()}
+    return list(await asyncio.gather(*(
+        bench.service.handle_message(thread, TRAINEE + thread - THREAD, m.text, str(m.id), m.written_at) for thread, m in written.items()
+    )))
+
+
+async def test_lines_of_many_sessions_share_commits_and_each_is_answered_once(bench: Bench, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.store import store as store_module
+
+    threads = await start_many(bench, 6)
+    groups: list[int] = []
+    real = store_module._commit_group
+
+    def counting(db: sqlite3.Connection, writes: list, *args: object) -> object:  # type: ignore[type-arg]
+        groups.append(len(writes))
+        return real(db, writes, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module, "_commit_group", counting)
+    for line in COURTEOUS[:2]:
+        assert await say_at_once(bench, {thread: line for thread in threads}) == [LineResult.PLAYED] * 6
+        await bench.settle()
+    assert max(groups) == 6 and len(groups) < 2 * 6  # six turns to a commit, and the delivery marks rode along
+    for thread in threads:
+        assert bench.chat.kinds(thread) == [kinds.BRIEFING, kinds.OPENING, kinds.RESIDENT, kinds.RESIDENT]
+    assert bench.store is not None
+    for row in await bench.store.list_sessions():
+        assert all(item.status == "delivered" for item in await bench.store.outbox(row.id))
+
+
+async def test_with_many_sessions_at_once_every_reply_goes_out_without_waiting_for_another_line(bench: Bench) -> None:
+    """Lanes read the outbox while other lanes read it too: each read must see what was just
+    queued, or a reply would wait for the trainee's next line (and one already sent, and
+    recorded, could go out again)."""
+    import random
+
+    threads = await start_many(bench, 60)
+    assert bench.service is not None
+    bench.transport.latency = 0.005
+    pauses = random.Random(5)
+
+    missed: list[tuple[int, int]] = []
+
+    async def trainee(thread: int) -> None:
+        assert bench.service is not None
+        for round_, line in enumerate(COURTEOUS[:3], start=1):
+            await asyncio.sleep(pauses.uniform(0, 0.05))
+            written = bench.chat.write(thread, TRAINEE + thread - THREAD, line)
+            await bench.service.handle_message(thread, TRAINEE + thread - THREAD, line, str(written.id), written.written_at)
+            await bench.service.outbox.drain(thread)  # everything queued for the thread so far has gone out...
+            if len(bench.residents(thread)) <= round_:
+                missed.append((thread, round_))  # ...or its lane read an outbox from before the turn
+
+    await asyncio.gather(*(trainee(thread) for thread in threads))
+    assert missed == []
+    await bench.settle()
+    assert [len(bench.residents(thread)) for thread in threads] == [4] * 60  # and none twice
+
+
+async def test_a_line_whose_write_fails_in_a_group_is_played_later_and_the_others_now(bench: Bench) -> None:
+    threads = await start_many(bench, 3)
+    poison = COURTEOUS[0] + " (this one cannot be written yet)"
+    with sqlite3.connect(bench.path) as raw:  # any statement error, for that one line only
+        quoted = poison.replace("'", "''")
+        raw.execute(f"CREATE TRIGGER fail_one BEFORE INSERT ON turns WHEN NEW.text = '{quoted}' BEGIN SELECT RAISE(ABORT, 'injected'); END")
+    results = await say_at_once(bench, {threads[0]: COURTEOUS[0], threads[1]: poison, threads[2]: COURTEOUS[0]})
+    assert results == [LineResult.PLAYED, LineResult.NOT_SAVED, LineResult.PLAYED]
+    assert bench.service is not None
+    for thread in (threads[0], threads[2]):
+        await bench.service.outbox.drain(thread)  # (not settle(): the failed line's catch-up keeps trying meanwhile)
+    assert len(bench.residents(threads[0])) == 2 and len(bench.residents(threads[2])) == 2  # answered at once
+    assert len(bench.residents(threads[1])) == 1 and "could not be saved" in bench.chat.bot_messages(threads[1])[-1].text
+    with sqlite3.connect(bench.path) as raw:
+        raw.execute("DROP TRIGGER fail_one")
+    await asyncio.sleep(0.1)  # its catch-up tries again
+    await bench.settle()
+    assert bench.store is not None
+    for thread in threads:
+        row = await bench.store.session_by_thread(thread)
+        assert row is not None and len([t for t in await bench.store.turns(row.id) if t.speaker == "trainee"]) == 1
+        assert len(bench.residents(thread)) == 2  # every line answered, once
+
+
+async def test_a_group_that_cannot_commit_fails_every_line_cleanly_and_each_is_played_once_later(bench: Bench) -> None:
+    threads = await start_many(bench, 4)
+    other = hold_write_lock(bench.path)
+    try:
+        results = await say_at_once(bench, {thread: COURTEOUS[0] for thread in threads})
+        assert results == [LineResult.NOT_SAVED] * 4
+        await say_at_once(bench, {thread: COURTEOUS[1] for thread in threads})  # written meanwhile
+    finally:
+        other.rollback()
+        other.close()
+    await asyncio.sleep(0.1)
+    await bench.settle()
+    assert bench.store is not None
+    for thread in threads:
+        row = await bench.store.session_by_thread(thread)
+        assert row is not None
+        assert [t.text for t in await bench.store.turns(row.id) if t.speaker == "trainee"] == COURTEOUS[:2]  # in order, once
+        assert len(bench.residents(thread)) == 3
+
+
+async def test_a_crash_before_a_delivery_was_recorded_sends_nothing_twice(bench: Bench) -> None:
+    """The reply went out; its delivery mark waited for the next commit, and the process died first."""
+    sid = await bench.start()
+    holder: list[sqlite3.Connection] = []
+
+    def lock_after_posting(posted: object) -> None:
+        if not holder:
+            holder.append(hold_write_lock(bench.path))  # the folded mark cannot be committed now
+
+    bench.transport.after_post = lock_after_posting
+    assert bench.service is not None and bench.store is not None
+    written = bench.chat.write(THREAD, TRAINEE, COURTEOUS[0])
+    assert await bench.service.handle_message(THREAD, TRAINEE, written.text, str(written.id), written.written_at) is LineResult.PLAYED
+    await bench.service.outbox.drain(THREAD)
+    bench.transport.after_post = None
+    await bench.close()  # dies: what it still held for the next transaction is lost with it
+    holder[0].rollback()
+    holder[0].close()
+    with sqlite3.connect(bench.path) as raw:  # the reply is in the thread, and still pending in the database
+        assert raw.execute("SELECT status FROM outbox WHERE key = ?", (f"{sid}:turn:1",)).fetchone() == ("pending",)
+    await bench.open()
+    assert bench.service is not None
+    await bench.service.on_connected()
+    await bench.settle()
+    assert len(bench.residents()) == 2  # the opening and the one reply: found in the history, not posted again
+    assert bench.store is not None and all(i.status == "delivered" for i in await bench.store.outbox(sid))
+    await bench.say(COURTEOUS[1])
+    assert len(bench.residents()) == 3
 
 
 # -- catching up --
@@ -349,6 +494,30 @@ async def test_a_session_that_cannot_be_restored_is_closed_and_the_trainee_told(
     await bench.start(thread=THREAD + 1)  # the trainee is free to start again (in a new thread)
 
 
+async def test_a_session_whose_replay_diverges_is_closed_not_left_broken(bench: Bench) -> None:
+    """A line that could not be saved rebuilds the session from the store; when that replay no
+    longer leads where the stored turns did, no retry can help: it is closed and the trainee
+    told, instead of every later line being 'not saved' until a restart."""
+    sid = await bench.start()
+    await bench.say(COURTEOUS[0])
+    with sqlite3.connect(bench.path) as raw:  # what turn 1 led to no longer follows from it
+        raw.execute("UPDATE turns SET state = 'explained' WHERE session_id = ? AND seq = 1", (sid,))
+    other = hold_write_lock(bench.path)
+    try:
+        assert await bench.say(COURTEOUS[1], settle=False) is LineResult.NOT_SAVED
+    finally:
+        other.rollback()
+        other.close()
+    await asyncio.sleep(0.1)
+    await bench.settle()
+    assert bench.store is not None and bench.service is not None
+    row = await bench.store.get_session(sid)
+    assert row is not None and (row.status, row.outcome, row.score) == ("ended", "abandoned", None)
+    assert "cannot go on" in bench.chat.bot_messages(THREAD)[-1].text
+    assert bench.service.session_in(THREAD) is None
+    assert await bench.say(COURTEOUS[2]) is LineResult.NOT_PLAYED
+
+
 # -- ending, hints, idle --
 
 async def test_ending_hints_and_who_may(bench: Bench) -> None:
@@ -369,9 +538,11 @@ async def test_ending_hints_and_who_may(bench: Bench) -> None:
 
 async def test_idle_nudge_then_abandon(bench: Bench) -> None:
     sid = await bench.start()
+    assert bench.service is not None
+    await bench.service.on_connected()  # connected, and caught up: quiet is judged from here
     await bench.say(COURTEOUS[0])
     idle = SCENARIO.idle
-    assert idle is not None and bench.service is not None
+    assert idle is not None
     bench.clock.now += idle.after_seconds + 1
     await bench.service.tick()
     await bench.service.tick()  # one nudge, not one per tick
@@ -388,7 +559,9 @@ async def test_one_session_failing_its_idle_check_stops_no_other(bench: Bench, c
     await bench.start()
     await bench.start(trainee=TRAINEE + 1, thread=THREAD + 1)
     assert bench.service is not None and SCENARIO.idle is not None
-    broken = bench.service._by_channel[THREAD].play
+    await bench.service.on_connected()  # connected, and caught up: quiet is judged from here
+    await bench.settle()
+    broken = bench.service._by_channel[THREAD].session
 
     def fails() -> str:
         raise RuntimeError("anything at all going wrong in one session")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from bot.errors import StoreBusy, StoreError, StoreFull
+from bot.errors import AlreadyExists, StoreBusy, StoreError, StoreFull
 from bot.store import EvidenceRow, NewSession, Store, TurnRow
 from bot.store.rows import Finish, NewItem
+from bot.store import store as store_module
 from bot.store.store import migrations
 
 
@@ -247,10 +249,168 @@ async def test_a_failed_turn_queues_nothing(tmp_path: Path) -> None:
 async def test_ignored_messages_count_as_seen(tmp_path: Path) -> None:
     async with Store.open(tmp_path / "t.db") as store:
         session = await store.start_session(new_session(), "Hi")
-        await store.ignore_message("m9", session.id, "too fast", [item("n:1")])
+        assert await store.ignore_message("m9", session.id, "too fast", [item("n:1")])
         assert await store.message_seen("m9") and "m9" in await store.seen_messages(session.id)
-        await store.ignore_message("m9", session.id, "too fast")  # seen twice: still once
+        assert not await store.ignore_message("m9", session.id, "too fast", [item("n:2")])  # seen twice: still once
         assert [p.key for p in await store.pending_items("discord", 5)] == ["n:1"]
+        # A message played as a turn is seen too: setting it aside afterwards queues nothing, and
+        # a message set aside is never played.
+        played = TurnRow(session.id, 1, "trainee", "hello", (), 50, "s", source_message_id="m1")
+        assert await store.record_turn(played, TurnRow(session.id, 1, "resident", "hi", (), 50, "s"))
+        assert not await store.ignore_message("m1", session.id, "empty", [item("n:3")])
+        aside = TurnRow(session.id, 2, "trainee", "hello", (), 50, "s", source_message_id="m9")
+        assert not await store.record_turn(aside, TurnRow(session.id, 2, "resident", "hi", (), 50, "s"), [item("n:4")])
+        assert [p.key for p in await store.pending_items("discord", 5)] == ["n:1"]
+
+
+async def test_every_read_runs_its_query_to_the_end_in_one_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Coroutines share the reading connection. A cursor read in several trips keeps its
+    statement open between them, and SQLite keeps a connection with any open statement in one
+    read transaction: with enough coroutines reading, every read sees an old database."""
+    async with Store.open(tmp_path / "t.db") as store:
+        session = await store.start_session(new_session(thread_id=77), "Hi", lambda sid: [item(f"{sid}:opening", session=sid)])
+        trips: list[str] = []
+        real = store._reader._execute
+
+        async def recording(fn: object, *args: object, **kwargs: object) -> object:
+            trips.append(getattr(fn, "__name__", repr(fn)))
+            return await real(fn, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store._reader, "_execute", recording)
+        reads = [
+            store.pending_items("discord", 5), store.outbox_item(f"{session.id}:opening"), store.message_seen("m1"),
+            store.get_session(session.id), store.session_by_thread(77), store.list_sessions(), store.seen_messages(session.id),
+            store.delivered_items("discord", 5), store.turns(session.id), store.active_session_of(0, 1),
+        ]
+        for read in reads:
+            await read
+        assert trips == ["_execute_fetchall"] * len(reads)
+
+
+# -- group commit --
+
+def turn_of(session_id: int, text: str = "hello", seq: int = 1, message: str | None = None) -> tuple[TurnRow, TurnRow]:
+    return (TurnRow(session_id, seq, "trainee", text, (EvidenceRow("greeting", 0, 5, text[:5]),), 50, "s", source_message_id=message),
+            TurnRow(session_id, seq, "resident", "hi", (), 50, "s"))
+
+
+class Groups:
+    """Records what each trip to the database's thread carried: (writes, delivery marks)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seen: list[tuple[int, int]] = []
+        real = store_module._commit_group
+
+        def counting(db: sqlite3.Connection, writes: list, marks: dict, *args: object) -> object:  # type: ignore[type-arg]
+            self.seen.append((len(writes), len(marks)))
+            return real(db, writes, marks, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store_module, "_commit_group", counting)
+
+
+async def test_turns_ready_together_share_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        sessions = [await store.start_session(new_session(trainee=f"t{i}"), "Hi") for i in range(8)]
+        groups = Groups(monkeypatch)
+        results = await asyncio.gather(*(store.record_turn(*turn_of(s.id, message=f"m{s.id}")) for s in sessions))
+        assert results == [True] * 8
+        assert groups.seen == [(8, 0)]  # one trip, one BEGIN ... COMMIT for all eight
+        for session in sessions:
+            turns = await store.turns(session.id)
+            assert [t.speaker for t in turns] == ["resident", "trainee", "resident"]
+            assert turns[1].signals == (EvidenceRow("greeting", 0, 5, "hello"),)
+            assert (await store.get_session(session.id)).turns == 1  # type: ignore[union-attr]
+
+
+def fail_inserts_of(path: Path, text: str) -> None:
+    """A write that fails inside SQLite, for one line only (a stand-in for any statement error)."""
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"CREATE TRIGGER fail_one BEFORE INSERT ON turns WHEN NEW.text = '{text}' BEGIN SELECT RAISE(ABORT, 'injected'); END")
+
+
+async def test_a_write_that_fails_in_a_group_fails_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "t.db"
+    async with Store.open(path) as store:
+        sessions = [await store.start_session(new_session(trainee=f"t{i}"), "Hi") for i in range(3)]
+        fail_inserts_of(path, "boom")
+        groups = Groups(monkeypatch)
+        texts = ["hello", "boom", "hello"]
+        results = await asyncio.gather(*(store.record_turn(*turn_of(s.id, text)) for s, text in zip(sessions, texts)), return_exceptions=True)
+        assert groups.seen == [(3, 0)]
+        assert results[0] is True and results[2] is True
+        assert isinstance(results[1], StoreError) and "injected" in str(results[1])
+        assert len(await store.turns(sessions[0].id)) == 3 and len(await store.turns(sessions[2].id)) == 3
+        assert len(await store.turns(sessions[1].id)) == 1  # nothing of the failed turn: not its reply, not its progress
+        assert (await store.get_session(sessions[1].id)).turns == 0  # type: ignore[union-attr]
+
+
+async def test_a_write_that_loses_the_whole_transaction_fails_alone_and_the_others_go_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        sessions = [await store.start_session(new_session(trainee=f"t{i}"), "Hi") for i in range(3)]
+        async with store._db.execute("PRAGMA page_count") as cursor:
+            (pages,) = await cursor.fetchone()
+        await store._db.execute(f"PRAGMA max_page_count = {pages + 2}")  # room for small lines only
+        groups = Groups(monkeypatch)
+        texts = ["hello", "x" * 50_000, "hello"]  # SQLite rolls the whole transaction back on a full disk
+        results = await asyncio.gather(*(store.record_turn(*turn_of(s.id, text)) for s, text in zip(sessions, texts)), return_exceptions=True)
+        assert isinstance(results[1], StoreFull)
+        assert results[0] is True and results[2] is True
+        assert groups.seen == [(3, 0), (2, 0)]  # the two others, again, without it
+        assert [len(await store.turns(s.id)) for s in sessions] == [3, 1, 3]
+
+
+async def test_a_group_that_cannot_get_the_lock_fails_every_write_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with Store.open(path, busy_timeout=0.3) as store:
+        sessions = [await store.start_session(new_session(trainee=f"t{i}"), "Hi") for i in range(3)]
+        other = hold_write_lock(path)
+        try:
+            results = await asyncio.gather(*(store.record_turn(*turn_of(s.id)) for s in sessions), return_exceptions=True)
+        finally:
+            other.rollback()
+            other.close()
+        assert all(isinstance(r, StoreBusy) for r in results)
+        assert [len(await store.turns(s.id)) for s in sessions] == [1, 1, 1]
+        assert await asyncio.gather(*(store.record_turn(*turn_of(s.id)) for s in sessions)) == [True] * 3  # tried again
+
+
+async def test_delivery_marks_ride_with_the_next_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        session = await store.start_session(new_session(), "Hi", lambda sid: [item(f"{sid}:opening", session=sid)])
+        (opening,) = await store.pending_items("discord", 5)
+        groups = Groups(monkeypatch)
+        marked = store.mark_delivered_soon(opening.id, "100")
+        assert not marked.done() and [p.key for p in await store.pending_items("discord", 5)] == [opening.key]
+        assert await store.record_turn(*turn_of(session.id), [item(f"{session.id}:turn:1", session=session.id)])
+        await marked
+        assert groups.seen == [(1, 1)]  # the turn's commit carried the mark: no commit of its own
+        assert [p.key for p in await store.pending_items("discord", 5)] == [f"{session.id}:turn:1"]
+        (pending,) = await store.pending_items("discord", 5)
+        alone = store.mark_delivered_soon(pending.id, "101")  # nothing else to ride with: it goes alone, a moment later
+        await alone
+        assert groups.seen == [(1, 1), (0, 1)]
+        assert await store.pending_items("discord", 5) == []
+
+
+async def test_closing_commits_what_waits_for_the_next_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with Store.open(path) as store:
+        await store.start_session(new_session(), "Hi", lambda sid: [item(f"{sid}:opening", session=sid)])
+        (opening,) = await store.pending_items("discord", 5)
+        store.mark_delivered_soon(opening.id, "100")
+    async with Store.open(path) as store:
+        assert await store.pending_items("discord", 5) == []
+
+
+async def test_a_cohort_name_taken_is_a_conflict_not_a_database_error(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        await store.create_cohort("Spring", guild_id=1)
+        with pytest.raises(AlreadyExists, match="already exists") as raised:
+            await store.create_cohort("Spring", guild_id=1)
+        assert not isinstance(raised.value, StoreError)  # nothing is wrong with the database
+        assert str(tmp_path) not in str(raised.value)
+        await store.create_cohort("Spring", guild_id=2)  # another server may use the name
+        assert [c.name for c in await store.cohorts(guild_id=1)] == ["Spring"]
 
 
 # -- retention --
@@ -315,3 +475,22 @@ async def test_while_another_process_holds_the_lock_a_backlog_of_writes_waits_on
         await store.set_meta("after", "x")  # the lock is free: the write goes through...
         assert await store.get_meta("after") == "x"
         assert store._outage.wait() == 3  # ...and writes wait the whole timeout again
+
+
+async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_nothing_held(tmp_path: Path) -> None:
+    """A shutdown cancels a write queued behind another program's lock: the next write must
+    still get the database (the asyncio lock, and SQLite's, were released)."""
+    path = tmp_path / "t.db"
+    async with Store.open(path, busy_timeout=2) as store:
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        other.execute("BEGIN IMMEDIATE")
+        waiting = asyncio.ensure_future(store.create_cohort("Cancelled"))
+        await asyncio.sleep(0.3)  # it is waiting for the lock now
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        other.rollback()
+        other.close()
+        created = await asyncio.wait_for(store.create_cohort("Spring"), 10)  # for ever with the lock leaked
+        assert created.name == "Spring"
+        assert [c.name for c in await store.cohorts()] == ["Spring"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import discord
@@ -9,11 +10,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.checks import is_instructor, refuse
-from bot.errors import StoreError
+from bot.errors import AlreadyExists, StoreError
 from bot.store.rows import CohortRow
 
 if TYPE_CHECKING:
     from bot.discord_app.client import TrainerBot
+
+log = logging.getLogger("trainer.discord")
 
 
 class CohortCog(commands.Cog):
@@ -39,8 +42,12 @@ class CohortCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)  # a write may queue behind another process
         try:
             await self.bot.store.create_cohort(name.strip(), guild_id=interaction.guild.id, channel_id=channel.id)
-        except StoreError as exc:
+        except AlreadyExists as exc:
             return await refuse(interaction, str(exc).capitalize() + ".")
+        except StoreError as exc:
+            # The error names the database file: for the log, not for the server.
+            log.warning("/cohort create %r: %s", name, exc)
+            return await refuse(interaction, "The training records could not be written just now, so no cohort was created (the error has been logged); please try again in a minute.")
         await interaction.followup.send(f"Cohort **{name.strip()}** created; recognition posts go to {channel.mention}.", ephemeral=True)
 
     @cohort.command(name="add")

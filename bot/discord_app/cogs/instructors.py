@@ -59,7 +59,10 @@ class InstructorCog(commands.Cog):
         """A trainee's progress: first, best and latest per scenario, skills most often missed, a chart."""
         assert interaction.guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        row = await self.bot.store.ensure_member(member.display_name, guild_id=interaction.guild.id, discord_id=member.id)
+        # Only reads (on the second connection): a report answers while another program holds the write lock.
+        row = await self.bot.store.member_of(guild_id=interaction.guild.id, discord_id=member.id)
+        if row is None:
+            return await refuse(interaction, f"{member.display_name} has no role-plays or kudos here yet.")
         found = await progress_report(self.bot.store, row, five=self.bot.recognition.rules.oakland_five, titles=self.titles(),
                                       badge_titles=self.badge_titles())
         chart = charts.progress_chart(found, line=self.bot.settings.recognition_threshold)

@@ -65,8 +65,9 @@ class RecognitionCog(commands.Cog):
         await interaction.followup.send(await self.own_standing(interaction, board), ephemeral=True)
 
     async def own_standing(self, interaction: discord.Interaction, board: Board) -> str:
-        me = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild_id or 0, discord_id=interaction.user.id)
-        standing, public = board.standing_of(me.id)
+        # Only reads: the board answers while another program holds the write lock.
+        me = await self.bot.store.member_of(guild_id=interaction.guild_id or 0, discord_id=interaction.user.id)
+        standing, public = board.standing_of(me.id) if me is not None else (None, True)
         if standing is None:
             return "You have no points in this period yet: a finished practice role-play, a badge or a kudos puts you on the board."
         total = len(board.public) if public else len(board.standings)

@@ -17,8 +17,8 @@ from discord.ext import commands, tasks
 from bot.discord_app import embeds
 from bot.discord_app.checks import is_instructor, refuse
 from bot.engine.scenario import RANDOM_PERSONA, Scenario
-from bot.errors import SessionError, StoreError, TrainerError
-from bot.sessions import AlreadyPlaying, Trainee
+from bot.errors import AlreadyPlaying, SessionError, StoreError, TrainerError
+from bot.sessions import Trainee
 
 if TYPE_CHECKING:
     from bot.discord_app.client import TrainerBot
@@ -52,12 +52,20 @@ class RolePlayCog(commands.Cog):
     async def on_resumed(self) -> None:
         await self.connected()
 
+    @commands.Cog.listener()
+    async def on_disconnect(self) -> None:
+        # Until the next connection nothing trainees write is heard: no idle handling, and
+        # the first line heard after it waits for those written in between.
+        self.service.on_disconnected()
+
     async def connected(self) -> None:
         """On every (re)connection: sessions reloaded, their threads caught up, sending resumed."""
         try:
             await self.service.on_connected()
         except TrainerError as exc:
             log.warning("could not reload sessions yet (%s); the idle loop tries again", exc)
+        except Exception:
+            log.exception("reloading sessions failed; the idle loop tries again")
         for guild in self.bot.guilds:
             await self.sweep_empty_threads(guild)
 
@@ -111,7 +119,7 @@ class RolePlayCog(commands.Cog):
             try:
                 await self.service.check_free(interaction.guild.id, player.id)
             except AlreadyPlaying as exc:
-                where = f": <#{exc.row.thread_id}>" if exc.row.thread_id else ""
+                where = f": <#{exc.thread_id}>" if exc.thread_id else ""
                 return await refuse(interaction, f"{player.display_name} already has a role-play in progress{where}. End it first with /roleplay end.")
             except StoreError:
                 return await refuse(interaction, BUSY)
