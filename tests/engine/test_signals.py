@@ -299,3 +299,29 @@ def test_long_and_odd_inputs() -> None:
         d = detect(text)
         assert 0 <= respect_score(d) <= 100
         analyze(text)
+
+
+# Added with the curriculum content review (kept out of signal_examples.yaml, which the learned
+# cues are trained on): closing the subject on someone, calling the next person, and a question
+# that is not reassurance.
+@pytest.mark.parametrize(("signal", "text"), [
+    ("leave_taking", "Here's your call log printout. Next, please."),
+    ("dismissive", "That's all you get."),
+    ("dismissive", "It's a traffic stop. Doesn't concern you."),
+    ("dismissive", "If you don't like it, file with the parking office."),
+    ("dismissive", "They'll get there when they get there."),
+    ("dismissive", "I'm not going to discuss it with you."),
+    ("reassurance", "Would that be okay? Everything will be fine."),
+])
+def test_review_positive(signal: str, text: str) -> None:
+    assert detect(text, learned=False).has(signal), detect(text, learned=False).names
+
+
+@pytest.mark.parametrize(("signal", "text"), [
+    ("reassurance", "There's a clinician who can come and talk with you. Would that be okay?"),
+    ("reassurance", "Is that going to be okay with you?"),
+    ("leave_taking", "So what happens next?"),
+    ("leave_taking", "I'll explain what comes next."),
+])
+def test_review_negative(signal: str, text: str) -> None:
+    assert detect(text, learned=False).first(signal) is None
