@@ -312,6 +312,7 @@ def test_long_and_odd_inputs() -> None:
     ("dismissive", "They'll get there when they get there."),
     ("dismissive", "I'm not going to discuss it with you."),
     ("reassurance", "Would that be okay? Everything will be fine."),
+    ("threat", "If we have to come back, someone's getting arrested."),
 ])
 def test_review_positive(signal: str, text: str) -> None:
     assert detect(text, learned=False).has(signal), detect(text, learned=False).names
@@ -322,6 +323,7 @@ def test_review_positive(signal: str, text: str) -> None:
     ("reassurance", "Is that going to be okay with you?"),
     ("leave_taking", "So what happens next?"),
     ("leave_taking", "I'll explain what comes next."),
+    ("threat", "Tonight is a warning. A citation is only if we have to come back because it's still loud."),
 ])
 def test_review_negative(signal: str, text: str) -> None:
     assert detect(text, learned=False).first(signal) is None
