@@ -313,6 +313,7 @@ def test_long_and_odd_inputs() -> None:
     ("dismissive", "I'm not going to discuss it with you."),
     ("reassurance", "Would that be okay? Everything will be fine."),
     ("threat", "If we have to come back, someone's getting arrested."),
+    ("dismissive", "Do you have the receipts or not?"),
 ])
 def test_review_positive(signal: str, text: str) -> None:
     assert detect(text, learned=False).has(signal), detect(text, learned=False).names
@@ -324,6 +325,7 @@ def test_review_positive(signal: str, text: str) -> None:
     ("leave_taking", "So what happens next?"),
     ("leave_taking", "I'll explain what comes next."),
     ("threat", "Tonight is a warning. A citation is only if we have to come back because it's still loud."),
+    ("dismissive", "Would you like me to stay on the line or not? Either is fine."),
 ])
 def test_review_negative(signal: str, text: str) -> None:
     assert detect(text, learned=False).first(signal) is None
