@@ -314,6 +314,13 @@ def test_long_and_odd_inputs() -> None:
     ("reassurance", "Would that be okay? Everything will be fine."),
     ("threat", "If we have to come back, someone's getting arrested."),
     ("dismissive", "Do you have the receipts or not?"),
+    ("dismissive", "I'm going to stop you there."),
+    ("dismissive", "I've got about five minutes, so let's keep this quick."),
+    ("dismissive", "He's getting a ticket. That's all you need to know."),
+    ("dismissive", "Ma'am, this isn't really the forum for that."),
+    ("dismissive", "Sir, yelling at me isn't going to get your truck back."),
+    ("dismissive", "Are you going to hurt yourself? Yes or no."),
+    ("leave_taking", "Okay. Call 988 if you need it. We're leaving."),
 ])
 def test_review_positive(signal: str, text: str) -> None:
     assert detect(text, learned=False).has(signal), detect(text, learned=False).names
@@ -326,6 +333,9 @@ def test_review_positive(signal: str, text: str) -> None:
     ("leave_taking", "I'll explain what comes next."),
     ("threat", "Tonight is a warning. A citation is only if we have to come back because it's still loud."),
     ("dismissive", "Would you like me to stay on the line or not? Either is fine."),
+    ("dismissive", "This is the place for that question, and I'm glad you asked."),
+    ("dismissive", "Yes or no, would you like a copy of the form?"),
+    ("leave_taking", "Are you leaving for work soon?"),
 ])
 def test_review_negative(signal: str, text: str) -> None:
     assert detect(text, learned=False).first(signal) is None
