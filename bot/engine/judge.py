@@ -225,6 +225,15 @@ def _formulaic(norm: str, evidence: Sequence[Evidence], particulars: _Particular
         if spans:
             clauses.append(spans)
         start = after
+    # A name and the role after it are one thing said, not two set phrases: "I'm Jo Martinez, a
+    # community service officer" is one clause.
+    merged: list[list[tuple[int, int]]] = []
+    for spans in clauses:
+        if merged and any(e.signal == "introduction" and e.start < merged[-1][-1][1] < spans[0][0] < e.end for e in evidence):
+            merged[-1] = merged[-1] + spans
+        else:
+            merged.append(spans)
+    clauses = merged
     # A long list may be made of longer phrases ("I apologize for the delay"): any phrase will do.
     long_list = len(clauses) >= FORMULA_LONG_LIST
     if len(clauses) < FORMULA_CLAUSES or (not long_list and sum(map(len, clauses)) / len(clauses) > FORMULA_CLAUSE_WORDS):

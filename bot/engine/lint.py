@@ -337,7 +337,7 @@ def _free_success(scenario: Scenario, file: str) -> list[Problem]:
     rubric_signals = {name for skill in scenario.rubric.skills for name in skill.signals}
 
     def free(guard: Guard) -> bool:
-        needs = set(guard.when) | set(guard.seen)
+        needs = set(guard.when) | set(guard.seen) | set(guard.seen_before)
         if needs & rubric_signals:
             return False
         if guard.any and set(guard.any) <= rubric_signals:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from bot.engine.scenario import Outcome, Rubric, Scenario, Skill
+from bot.engine.scenario import Outcome, Rubric, Scenario, Skill, State
 
 from bot.engine.cues import LEARNED
 
@@ -192,9 +192,27 @@ def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -
         went_well=tuple(_went_well(skills)),
         try_next=tuple(_try_next(rubric.skills, skills, penalties, critical, rubric.penalty_coaching, integrity, turns)),
         turning_points=tuple(_turning_points(turns)),
-        integrity=integrity, ending=ending.summary if ending is not None and ending.is_end else "",
+        integrity=integrity, ending=_ending_summary(ending, outcome, critical, integrity),
         caps=tuple(caps),
     )
+
+
+def _ending_summary(ending: State | None, outcome: Outcome, critical: Sequence[Hit], integrity: Sequence[IntegrityNote]) -> str:
+    """The ending in one sentence. A success ending reached in a scene that failed (a critical
+    behaviour, a gamed grade) must not read as a success next to "outcome failure"."""
+    if ending is None or not ending.is_end:
+        return ""
+    if ending.end is not Outcome.SUCCESS or outcome is not Outcome.FAILURE:
+        return ending.summary
+    if critical:
+        hit = critical[0]
+        what = hit.label or hit.signal.replace("_", " ")
+        return (f"The scene reached a good ending, but turn {hit.turn} fails it whatever else went well: "
+                f"\u201c{hit.quote}\u201d ({what}).")
+    if any(note.gamed for note in integrity):
+        return ("The scene reached a good ending, but stacked or repeated lines fail it: the resident was "
+                "brought there by lines that game the grade, not by the contact.")
+    return ending.summary
 
 
 def _credited(turn: Turn) -> tuple[Evidence, ...]:

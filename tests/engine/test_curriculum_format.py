@@ -252,3 +252,9 @@ def test_a_skill_nothing_can_award_is_s032() -> None:
 def test_free_success_is_s034() -> None:
     scenario, codes = build(rules="      - when: [open_question]\n        to: done")
     assert "S034" in codes
+
+
+def test_a_success_that_needs_a_rubric_signal_earlier_is_not_s034() -> None:
+    # `seen_before` asks for the behaviour as much as `seen` does: "the reason came before the goodbye".
+    scenario, codes = build(rules="      - when: [open_question]\n        seen_before: [greeting]\n        to: done")
+    assert scenario is not None and "S034" not in codes

@@ -1,5 +1,6 @@
 """The curriculum probes: courteous, commanding and salad trainees composed from blind authors'
-lines (tests/data/compose_probes.py) for the ten curriculum scenarios.
+lines (tests/data/compose_probes.py) for the ten curriculum scenarios, and whole scenes written
+for them by blind authors (H for tuning, I held out).
 
 The tuning file was looked at while the scenarios were written; the held-out one was not, and
 its hash is pinned so that nobody tunes on it by editing it. Both are played with each
@@ -49,6 +50,28 @@ TUNING = [
 def test_tuning_probe(probe: dict[str, Any]) -> None:
     result = check_probe(_scenario(probe["scenario"]), probe)
     assert result.passed, f"{probe['kind']}: {result.detail} | {probe['lines']}"
+
+
+# Whole scenes by blind author H, tuned on (tests/data/README.md). The ones the scenarios are
+# right to refuse, by index, and why.
+SCENES_TUNE = DATA / "probes_curriculum_tune.yaml"
+SCENES_KNOWN = {
+    60: "a curt but complete refusal (the reason, the request form, 'Next, please'): lawful and merely correct, "
+        "a success by the scene's rules, at 45-60 by the rubric and far below recognition",
+    68: "a terse but complete 911 call (address, behaviour, description, help sent, stay inside): the scene "
+        "rightly calls it correct (released), not commanding; it is clipped, not dismissive",
+}
+SCENES = [
+    pytest.param(probe, id=f"{i}:{probe['scenario']}:{probe['kind']}",
+                 marks=[pytest.mark.xfail(strict=True, reason=SCENES_KNOWN[i])] if i in SCENES_KNOWN else [])
+    for i, probe in enumerate(load_probes(SCENES_TUNE))
+]
+
+
+@pytest.mark.parametrize("probe", SCENES)
+def test_tuning_scene(probe: dict[str, Any]) -> None:
+    result = check_probe(_scenario(probe["scenario"]), probe)
+    assert result.passed, f"{probe['kind']} ({probe.get('description', '')}): {result.detail}"
 
 
 def test_heldout_scenes_are_frozen() -> None:

@@ -229,6 +229,17 @@ def test_short_clauses_with_something_particular_are_not_a_list(noise: Scenario)
     assert not turn.judgement.stacked and "reason_for_contact" in turn.judgement.credited_names()
 
 
+def test_a_name_and_role_over_a_comma_are_one_clause_of_a_natural_line() -> None:
+    # "I'm Jo Martinez, a community service officer" is one thing said; split at its comma it
+    # looked like two set phrases, and a good first line was judged a list of them.
+    crash = load_checked(DIALOGUES / "minor_crash.yaml")
+    line = "Hi, I'm Jo Martinez, a community service officer with the police department. That was quite a bump. How are you feeling? Any pain anywhere?"
+    turn = play(crash, line).turns[0]
+    assert not turn.judgement.stacked and {"introduction", "asks_injury"} <= turn.judgement.credited_names()
+    salad = "Good evening, I'm Officer Lee, so sorry, I understand, thank you, take care, have a good night."
+    assert play(crash, salad).turns[0].judgement.stacked
+
+
 def test_a_repeated_line_earns_nothing_the_second_time(noise: Scenario) -> None:
     session = play(noise, "Good evening, I'm Deputy Ruiz.", "Good evening, I'm Deputy Ruiz!")
     second = session.turns[1]

@@ -121,3 +121,15 @@ def test_scenario_coaching_replaces_the_generic_tip(tmp_path: Path) -> None:
     score = run(load_checked(path), "License and registration.").score()
     assert score.penalty == -10
     assert [(t.tip, t.example) for t in score.try_next if t.about == "command"] == [("Ask for the ID politely.", "May I see your ID?")]
+
+
+def test_a_success_ending_in_a_failed_scene_does_not_read_as_a_success(tmp_path: Path) -> None:
+    # The resident's good ending was reached, but a critical behaviour came first: the feedback
+    # must not show the success summary next to "outcome failure".
+    path = tmp_path / "scene.yaml"
+    path.write_text(SCENE.replace('    end: success\n', '    end: success\n    summary: "She left happy."\n'), encoding="utf-8")
+    failed = run(load_checked(path), "Hello. The reason I stopped you is your tag expired.", "Keep it up and you're going to jail.", "Drive safe.").score()
+    assert failed.outcome is Outcome.FAILURE and "She left happy" not in failed.ending
+    assert "turn 2" in failed.ending and "going to jail" in failed.ending
+    fine = run(load_checked(path), "Hello there.", "The reason I stopped you is your tag expired.", "Drive safe.").score()
+    assert fine.outcome is Outcome.SUCCESS and fine.ending == "She left happy."

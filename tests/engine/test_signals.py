@@ -299,3 +299,43 @@ def test_long_and_odd_inputs() -> None:
         d = detect(text)
         assert 0 <= respect_score(d) <= 100
         analyze(text)
+
+
+# Added with the curriculum content review (kept out of signal_examples.yaml, which the learned
+# cues are trained on): closing the subject on someone, calling the next person, and a question
+# that is not reassurance.
+@pytest.mark.parametrize(("signal", "text"), [
+    ("leave_taking", "Here's your call log printout. Next, please."),
+    ("dismissive", "That's all you get."),
+    ("dismissive", "It's a traffic stop. Doesn't concern you."),
+    ("dismissive", "If you don't like it, file with the parking office."),
+    ("dismissive", "They'll get there when they get there."),
+    ("dismissive", "I'm not going to discuss it with you."),
+    ("reassurance", "Would that be okay? Everything will be fine."),
+    ("threat", "If we have to come back, someone's getting arrested."),
+    ("dismissive", "Do you have the receipts or not?"),
+    ("dismissive", "I'm going to stop you there."),
+    ("dismissive", "I've got about five minutes, so let's keep this quick."),
+    ("dismissive", "He's getting a ticket. That's all you need to know."),
+    ("dismissive", "Ma'am, this isn't really the forum for that."),
+    ("dismissive", "Sir, yelling at me isn't going to get your truck back."),
+    ("dismissive", "Are you going to hurt yourself? Yes or no."),
+    ("leave_taking", "Okay. Call 988 if you need it. We're leaving."),
+])
+def test_review_positive(signal: str, text: str) -> None:
+    assert detect(text, learned=False).has(signal), detect(text, learned=False).names
+
+
+@pytest.mark.parametrize(("signal", "text"), [
+    ("reassurance", "There's a clinician who can come and talk with you. Would that be okay?"),
+    ("reassurance", "Is that going to be okay with you?"),
+    ("leave_taking", "So what happens next?"),
+    ("leave_taking", "I'll explain what comes next."),
+    ("threat", "Tonight is a warning. A citation is only if we have to come back because it's still loud."),
+    ("dismissive", "Would you like me to stay on the line or not? Either is fine."),
+    ("dismissive", "This is the place for that question, and I'm glad you asked."),
+    ("dismissive", "Yes or no, would you like a copy of the form?"),
+    ("leave_taking", "Are you leaving for work soon?"),
+])
+def test_review_negative(signal: str, text: str) -> None:
+    assert detect(text, learned=False).first(signal) is None
