@@ -74,8 +74,13 @@ def test_tuning_scene(probe: dict[str, Any]) -> None:
     assert result.passed, f"{probe['kind']} ({probe.get('description', '')}): {result.detail}"
 
 
-def test_heldout_scenes_are_frozen() -> None:
+def test_heldout_scenes_are_frozen_and_above_their_floors() -> None:
     assert hashlib.sha256(SCENES_HELDOUT.read_bytes()).hexdigest() == SCENES_HELDOUT_SHA256, "the held-out file must not change"
+    passed: dict[str, list[bool]] = {}
+    for probe in load_probes(SCENES_HELDOUT):
+        passed.setdefault(probe["kind"], []).append(check_probe(_scenario(probe["scenario"]), probe).passed)
+    rates = {kind: sum(results) / len(results) for kind, results in passed.items()}
+    assert all(rates[kind] >= floor for kind, floor in SCENES_FLOORS.items()), rates
 
 
 def test_heldout_probes_are_frozen_and_above_their_floors() -> None:
@@ -92,3 +97,7 @@ def test_heldout_probes_are_frozen_and_above_their_floors() -> None:
 
 # Measured on b274d5b+ (default personas): courteous 19/30, commanding 20/20, salad 20/20.
 FLOORS = {"courteous": 0.55, "commanding": 0.95, "salad": 0.95}
+
+# Author I's scenes, measured once after the tuning on author H's (main 38b7493, default
+# personas): courteous 26/30, commanding 15/20, salad 20/20 (before it: 25/30, 12/20, 10/20).
+SCENES_FLOORS = {"courteous": 0.8, "commanding": 0.7, "salad": 0.95}
