@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import yaml
+from bot.engine.yamlnodes import load_safe
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
 
 from bot.engine import prefilter as _prefilter
@@ -214,7 +214,7 @@ class Lexicon:
 
 def _read_yaml(name: str) -> dict[str, Any]:
     path = resources.files("bot.engine") / "lexicon" / name
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_safe(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"lexicon/{name}: expected a mapping at the top level")
     return data
