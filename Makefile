@@ -31,6 +31,7 @@ check: $(VENV)/.installed
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/recognition.py
 	$(BIN)/python bench/scorer.py
 

@@ -142,6 +142,29 @@ def bench_detection(quick: bool) -> dict[str, Any]:
     }
 
 
+def bench_jobs(quick: bool) -> dict[str, Any]:
+    """`trainer analyze --jsonl --jobs N`, the whole command (its start included) over the
+    labelled lines, in one process and in two; output checked line for line."""
+    lines = LINES[:1000] if quick else LINES * 3
+    text = "\n".join(line.replace("\n", " ") for line in lines) + "\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def run(jobs: int) -> Callable[[], tuple[int, float]]:
+        def timed() -> tuple[int, float]:
+            start = time.perf_counter()
+            out = subprocess.run([sys.executable, "-m", "bot", "analyze", "--jsonl", "--jobs", str(jobs)],
+                                 input=text, capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+            seconds = time.perf_counter() - start
+            if len(out.stdout.splitlines()) != len(lines):
+                raise RuntimeError(f"bench: analyze --jobs {jobs} printed {len(out.stdout.splitlines())} lines for {len(lines)}")
+            return len(lines), seconds
+        return timed
+
+    rates = _interleaved({"1": run(1), "2": run(2)}, 1 if quick else 2)
+    return {"analyze_jsonl_lines": len(lines), "analyze_jsonl_lines_per_s_jobs_1": rates["1"],
+            "analyze_jsonl_lines_per_s_jobs_2": rates["2"], "analyze_jobs_2_vs_1": round(rates["2"] / rates["1"], 2)}
+
+
 # --------------------------------------------------------------------------- engine
 
 
@@ -268,10 +291,13 @@ async def _stored_turns(store: Store, scenarios: list[Scenario], sessions: list[
     service = SessionService(store, chat, Library.of(*scenarios), ServiceSettings(lines_per_minute=0))
 
     async def trainee(worker: int) -> int:
-        turns, user = 0, 1000 + worker
+        turns = 0
         while queue:
             k, script = queue.pop()
+            # A trainee of its own per session: a session's end is not waited for before the
+            # next one starts (its feedback may still be going out).
             scenario, thread = scenarios[k % len(scenarios)], next(_THREADS)
+            user = thread
             await service.start(scenario, Trainee(f"bench{worker}", user), guild_id=1, channel_id=thread, parent_id=1, seed=seed + k)
             _arrived(await chat.wait_for(thread, kinds.OPENING, 1, 60), thread, "opening")
             for said, text in enumerate(script, start=1):
@@ -351,14 +377,19 @@ async def _bench_store(folder: Path, quick: bool) -> dict[str, Any]:
     results: dict[str, list[float]] = {"1": [], "32": [], "sqlite": []}
     latencies: dict[str, list[float]] = {"1": [], "32": []}
     scores = _ScoreCount()
+    commits: dict[str, list[int]] = {"1": [], "32": []}  # (commits, turns) per block
     async with Store.open(folder / "bench.db") as store:
         journal, synchronous = await _store_pragmas(store)
+        counter = await _CommitCount.on(store)
         await _stored_turns(store, scenarios, SCRIPTS[:2], 1, 10**6)  # warm-up
         _raw_commits(folder / "raw.db", journal, synchronous, 20)
         for block in range(blocks):
             for name, sessions, concurrency in (("1", solo_sessions, 1), ("32", crowd_sessions, 32)):
+                before = counter.commits
                 with scores.counting(len(sessions)):
                     turns, seconds, lat = await _stored_turns(store, scenarios, sessions, concurrency, block * 1000)
+                await store.flush() if hasattr(store, "flush") else None  # what waits for the next commit counts too
+                commits[name] += [counter.commits - before, turns]
                 results[name].append(turns / seconds)
                 latencies[name].extend(lat)
                 count, raw_seconds = _raw_commits(folder / "raw.db", journal, synchronous, turns)
@@ -373,9 +404,33 @@ async def _bench_store(folder: Path, quick: bool) -> dict[str, Any]:
         "stored_p99_ms_32": _p99_ms(latencies["32"]),
         "sqlite_commits_per_s": rate["sqlite"],
         "stored_32_vs_sqlite": round(rate["32"] / rate["sqlite"], 4),
+        # fsyncs a stored turn costs, sessions' starts, ends and deliveries included: what
+        # decides the stored rate when the disk's flush is slow, whatever the CPU.
+        "commits_per_stored_turn_1": round(sum(commits["1"][::2]) / sum(commits["1"][1::2]), 3),
+        "commits_per_stored_turn_32": round(sum(commits["32"][::2]) / sum(commits["32"][1::2]), 3),
         "sqlite_journal_mode": journal,
         "sqlite_synchronous": synchronous,
     }
+
+
+class _CommitCount:
+    """COMMITs of the store's writing connection (its statement trace, on its own thread).
+    Instrumentation: it reaches into aiosqlite for the sqlite3 connection."""
+
+    def __init__(self) -> None:
+        self.commits = 0
+
+    @classmethod
+    async def on(cls, store: Store) -> _CommitCount:
+        counter = cls()
+
+        def traced(statement: str) -> None:
+            if statement.lstrip().upper().startswith(("COMMIT", "END")):
+                counter.commits += 1
+
+        db = store._db  # type: ignore[attr-defined]
+        await db._execute(db._conn.set_trace_callback, traced)
+        return counter
 
 
 class _ScoreCount:
@@ -449,6 +504,7 @@ def main() -> None:
     }
     result.update(bench_startup(quick))
     result.update(bench_detection(quick))
+    result.update(bench_jobs(quick))
     result.update(bench_engine(quick))
     result.update(bench_memory(quick))
     result.update(bench_store(quick, ARGS.dir))

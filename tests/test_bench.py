@@ -13,6 +13,7 @@ KEYS = {
     "engine_turns_per_s", "engine_p99_ms", "replay_turns_per_s", "floor_transitions_triggers_per_s",
     "stored_turns_per_s_1", "stored_p99_ms_1", "stored_turns_per_s_32", "stored_p99_ms_32",
     "sqlite_commits_per_s", "stored_32_vs_sqlite", "bytes_per_session", "startup_s", "prefilter",
+    "analyze_jsonl_lines_per_s_jobs_1", "analyze_jsonl_lines_per_s_jobs_2", "commits_per_stored_turn_1", "commits_per_stored_turn_32",
 }
 
 
@@ -42,6 +43,28 @@ def test_recognition_benchmark_quick_run(tmp_path: Path) -> None:
     keys = {"finish_recognition_ms_history_0", "finish_recognition_ms_history_100", "floor_finish_commit_ms", "board_ms",
             "cohort_report_ms", "progress_chart_ms", "heatmap_ms"}
     assert keys <= set(figures) and all(figures[k] > 0 for k in keys)
+
+
+LOAD_KEYS = {"trainees", "turns", "turns_per_s", "p99_ms", "lost", "duplicated", "items_posted_twice", "undelivered_items", "discord"}
+
+
+def test_load_benchmark_quick_run_answers_every_line_once(tmp_path: Path) -> None:
+    """bench/load.py through the real service onto a real SQLite file: what it checks is
+    exact (lost, duplicated); its speed is not checked."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "load.py"), "--trainees", "20", "--turns", "3", "--think-ms", "50",
+         "--latency-ms", "2", "--ramp-s", "0.2", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    figures = json.loads(line)
+    assert LOAD_KEYS <= set(figures), LOAD_KEYS - set(figures)
+    assert figures["trainees"] == 20 and figures["turns"] > 20
+    assert figures["lost"] == figures["duplicated"] == figures["items_posted_twice"] == figures["undelivered_items"] == 0
+    assert figures["stored_lines_mismatched"] == 0 and figures["results"].get("played") == figures["turns"]
+    assert figures["discord"]["ceiling_requests_per_s"] == 50 and figures["discord"]["requests_per_turn"] > 1
+    assert list(tmp_path.iterdir()) == []  # its database is removed
 
 
 def test_judge_benchmark_reports_every_data_file_with_its_role() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
 
-import yaml
+from bot.engine.yamlnodes import load_safe
 
 from bot.engine.scenario import Scenario, State
 
@@ -17,7 +17,7 @@ LOW, HIGH = 0, 100
 @lru_cache(maxsize=1)
 def default_effects() -> Mapping[str, int]:
     text = (resources.files("bot.engine") / "lexicon" / "mood_effects.yaml").read_text("utf-8")
-    return {str(name): int(delta) for name, delta in yaml.safe_load(text).items()}
+    return {str(name): int(delta) for name, delta in load_safe(text).items()}
 
 
 def clamp(mood: int) -> int:

@@ -363,10 +363,11 @@ def plan(pattern: re.Pattern[str]) -> Plan:
 class Prefilter:
     """A compiled Hyperscan database over a fixed list of patterns (their indexes are ids)."""
 
-    def __init__(self, hs: Any, database: Any, plans: Sequence[Plan]) -> None:
+    def __init__(self, hs: Any, database: Any, plans: Sequence[Plan], *, from_cache: bool = False) -> None:
         self._hs = hs
         self._db = database
         self.plans = tuple(plans)
+        self.from_cache = from_cache  # read from a file written once its patterns had all compiled
         self._local = threading.local()  # one scratch space per thread
 
         # Patterns that run on every line (the scan cannot speak for them).
@@ -550,7 +551,7 @@ def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
         if len(plans) != count:
             return None
         database = hs.loadb(data[offset + header_size :], hs.HS_MODE_BLOCK)
-        return Prefilter(hs, database, plans)
+        return Prefilter(hs, database, plans, from_cache=True)
     except FileNotFoundError:
         return None
     except Exception as exc:  # a damaged or foreign cache file is simply rebuilt
@@ -606,6 +607,10 @@ def load(patterns: Sequence[re.Pattern[str]], cache_dir: Path | None = None) -> 
             with contextlib.suppress(OSError):
                 os.utime(path)  # recently used: kept when other versions are cleaned up
             return cached
+        # Patterns may compile only when first used (bot/engine/lazy_pattern.py): a database
+        # is cached only for patterns that all compile, so whoever reads it can trust them.
+        for pattern in patterns:
+            re.compile(pattern.pattern, pattern.flags)
         built = _build(hs, patterns)
         if built is None:
             return None

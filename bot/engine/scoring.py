@@ -22,7 +22,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from bot.engine.yamlnodes import load_safe
 
 from bot.engine.scenario import Outcome, Rubric, Scenario, Skill, State
 
@@ -158,7 +158,7 @@ def vars_of(item: Hit | Tip) -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def coaching() -> Mapping[str, Tip]:
     text = (resources.files("bot.engine") / "lexicon" / "coaching.yaml").read_text("utf-8")
-    return {name: Tip(about=name, tip=spec["tip"], example=spec.get("example", "")) for name, spec in yaml.safe_load(text).items()}
+    return {name: Tip(about=name, tip=spec["tip"], example=spec.get("example", "")) for name, spec in load_safe(text).items()}
 
 
 def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -> Score:

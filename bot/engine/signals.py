@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import yaml
+from bot.engine.yamlnodes import load_safe
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
 
 from bot.engine import prefilter as _prefilter
+from bot.engine.lazy_pattern import LazyPattern, compile_lazily
 from bot.engine.patterns import new_message
 from bot.engine.cues import LEARNED, load_cues
 
@@ -215,7 +216,7 @@ class Lexicon:
 
 def _read_yaml(name: str) -> dict[str, Any]:
     path = resources.files("bot.engine") / "lexicon" / name
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_safe(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"lexicon/{name}: expected a mapping at the top level")
     return data
@@ -259,6 +260,11 @@ def _expand(pattern: str, macros: Mapping[str, str]) -> str:
 
 def _compile(pattern: str, macros: Mapping[str, str]) -> re.Pattern[str]:
     return re.compile(_optional_apostrophes(_expand(pattern, macros)), re.IGNORECASE)
+
+
+def _compile_lazily(pattern: str, macros: Mapping[str, str]) -> re.Pattern[str]:
+    """The same, compiled on first use (the pre-filter's patterns: see bot/engine/lazy_pattern.py)."""
+    return compile_lazily(_optional_apostrophes(_expand(pattern, macros)), re.IGNORECASE)
 
 
 def _requirements(items: Any) -> list[set[str]]:
@@ -338,7 +344,7 @@ def _branches(patterns: Sequence[str] | Mapping[str, Sequence[str]], macros: Map
     for family, items in families:
         for raw in items:
             body = _optional_apostrophes(_expand(raw, macros))
-            out.append(_Branch(re.compile(body, re.IGNORECASE), family=None if family is None else str(family)))
+            out.append(_Branch(compile_lazily(body, re.IGNORECASE), family=None if family is None else str(family)))
     return tuple(out)
 
 
@@ -388,7 +394,7 @@ def load_lexicon() -> Lexicon:
     respect = scores["respect"]
     empathy = scores["empathy"]
     rules = tuple(_rule(name, specs[name], macros) for name in SIGNALS)
-    features = [_Feature(str(name), _compile(f["pattern"], macros), float(f["weight"])) for name, f in respect["features"].items()]
+    features = [_Feature(str(name), _compile_lazily(f["pattern"], macros), float(f["weight"])) for name, f in respect["features"].items()]
     subscores = {str(name): bool(spec["in_estimate"]) for name, spec in empathy["subscores"].items()}
     cues: dict[str, tuple[str, float]] = {}
     for name, (subscore, points) in empathy["cues"].items():
@@ -400,7 +406,7 @@ def load_lexicon() -> Lexicon:
         if f["subscore"] not in subscores:
             raise ValueError(f"lexicon/scores.yaml: empathy feature {name!r}: unknown sub-score {f['subscore']!r}")
         empathy_features.append(_Feature(
-            str(name), _compile(f["pattern"], macros), float(f["points"]), subscore=str(f["subscore"]),
+            str(name), _compile_lazily(f["pattern"], macros), float(f["points"]), subscore=str(f["subscore"]),
             before_acknowledgement=bool(f.get("before_acknowledgement", False)),
         ))
     # Every rule branch and respect feature gets its index in one pre-filter database.
@@ -441,7 +447,24 @@ def load_lexicon() -> Lexicon:
         prefilter=_prefilter.load(patterns),
         branches=tuple((rule, branch) for rule in keyed_rules for branch in rule.branches),
     )
+    if lexicon.prefilter is None or not lexicon.prefilter.from_cache:
+        # The patterns compile on first use. A cached pre-filter exists only for patterns that
+        # all compiled when it was built; otherwise compile them now, so a wrong one stops the
+        # load, naming its signal, instead of a line long after.
+        _compile_all(lexicon)
     return lexicon if lexicon.prefilter is not None else _re_path(lexicon)
+
+
+def _compile_all(lex: Lexicon) -> None:
+    named = [(f"lexicon/signals.yaml: signal {rule.name!r}", b.pattern) for rule in lex.rules for b in rule.branches]
+    named += [(f"lexicon/scores.yaml: respect feature {f.name!r}", f.pattern) for f in lex.respect_features]
+    named += [(f"lexicon/scores.yaml: empathy feature {f.name!r}", f.pattern) for f in lex.empathy_features]
+    for where, pattern in named:
+        if isinstance(pattern, LazyPattern):
+            try:
+                pattern.compiled()
+            except re.error as exc:
+                raise ValueError(f"{where}: {exc}") from exc
 
 
 def _re_path(lex: Lexicon) -> Lexicon:

@@ -2,6 +2,13 @@
 
 PyYAML's `safe_load` forgets where things were and silently keeps the last of two
 duplicate keys; authors need both, so we compose the node tree ourselves.
+
+Parsing runs in libyaml (PyYAML's C parser, `CSafeLoader`) where PyYAML was built with
+it: about twenty times faster than the pure-Python parser, which was most of the time a
+start took to load the library. For every document the pure-Python parser accepts, the
+values, lines and duplicate keys are the same (tests compare them on every YAML file of
+the project and on fuzzed documents). A document libyaml rejects is parsed again by the
+pure-Python parser, so every error reads as it always has.
 """
 
 from __future__ import annotations
@@ -37,9 +44,52 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
+_CSafeLoader: Any = getattr(yaml, "CSafeLoader", None)  # None: PyYAML built without libyaml
+_SafeLoader: Any = _CSafeLoader or yaml.SafeLoader
+
+
+if _CSafeLoader is not None:
+    class _CYaml12Loader(_CSafeLoader):  # type: ignore[misc, valid-type]
+        """The same YAML 1.2 scalars, parsed by libyaml (the resolvers run in Python, shared)."""
+
+    _CYaml12Loader.yaml_implicit_resolvers = _Yaml12Loader.yaml_implicit_resolvers
+    _FAST_YAML12: Any = _CYaml12Loader
+else:
+    _FAST_YAML12 = None
+
+# Where the two parsers differ on a document the pure-Python one accepts, found by fuzzing
+# them against each other: tabs, the byte-order mark and the Unicode line breaks (lines
+# are counted differently), a tag (an empty tagged value is '' in libyaml, None in
+# Python), and the characters the pure-Python reader refuses. A document with any of them
+# goes to the pure-Python parser alone; scenario files never need them. (Where the
+# pure-Python parser refuses a document, libyaml, closer to the YAML spec, may accept it:
+# a '?' inside an unquoted item of a flow list, a comment right after a block scalar's '|'.)
+_NOT_FOR_LIBYAML = re.compile(yaml.reader.Reader.NON_PRINTABLE.pattern + r"|[\t\x85\u2028\u2029\ufeff]|(?:^|[\s\[{,])!")
+
+
+def load_safe(text: str) -> Any:
+    """`yaml.safe_load` (YAML 1.1, as PyYAML reads it), parsed by libyaml where available:
+    for the package's own data files, which are read at every start."""
+    return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - SafeLoader or its C twin
+
+
 def load_plain(text: str) -> Any:
     """A YAML document as plain values, read as YAML 1.2 (`No` stays the word No)."""
+    if _FAST_YAML12 is not None and not _NOT_FOR_LIBYAML.search(text):
+        try:
+            return yaml.load(text, Loader=_FAST_YAML12)  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError:
+            pass  # said again by the pure-Python parser, in its words
     return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _compose(text: str) -> yaml.Node | None:
+    if _FAST_YAML12 is not None and not _NOT_FOR_LIBYAML.search(text):
+        try:
+            return yaml.compose(text, Loader=_FAST_YAML12)
+        except yaml.YAMLError:
+            pass  # said again by the pure-Python parser, in its words
+    return yaml.compose(text, Loader=_Yaml12Loader)
 
 
 @dataclass
@@ -74,7 +124,7 @@ class YamlSyntaxError(Exception):
 def load_located(text: str) -> Located:
     """Parse one YAML document; raises YamlSyntaxError with a line on bad input."""
     try:
-        node = yaml.compose(text, Loader=_Yaml12Loader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -91,7 +141,10 @@ def load_located(text: str) -> Located:
         located.lines[()] = 1
         return located
     constructor = _Yaml12Loader("")
-    located.data = _Converter(located, constructor).convert(node, ())
+    try:
+        located.data = _Converter(located, constructor).convert(node, ())
+    except RecursionError as exc:  # libyaml nests deeper than Python recursion goes
+        raise YamlSyntaxError(1, "the document nests too deeply") from exc
     return located
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 from bot.engine.scenario import Scenario
 from bot.engine.scoring import Score, SkillStatus
@@ -55,7 +56,21 @@ class Message:
     edit_of: str | None = None  # the outbox key of an earlier message this one changes
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        return json.dumps(self._plain(), ensure_ascii=False, sort_keys=True)
+
+    def _plain(self) -> dict[str, Any]:
+        # What dataclasses.asdict gives, key for key (the stored JSON is unchanged), without
+        # its deep copy of every field: one of these is built for everything a session sends.
+        card = self.card
+        return {
+            "kind": self.kind, "text": self.text, "speaker": self.speaker,
+            "card": None if card is None else {
+                "title": card.title, "description": card.description, "tone": card.tone, "footer": card.footer,
+                "fields": [{"name": f.name, "value": f.value, "inline": f.inline} for f in card.fields],
+            },
+            "mentions": list(self.mentions), "controls": list(self.controls), "mood": self.mood,
+            "edit_of": self.edit_of,
+        }
 
     @classmethod
     def from_json(cls, body: str) -> Message:
