@@ -34,7 +34,7 @@ def test_every_kind_of_message_is_stored_as_asdict_gave_it() -> None:
         messages.recognition(scenario, score, "Ana", 7, _mention),
         messages.notice("Your line will be answered shortly."),
         messages.controls_off("1:briefing"),
-        Message("notice", text="é ✅", extra={"nested": {"list": [1, 2], "none": None}}),
+        Message("notice", text="é ✅", mentions=(1, 2), controls=("end:1",), mood=None, edit_of="1:briefing"),
     ]
     for message in built:
         assert message.to_json() == json.dumps(asdict(message), ensure_ascii=False, sort_keys=True)
