@@ -17,7 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 
-from bot.engine.signals import analyze, load_lexicon
+from bot.engine.signals import analyze, compile_every_pattern, load_lexicon
 from bot.errors import TrainerError
 
 CHUNK_LINES = 256
@@ -45,6 +45,7 @@ def analyze_lines(lines: Iterable[str], jobs: int) -> Iterator[str]:
             yield analyze_json(text)
         return
     load_lexicon()  # once here: forked workers inherit it compiled
+    compile_every_pattern()  # (its patterns compile on first use, which each worker would do again)
     # fork where the platform has it (workers start at once, lexicon loaded); else spawn.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin" else "spawn"
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method), initializer=load_lexicon)

@@ -24,11 +24,16 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import numpy
+
 LEARNED = "learned"
 # Behaviours only a rule can show: an introduction must capture a name to be one.
 RULES_ONLY = frozenset({"introduction"})
 TOKEN = re.compile(r"[a-z0-9']+")
 QUOTED = 3  # features whose words make up a learned cue's quote
+# How far below its threshold (in logits) the matrix pass still hands a behaviour to the exact
+# computation: rounding differences are some 1e-15, so this is very wide.
+MARGIN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -65,14 +70,19 @@ class CueModel:
         return {index: v / norm for index, v in weighted.items()}, where
 
     @functools.cached_property
-    def _by_feature(self) -> dict[int, tuple[tuple[int, float], ...]]:
-        """feature -> (behaviour's position in `cues`, weight): the weights the other way round,
-        so a line costs the features it has, not every behaviour's lookups of them."""
-        index: dict[int, list[tuple[int, float]]] = {}
+    def _dense(self) -> _Dense:
+        """The weights as one matrix (feature row x behaviour), for a first pass that finds
+        which behaviours can reach their threshold at all."""
+        rows = sorted({feature for cue in self.cues.values() for feature in cue.weights})
+        row_of = {feature: row for row, feature in enumerate(rows)}
+        weights = numpy.zeros((len(rows), len(self.cues)))
         for position, cue in enumerate(self.cues.values()):
             for feature, weight in cue.weights.items():
-                index.setdefault(feature, []).append((position, weight))
-        return {feature: tuple(pairs) for feature, pairs in index.items()}
+                weights[row_of[feature], position] = weight
+        bias = numpy.array([cue.bias for cue in self.cues.values()])
+        # The threshold on the logit scale: p >= t exactly when z >= log(t / (1 - t)).
+        logit = numpy.array([math.log(c.threshold / (1 - c.threshold)) if 0 < c.threshold < 1 else -math.inf for c in self.cues.values()])
+        return _Dense(row_of, weights, bias, logit)
 
     def propose(self, text: str, skip: frozenset[str]) -> list[tuple[str, float, tuple[int, int], tuple[int, int]]]:
         """(behaviour, probability, span of its strongest feature, span to quote) for each
@@ -80,18 +90,27 @@ class CueModel:
         x, where = self.features(text)
         if not x:
             return []
-        # Each behaviour's terms in the order of the line's features, as a list comprehension
-        # over its own weights would give them, so sum() comes out exactly the same.
-        terms: list[list[float]] = [[] for _ in self.cues]
-        by_feature = self._by_feature
-        for i, v in x.items():
-            for position, weight in by_feature.get(i, ()):
-                terms[position].append(weight * v)
+        dense = self._dense
+        rows = [(dense.row_of[i], v) for i, v in x.items() if i in dense.row_of]
+        if rows:
+            index, values = zip(*rows)
+            near = dense.bias + numpy.asarray(values) @ dense.weights[list(index)]
+        else:
+            near = dense.bias.copy()
+        # A first pass in floating point that may round differently from Python's sum():
+        # only behaviours within a wide margin of their threshold are computed exactly, as
+        # before, so what is proposed is the same, float for float.
+        candidates = numpy.flatnonzero(near >= dense.logit - MARGIN)
         found = []
-        for position, (name, cue) in enumerate(self.cues.items()):
+        names = list(self.cues)
+        for position in candidates.tolist():
+            name = names[position]
             if name in skip or name in RULES_ONLY:
                 continue
-            z = cue.bias + sum(terms[position])
+            cue = self.cues[name]
+            # The behaviour's terms in the order of the line's features, so sum() comes out
+            # exactly as a list comprehension over its own weights would give it.
+            z = cue.bias + sum([cue.weights[i] * v for i, v in x.items() if i in cue.weights])
             p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
             if p < cue.threshold:
                 continue
@@ -102,6 +121,14 @@ class CueModel:
                 continue
             found.append((name, p, strongest[0], (min(s for s, _ in strongest), max(e for _, e in strongest))))
         return found
+
+
+@dataclass(frozen=True)
+class _Dense:
+    row_of: dict[int, int]  # feature index -> row of `weights`
+    weights: Any  # numpy array, features x behaviours
+    bias: Any
+    logit: Any  # each behaviour's threshold as a logit
 
 
 @functools.lru_cache(maxsize=1)

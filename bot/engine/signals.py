@@ -455,6 +455,12 @@ def load_lexicon() -> Lexicon:
     return lexicon if lexicon.prefilter is not None else _re_path(lexicon)
 
 
+def compile_every_pattern() -> None:
+    """Compile every lexicon pattern now rather than at its first use: before forking
+    workers, which would otherwise each compile them again."""
+    _compile_all(load_lexicon())
+
+
 def _compile_all(lex: Lexicon) -> None:
     named = [(f"lexicon/signals.yaml: signal {rule.name!r}", b.pattern) for rule in lex.rules for b in rule.branches]
     named += [(f"lexicon/scores.yaml: respect feature {f.name!r}", f.pattern) for f in lex.respect_features]
