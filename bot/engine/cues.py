@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import numpy
-
 LEARNED = "learned"
 # Behaviours only a rule can show: an introduction must capture a name to be one.
 RULES_ONLY = frozenset({"introduction"})
@@ -73,6 +71,8 @@ class CueModel:
     def _dense(self) -> _Dense:
         """The weights as one matrix (feature row x behaviour), for a first pass that finds
         which behaviours can reach their threshold at all."""
+        import numpy  # here, not at the top: a start of the trainer need not pay for it
+
         rows = sorted({feature for cue in self.cues.values() for feature in cue.weights})
         row_of = {feature: row for row, feature in enumerate(rows)}
         weights = numpy.zeros((len(rows), len(self.cues)))
@@ -87,6 +87,8 @@ class CueModel:
     def propose(self, text: str, skip: frozenset[str]) -> list[tuple[str, float, tuple[int, int], tuple[int, int]]]:
         """(behaviour, probability, span of its strongest feature, span to quote) for each
         behaviour not in `skip` whose probability reaches its threshold."""
+        import numpy
+
         x, where = self.features(text)
         if not x:
             return []
