@@ -160,9 +160,23 @@ def bench_jobs(quick: bool) -> dict[str, Any]:
             return len(lines), seconds
         return timed
 
+    # An older checkout (--root) may not have --jobs: then only the one-process command is timed.
+    probe = subprocess.run([sys.executable, "-m", "bot", "analyze", "--help"], capture_output=True, text=True, cwd=ROOT, env=env)
+    if "--jobs" not in probe.stdout:
+        rate = _interleaved({"1": lambda: _time_jsonl(text, len(lines), env)}, 1 if quick else 2)["1"]
+        return {"analyze_jsonl_lines": len(lines), "analyze_jsonl_lines_per_s_jobs_1": rate, "analyze_jobs": "no --jobs in this checkout"}
     rates = _interleaved({"1": run(1), "2": run(2)}, 1 if quick else 2)
     return {"analyze_jsonl_lines": len(lines), "analyze_jsonl_lines_per_s_jobs_1": rates["1"],
             "analyze_jsonl_lines_per_s_jobs_2": rates["2"], "analyze_jobs_2_vs_1": round(rates["2"] / rates["1"], 2)}
+
+
+def _time_jsonl(text: str, count: int, env: dict[str, str]) -> tuple[int, float]:
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "bot", "analyze", "--jsonl"], input=text, capture_output=True, text=True,
+                         check=True, cwd=ROOT, env=env)
+    if len(out.stdout.splitlines()) != count:
+        raise RuntimeError(f"bench: analyze --jsonl printed {len(out.stdout.splitlines())} lines for {count}")
+    return count, time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------- engine
