@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
+from bot.arguments import whole_number
 from bot.errors import ScenarioNotFound, TrainerError, UsageError
 from bot.export import FORMATS
 from bot.recognition.cli import HANDLERS as RECOGNITION_HANDLERS, add_commands as add_recognition_commands
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a command (/help, /hint, /end), never said to the resident. Every line is saved (with the "
         "reply it got) before the reply is shown."))
     play.add_argument("scenario", nargs="?", help="scenario id (e.g. traffic_stop) or path to a scenario file")
-    play.add_argument("--resume", type=_session_id, metavar="SESSION_ID", help="continue an unfinished session (see 'trainer sessions --status active')")
+    play.add_argument("--resume", type=whole_number, metavar="SESSION_ID", help="continue an unfinished session (see 'trainer sessions --status active')")
     play.add_argument("--seed", type=int, help="seed for the resident's line variations (default: random, saved with the session)")
     play.add_argument("--persona", metavar="NAME", help=(
         "the resident's variant, for scenarios that have them (trainer scenarios lists them); 'random' to be "
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "xapi and records: a pass is a good ending with a score of at least N, 0..100 (default 70)"))
     export.add_argument("--dialogues", type=Path, help="directory of scenario files, for their titles (default: ./dialogues)")
     export.add_argument("--cohort", help="only trainees in this cohort")
-    export.add_argument("--guild", type=_session_id, metavar="SERVER_ID", help="only this Discord server (0: terminal sessions)")
+    export.add_argument("--guild", type=whole_number, metavar="SERVER_ID", help="only this Discord server (0: terminal sessions)")
     export.add_argument("--since", type=_date, help="only sessions started on or after this date (YYYY-MM-DD)")
     export.add_argument("-o", "--output", type=Path, help="write to this file instead of standard output")
 
@@ -665,16 +666,6 @@ def _busy_timeout() -> float:
         raise UsageError(f"TRAINER_BUSY_TIMEOUT must be a number of seconds, not {raw!r}") from None
     if not 0 < value <= 3600:
         raise UsageError("TRAINER_BUSY_TIMEOUT must be between 0 and 3600 seconds")
-    return value
-
-
-def _session_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"out of range: {text}")
     return value
 
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.arguments import whole_number
 from bot.errors import UsageError
 
 if TYPE_CHECKING:  # the store (and aiosqlite) load only for the commands that need them
@@ -31,7 +32,7 @@ def add_commands(commands: Any, db_help: str) -> None:
     board.add_argument("--db", type=Path, help=db_help)
     board.add_argument("--cohort", help="only this cohort (default: every trainee of the server)")
     board.add_argument("--period", choices=("week", "month", "all"), default="week", help="the last 7 days (default), 30 days, or all time")
-    board.add_argument("--guild", type=_number, metavar="SERVER_ID", help="the Discord server (default 0: the terminal)")
+    board.add_argument("--guild", type=whole_number, metavar="SERVER_ID", help="the Discord server (default 0: the terminal)")
     board.add_argument("--json", action="store_true", help="a JSON list of {rank, name, points, ...}, best first")
 
     report = commands.add_parser("report", help="progress reports and charts, for instructors", description=(
@@ -41,7 +42,7 @@ def add_commands(commands: Any, db_help: str) -> None:
     report.add_argument("--db", type=Path, help=db_help)
     report.add_argument("--member", "--trainee", dest="member", help="one trainee (display name)")
     report.add_argument("--cohort", help="one cohort")
-    report.add_argument("--guild", type=_number, metavar="SERVER_ID", help="only this Discord server (0: the terminal)")
+    report.add_argument("--guild", type=whole_number, metavar="SERVER_ID", help="only this Discord server (0: the terminal)")
     report.add_argument("--chart", type=Path, metavar="FILE.png", help=(
         "also draw the progress chart (--member) or the skills heatmap (--cohort; more than 6 trainees: also FILE-2.png, ...)"))
     report.add_argument("--csv", type=Path, metavar="FILE.csv", help="with --cohort: also write the cohort's table as CSV")
@@ -55,7 +56,7 @@ def add_commands(commands: Any, db_help: str) -> None:
     assign.add_argument("--scenario", required=True, help="scenario id")
     assign.add_argument("--due", required=True, type=_due, help="due date, YYYY-MM-DD (the end of that day, UTC) or an ISO date and time")
     assign.add_argument("--pass-mark", type=_mark, default=70, help="the lowest passing score, 0..100 (default 70)")
-    assign.add_argument("--guild", type=_number, metavar="SERVER_ID", help="the Discord server of the cohort (default 0: the terminal)")
+    assign.add_argument("--guild", type=whole_number, metavar="SERVER_ID", help="the Discord server of the cohort (default 0: the terminal)")
     assign.add_argument("--dialogues", type=Path, help="directory of scenario files (default: ./dialogues)")
 
     listing = commands.add_parser("assignments", help="assignments and who has passed them", description=(
@@ -63,12 +64,12 @@ def add_commands(commands: Any, db_help: str) -> None:
     listing.add_argument("--db", type=Path, help=db_help)
     listing.add_argument("--cohort", help="one cohort")
     listing.add_argument("--member", help="one trainee: their assignments")
-    listing.add_argument("--guild", type=_number, metavar="SERVER_ID", help="the Discord server (default 0: the terminal)")
+    listing.add_argument("--guild", type=whole_number, metavar="SERVER_ID", help="the Discord server (default 0: the terminal)")
     listing.add_argument("--json", action="store_true", help="one JSON object per assignment and trainee")
 
     override = commands.add_parser("override", help="change a finished session's score, with a reason", description=(
         "Logs an instructor's score for a session; the score it earned is kept and shown beside it in reports and records."))
-    override.add_argument("session", type=_number, help="session id (see 'trainer sessions')")
+    override.add_argument("session", type=whole_number, help="session id (see 'trainer sessions')")
     override.add_argument("--db", type=Path, help=db_help)
     override.add_argument("--score", type=_mark, required=True, help="the new score, 0..100")
     override.add_argument("--reason", required=True, help="why, in a few words (kept with the override)")
@@ -80,7 +81,7 @@ def add_commands(commands: Any, db_help: str) -> None:
             "Badges are still earned and shown to the trainee alone."))
         choice.add_argument("--member", required=True, help="the trainee (display name)")
         choice.add_argument("--db", type=Path, help=db_help)
-        choice.add_argument("--guild", type=_number, metavar="SERVER_ID", help="the Discord server (default 0: the terminal)")
+        choice.add_argument("--guild", type=whole_number, metavar="SERVER_ID", help="the Discord server (default 0: the terminal)")
         choice.set_defaults(public=public)
 
 
@@ -319,18 +320,8 @@ def _write_bytes(path: Path, data: bytes) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"out of range: {text}")
-    return value
-
-
 def _mark(text: str) -> int:
-    value = _number(text)
+    value = whole_number(text)
     if value > 100:
         raise argparse.ArgumentTypeError("a score is between 0 and 100")
     return value

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.engine.judge import DERIVED_SIGNALS
-from bot.engine.problems import did_you_mean
+from bot.engine.problems import Problem, did_you_mean
 from bot.engine.scenario import Outcome, Scenario
 from bot.engine.signals import SIGNALS
 from bot.engine.yamlnodes import Located, Path as NodePath, YamlSyntaxError, load_located
@@ -63,18 +63,12 @@ class BadgeRulesError(TrainerError):
 
 
 @dataclass(frozen=True, order=True)
-class RuleProblem:
-    file: str
-    line: int
-    code: str
-    message: str
+class RuleProblem(Problem):
+    """A problem of a badge rules file: printed like a scenario's, with its own warnings."""
 
     @property
     def is_warning(self) -> bool:
         return self.code in WARNINGS
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.code} {'warning: ' if self.is_warning else ''}{self.message}"
 
 
 @dataclass(frozen=True)

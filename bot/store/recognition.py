@@ -106,6 +106,8 @@ class RecognitionQueries:
         def _write(self) -> _Transaction: ...
         async def _one(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> Any: ...
         async def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Any]: ...
+        @staticmethod
+        def _export_filter(cohort_id: int | None, since: str | None, guild_id: int | None) -> tuple[str, tuple[Any, ...]]: ...
 
     # -- session results --
     async def session_results(
@@ -377,21 +379,12 @@ class RecognitionQueries:
         """Every finished session with a score, oldest first, with what a training record needs."""
         from bot.store.store import _session
 
-        clauses = ["s.status = 'ended'", "s.score IS NOT NULL"]
-        args: list[Any] = []
-        if since is not None:
-            clauses.append("s.started_at >= ?")
-            args.append(since)
-        if guild_id is not None:
-            clauses.append("s.guild_id = ?")
-            args.append(guild_id)
-        if cohort_id is not None:
-            clauses.append("s.member_id IN (SELECT member_id FROM cohort_members WHERE cohort_id = ?)")
-            args.append(cohort_id)
+        where, args = self._export_filter(cohort_id, since, guild_id)  # the same sessions as `trainer export`
+        finished = "s.status = 'ended' AND s.score IS NOT NULL"
         rows = await self._all(
             "SELECT s.*, r.clean AS result_clean, i.display_name AS instructor_name FROM sessions s"
             " LEFT JOIN session_results r ON r.session_id = s.id LEFT JOIN members i ON i.id = s.instructor_id"
-            f" WHERE {' AND '.join(clauses)} ORDER BY s.started_at, s.id", args,
+            f" {where + ' AND ' if where else 'WHERE '}{finished} ORDER BY s.started_at, s.id", args,
         )
         sessions = [_session(row) for row in rows]
         ids = [s.id for s in sessions]
