@@ -541,6 +541,31 @@ async def test_each_server_has_its_own_instructor_role(simcord_env: simcord.Env,
     assert refused.ephemeral and "Only instructors" in (refused.response.content or "")
 
 
+async def test_each_server_opens_its_threads_in_its_own_practice_channel(simcord_env: simcord.Env, store: Store, tmp_path: Path) -> None:
+    from bot.config import ServerSettings
+
+    # The first server names its own practice channel; the second has none and uses the global one.
+    # In both, /roleplay start is run from another channel, so only the setting can put the thread there.
+    world = sh.build_world(simcord_env)
+    lobby = world.guild.create_text_channel("lobby")
+    other = simcord_env.create_guild("Second department")
+    other_lobby, other_practice = other.create_text_channel("lobby"), other.create_text_channel("training")
+    other_trainee = other.add_member(simcord_env.create_user("una"))
+    simcord_env.bot.settings = make_settings(
+        tmp_path / "bot.db", practice_channel_id=other_practice.id,
+        servers={world.guild.id: ServerSettings(practice_channel_id=world.practice.id)},
+    )
+    cases = ((world.guild, world.trainee, lobby, world.practice), (other, other_trainee, other_lobby, other_practice))
+    for guild, trainee, started_in, practice in cases:
+        result = await trainee.slash(started_in, "roleplay start", scenario="traffic_stop")
+        assert result.ephemeral and "Role-play started" in (result.response.content or ""), result.response.content
+        assert not started_in.threads, "the thread opened where the command was run, not in the practice channel"
+        (thread,) = practice.threads
+        assert sh.bot_thread(simcord_env, thread).type is discord.ChannelType.private_thread
+        (session,) = await store.list_sessions(guild_id=guild.id)
+        assert (session.channel_id, session.thread_id, session.trainee_id) == (practice.id, thread.id, trainee.id)
+
+
 async def test_the_bot_logs_a_failed_event_handler(simcord_bot: TrainerBot, caplog: pytest.LogCaptureFixture) -> None:
     try:
         raise RuntimeError("boom")

@@ -79,6 +79,26 @@ def test_late_and_out_of_order_get_partial_points(tmp_path: Path) -> None:
     assert not any("Hello." in item for item in score.went_well)  # partial credit is 'try next', not 'went well'
 
 
+def test_the_came_after_note_names_the_rival_that_came_first(tmp_path: Path) -> None:
+    # With several signals in `before:`, the note must name the one the trainee said first,
+    # not the first one listed: here `id_request` (listed second) came before `command`.
+    text = SCENE.replace("before: [command]", "before: [command, id_request]")
+    assert text != SCENE
+    path = tmp_path / "scene.yaml"
+    path.write_text(text, encoding="utf-8")
+    scenario = load_checked(path)
+    in_earlier_turns = run(scenario, "I need your license and registration.", "Step out of the car.",
+                           "The reason I stopped you is your tag expired.")
+    result = {s.name: s for s in in_earlier_turns.score().skills}["reason_for_contact"]
+    assert result.status is SkillStatus.OUT_OF_ORDER
+    assert result.note == "came after id request (\u201cneed your license\u201d, turn 1)"
+    in_one_message = run(scenario, "I need your license. Step out of the car.",
+                         "The reason I stopped you is your tag expired.")
+    result = {s.name: s for s in in_one_message.score().skills}["reason_for_contact"]
+    assert result.status is SkillStatus.OUT_OF_ORDER
+    assert result.note == "came after id request (\u201cneed your license\u201d, turn 1)"
+
+
 def test_partial_points_round_half_up(tmp_path: Path) -> None:
     text = SCENE.replace("greeting: {points: 20,", "greeting: {points: 5,")
     path = tmp_path / "scene.yaml"
