@@ -445,7 +445,15 @@ class SessionService:
             self._item(f"{sid}:feedback", tracked.channel, sid, messages.feedback(tracked.scenario, score, row.trainee, row.trainee_id, mention)),
             self._item(f"{sid}:controls-off", tracked.channel, sid, messages.controls_off(f"{sid}:briefing")),
         ]
-        recognised, record = await self.recognition.at_finish(row, tracked.scenario, tracked.session, score, tracked.channel)
+        try:
+            recognised, record = await self.recognition.at_finish(row, tracked.scenario, tracked.session, score, tracked.channel)
+        except StoreError:
+            raise  # not saved: the caller retries the whole end
+        except Exception:
+            # Recognition is extra: a fault in it (a badge rule, say) must never keep a
+            # session from ending with its feedback, nor the trainee from starting another.
+            log.exception("recognition of session %d failed; the session ends without it", sid)
+            return items, _finish_of(score)
         return items + recognised, _finish_of(score, record)
 
     # -- idle sessions --

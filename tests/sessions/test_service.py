@@ -595,6 +595,30 @@ async def test_recognition_is_posted_once_in_the_cohort_channel(bench: Bench) ->
     assert len(bench.chat.bot_messages(900)) == 4
 
 
+async def test_a_fault_in_recognition_never_keeps_a_session_from_ending(bench: Bench, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the badge rules, say: the session still ends with its feedback, the trainee
+    can start again, and a restart has nothing left to redo."""
+    assert bench.store is not None
+    member = await bench.store.ensure_member("t42", guild_id=GUILD, discord_id=TRAINEE)
+    cohort = await bench.store.create_cohort("Spring", guild_id=GUILD, channel_id=900)
+    await bench.store.add_to_cohort(cohort.id, member.id)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in a badge rule")
+
+    monkeypatch.setattr(bench.service.recognition, "at_finish", broken)
+    sid = await bench.start()
+    for line in COURTEOUS:
+        await bench.say(line)
+    row = await bench.store.get_session(sid)
+    assert row is not None and row.status == "ended" and row.score is not None
+    assert bench.chat.kinds(THREAD).count(kinds.FEEDBACK) == 1
+    assert bench.chat.bot_messages(900) == []  # no recognition, and nothing half-sent
+    await bench.start(thread=THREAD + 1)  # the trainee is free to play again
+    await bench.restart()
+    assert bench.chat.kinds(THREAD).count(kinds.FEEDBACK) == 1
+
+
 CORRECTED_REASON = [  # a made-up reason, taken back: the scene recovers, the grade is not clean
     "Evening ma'am, Officer Park, county police. I pulled you over for running that stop sign back there.",
     "Sorry, my mistake. The real reason is your registration tag expired four months ago.",
