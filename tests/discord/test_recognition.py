@@ -216,6 +216,42 @@ async def test_the_weekly_board_is_posted_once_at_the_configured_time(world: sh.
     assert len([m for m in sh.bot_messages(world.env, wins) if m.embeds and "Recognition board" in (m.embeds[0].title or "")]) == 1
 
 
+async def test_a_busy_database_at_the_weekly_hour_delays_the_board_by_one_check(
+    world: sh.World, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.errors import StoreBusy
+
+    wins = await cohort(world, world.trainee)
+    await play(world, await start_scene(world), COURTEOUS)
+    with sqlite3.connect(tmp_path / "bot.db") as raw:
+        raw.execute("UPDATE sessions SET ended_at = '2025-12-30T12:00:00+00:00', started_at = '2025-12-30T11:55:00+00:00'")
+        raw.execute("UPDATE badges SET awarded_at = '2025-12-30T12:00:00+00:00'")
+    recognition = world.bot.recognition  # type: ignore[attr-defined]
+    real = recognition.post_weekly_boards
+    failures = []
+
+    async def busy_once(*args: object, **kwargs: object) -> int:
+        if not failures:
+            failures.append(True)
+            raise StoreBusy("the database is busy")
+        return await real(*args, **kwargs)
+
+    await world.env.advance_time(8 * 3600 + 60)  # 08:01
+    monkeypatch.setattr(recognition, "post_weekly_boards", busy_once)
+
+    def boards() -> int:
+        return len([m for m in sh.bot_messages(world.env, wins) if m.embeds and "Recognition board" in (m.embeds[0].title or "")])
+
+    await world.env.advance_time(3600 - 90)  # 08:59:30
+    assert boards() == 0
+    await world.env.advance_time(40)  # 09:00:10: busy, nothing posted yet
+    assert failures and boards() == 0
+    await world.env.advance_time(61)  # the retry a minute later posts it, once
+    assert boards() == 1
+    await world.env.advance_time(24 * 3600)
+    assert boards() == 1
+
+
 async def test_instructor_commands_refuse_others(world: sh.World, simcord_env: simcord.Env) -> None:
     role = world.guild.create_role("Moderator", permissions=discord.Permissions(manage_threads=True))
     mod = world.guild.add_member(world.env.create_user("mo"), roles=[role])

@@ -203,6 +203,8 @@ class InstructorCog(commands.Cog):
     async def decide(self, interaction: discord.Interaction, session_id: int, turn: int, approved: bool) -> None:
         if not is_instructor(interaction.user, self.bot.settings):
             return await refuse(interaction, "An instructor decides on nominations.")
+        # Answered at once: the writes below may wait on the database longer than Discord's 3 s.
+        await interaction.response.defer()
         me = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild_id or 0, discord_id=interaction.user.id, role="instructor")
         session = await self.bot.store.get_session(session_id)
         scenario = self.bot.library.scenarios.get(session.scenario_id) if session is not None else None
@@ -217,9 +219,9 @@ class InstructorCog(commands.Cog):
                    else f"Dismissed by {interaction.user.display_name}.")
         if embed is not None:
             embed.set_footer(text=verdict)
-            await interaction.response.edit_message(embed=embed, view=None)
+            await interaction.edit_original_response(embed=embed, view=None)
         else:
-            await interaction.response.edit_message(content=verdict, view=None)
+            await interaction.edit_original_response(content=verdict, view=None)
 
 
 async def setup(bot: TrainerBot) -> None:

@@ -4,6 +4,7 @@ turns commands into its calls and answers privately wherever private data is inv
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Literal
@@ -20,6 +21,9 @@ from bot.recognition.service import Board, KudosRefused
 
 if TYPE_CHECKING:
     from bot.discord_app.client import TrainerBot
+
+WEEKLY_ATTEMPTS = 30
+WEEKLY_RETRY_SECONDS = 60
 
 log = logging.getLogger("trainer.discord.recognition")
 
@@ -79,26 +83,40 @@ class RecognitionCog(commands.Cog):
     async def leaderboard_cohorts(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await cohort_choices(self.bot, interaction, current)
 
-    @tasks.loop(hours=24)
+    @tasks.loop(hours=24)  # at the configured hour (cog_load): the service posts only on the day
     async def weekly_board(self) -> None:
-        queued = await self.service.post_weekly_boards(discord.utils.utcnow(), [guild.id for guild in self.bot.guilds])
-        if queued:
-            log.info("weekly board queued for %d cohort channel(s)", queued)
+        # A busy database just then is retried for a while: the next run is a day away, past
+        # the time the week's board is still worth posting. The outbox never queues it twice.
+        for attempt in range(WEEKLY_ATTEMPTS):
+            try:
+                queued = await self.service.post_weekly_boards(discord.utils.utcnow(), [guild.id for guild in self.bot.guilds])
+            except TrainerError as exc:
+                log.warning("the weekly board could not be queued (attempt %d of %d): %s", attempt + 1, WEEKLY_ATTEMPTS, exc)
+                await asyncio.sleep(WEEKLY_RETRY_SECONDS)
+                continue
+            if queued:
+                log.info("weekly board queued for %d cohort channel(s)", queued)
+            return
+        log.error("the weekly board could not be queued; a restart within the day posts it")
 
     @weekly_board.before_loop
     async def before_weekly_board(self) -> None:
         await self.bot.wait_until_ready()
         try:
-            await self.weekly_board()  # a post time missed while the bot was down, if it was recent
-        except TrainerError as exc:
+            await self.service.post_weekly_boards(discord.utils.utcnow(), [guild.id for guild in self.bot.guilds])
+        except TrainerError as exc:  # a post time missed while the bot was down, if it was recent
             log.warning("could not check for a missed weekly board: %s", exc)
 
     @weekly_board.error
     async def weekly_board_failed(self, exc: BaseException) -> None:
-        # The database may have been busy just then: the loop goes on, and a restart within
-        # the day posts what was missed (never twice).
-        log.error("the weekly board could not be queued", exc_info=exc)
-        self.bot.loop.call_later(60, self.weekly_board.restart)
+        # Not a database error but a bug: logged, and the loop started again in a minute (a
+        # loop whose task has finished cannot be restarted, only started).
+        log.error("the weekly board check failed", exc_info=exc)
+        self.bot.loop.call_later(60, self._start_weekly_board)
+
+    def _start_weekly_board(self) -> None:
+        if not self.weekly_board.is_running():
+            self.weekly_board.start()
 
     # -- kudos --
     @app_commands.command(name="kudos")
