@@ -32,6 +32,8 @@ class MessageContext(Protocol):
     """What a guard may look at: the model's view of the message being handled."""
 
     def in_message(self, name: str) -> bool: ...
+    @property
+    def message_signals(self) -> frozenset[str]: ...  # every name `in_message` holds for
     def seen_so_far(self, name: str) -> bool: ...
     def count_of(self, name: str) -> int: ...
     def seen_earlier(self, name: str) -> bool: ...
@@ -119,8 +121,9 @@ class ScenarioMachine:
     def __init__(self, scenario: Scenario, pick_first: bool = True) -> None:
         self.scenario = scenario
         self.pick_first = pick_first
-        # state -> its respond rules in order: (guard or None for `otherwise`, the rule's own event)
-        self._respond: dict[str, list[tuple[Guard | None, str]]] = {}
+        # state -> its respond rules in order: (guard or None for `otherwise`, the signals all of
+        # which its `when` needs, those one of which its `any` needs, the rule's own event)
+        self._respond: dict[str, list[tuple[Guard | None, frozenset[str], frozenset[str], str]]] = {}
         self._cursor = _Cursor()
         self._lock = threading.Lock()  # one cursor: one trigger at a time
         self._machine = Machine(
@@ -141,14 +144,14 @@ class ScenarioMachine:
                 own = f"{self.RESPOND}:{len(ordered)}"
                 for event in (self.RESPOND, own):
                     self._machine.add_transition(event, state.name, dest, conditions=[condition], after=[record])
-                ordered.append((rule.guard, own))
+                ordered.append((rule.guard, frozenset(rule.guard.when), frozenset(rule.guard.any), own))
             if state.otherwise is not None:
                 dest = state.otherwise.to or state.name
                 record = _Record(state.otherwise, state.name, dest)
                 own = f"{self.RESPOND}:{len(ordered)}"
                 for event in (self.RESPOND, own):
                     self._machine.add_transition(event, state.name, dest, after=[record])
-                ordered.append((None, own))
+                ordered.append((None, frozenset(), frozenset(), own))
         if scenario.escalate is not None:
             target = scenario.escalate.to
             sources = [s.name for s in scenario.states.values() if not s.is_end and s.name != target]
@@ -174,7 +177,14 @@ class ScenarioMachine:
         if event == self.RESPOND and self.pick_first:
             if state not in self._respond and state in self.scenario.states:
                 return state, None  # an end state: nothing responds
-            event = next((own for guard, own in self._respond.get(state, ()) if guard is None or guard_holds(guard, context)), "")
+            heard = context.message_signals
+            # A rule missing a signal its `when` or `any` needs cannot hold: two set operations
+            # decide it before its whole guard is looked at.
+            event = next((
+                own for guard, needs_all, needs_any, own in self._respond.get(state, ())
+                if guard is None or (needs_all <= heard and (not needs_any or not needs_any.isdisjoint(heard))
+                                     and guard_holds(guard, context))
+            ), "")
             if not event and state in self.scenario.states:
                 return state, None  # no rule holds and no `otherwise`: the session stays where it is
             event = event or self.RESPOND  # an unknown state: fails as the plain trigger does

@@ -105,6 +105,10 @@ class Session:
     def in_message(self, name: str) -> bool:
         return self._current is not None and name in self._current
 
+    @property
+    def message_signals(self) -> frozenset[str]:
+        return self._current if self._current is not None else frozenset()
+
     def seen_so_far(self, name: str) -> bool:
         return name in self.seen
 

@@ -83,6 +83,10 @@ class _Context:
     def in_message(self, name: str) -> bool:
         return name in self.now
 
+    @property
+    def message_signals(self) -> frozenset[str]:
+        return self.now
+
     def seen_so_far(self, name: str) -> bool:
         return name in self.seen
 
