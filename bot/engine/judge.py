@@ -17,6 +17,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from bot.engine import mood as mood_rules
 from bot.engine.scenario import Fact, Scenario, Skill
@@ -200,10 +201,16 @@ class _Particulars:
         facts = {fact.name for fact in scenario.facts}
         self._spans = [(e.start, e.end) for e in detection.evidence if e.signal in facts]
         self._spans += [(c.start, c.end) for c in contradictions] + [(e.start, e.end) for e in said]
+        self._detection = detection
+        self._own = set(scenario.resident.name.split())
+
+    @cached_property
+    def _outside(self) -> str:
+        # Built on first need: most messages are never asked about (too few skills or phrases).
+        detection = self._detection
         matched = _covered(len(detection.text), detection.evidence)
         outside = "".join(" " if matched[i] else ch for i, ch in enumerate(detection.text))
-        self._outside = _LIST_MARKER.sub(lambda m: " " * len(m.group(0)), outside)
-        self._own = set(scenario.resident.name.split())
+        return _LIST_MARKER.sub(lambda m: " " * len(m.group(0)), outside)
 
     def within(self, start: int, end: int) -> bool:
         if any(s < end and start < e for s, e in self._spans):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 
 
@@ -222,9 +223,16 @@ class Rubric:
     def max_points(self) -> int:
         return sum(skill.points for skill in self.skills)
 
+    @cached_property
+    def _skills_by_name(self) -> dict[str, Skill]:
+        # Built once: `unmet` is asked per evidence while judging and per turn and skill while scoring.
+        return {other.name: other for other in self.skills}
+
     def unmet(self, skill: Skill, shown: Container[str]) -> tuple[str, ...]:
         """The skill's `requires` not yet shown: a signal, or a skill none of whose signals was."""
-        by_name = {other.name: other for other in self.skills}
+        if not skill.requires:
+            return ()
+        by_name = self._skills_by_name
 
         def met(name: str) -> bool:
             other = by_name.get(name)

@@ -316,11 +316,20 @@ def _hits(turns: Sequence[Turn], signals: Mapping[str, int], labels: Mapping[str
     """Penalised signals per message: detected ones, and those the judge derived (a
     contradiction quotes the words that contradicted the scene)."""
     hits: list[Hit] = []
+    if not signals:
+        return hits
     for turn in turns:
         derived = turn.judgement.signals if turn.judgement is not None else frozenset()
+        # Only rules cost points; a learned cue is for analysis (judge.py). The first such
+        # evidence of each signal, in one pass over the message rather than one per signal.
+        first: dict[str, Evidence] = {}
+        for e in turn.detection.evidence:
+            if e.signal in signals and e.detail != LEARNED:
+                first.setdefault(e.signal, e)
         for name, points in signals.items():
-            # Only rules cost points; a learned cue is for analysis (judge.py).
-            evidence = next((e for e in turn.detection.evidence if e.signal == name and e.detail != LEARNED), None)
+            evidence = first.get(name)
+            if evidence is None and name not in derived:
+                continue
             label = labels.get(name, name)
             if evidence is not None:
                 hits.append(Hit(name, points, turn.number, evidence.quote, turn.trainee, label))

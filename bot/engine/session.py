@@ -105,6 +105,10 @@ class Session:
     def in_message(self, name: str) -> bool:
         return self._current is not None and name in self._current
 
+    @property
+    def message_signals(self) -> frozenset[str]:
+        return self._current if self._current is not None else frozenset()
+
     def seen_so_far(self, name: str) -> bool:
         return name in self.seen
 
@@ -302,8 +306,9 @@ class Session:
         pool = fresh or [line for line in lines if not line.once] or list(lines)
         if len(pool) > 1 and self._last_line in pool:
             pool = [line for line in pool if line != self._last_line]  # never the same line twice running
-        # A string seed is hashed with SHA-512 by `random`, so it is stable across processes.
-        line = random.Random(f"{self.seed}:{turn}").choice(pool)
+        # A string seed is hashed with SHA-512 by `random`, so it is stable across processes. Each
+        # draw has its own generator, so a pool of one (its only line) needs none.
+        line = pool[0] if len(pool) == 1 else random.Random(f"{self.seed}:{turn}").choice(pool)
         if line.once and remember:
             (self.said_here if line.once == "state" else self.said_once).add(line.text)
         if remember:

@@ -1,0 +1,114 @@
+"""The machine's quick `respond` (the first rule whose guard holds, triggered as its own event)
+against `transitions` walking the whole `respond` list: the same turns, replies and scores."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.engine.catalog import load_checked
+from bot.engine.golden import load_transcript, transcripts_for
+from bot.engine.machine import ScenarioMachine
+from bot.engine.probes import load_probes
+from bot.engine.scenario import Scenario
+from bot.engine.session import Session
+
+ROOT = Path(__file__).resolve().parents[2]
+DIALOGUES = ROOT / "dialogues"
+SCENARIOS = {s.id: s for s in (load_checked(path) for path in sorted(DIALOGUES.glob("*.yaml")))}
+TUNING = sorted((ROOT / "tests" / "data").glob("probes*tune*.yaml"))
+
+
+def _scripts(scene: dict[str, Any]) -> list[list[str]]:
+    """Every scripted line list of a probe (`lines`, `baseline`, `opening` + a reason...)."""
+    lists = [[str(x) for x in value] for value in scene.values() if isinstance(value, list) and value and all(isinstance(x, str) for x in value)]
+    opening = [str(x) for x in scene.get("opening", [])]
+    lists += [opening + [str(scene[key])] for key in ("true_reason", "false_reason") if isinstance(scene.get(key), str)]
+    return lists
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for scenario in SCENARIOS.values():
+        for path in transcripts_for(scenario, DIALOGUES):
+            transcript = load_transcript(path)
+            lines = [turn.officer for turn in transcript.turns]
+            cases.append(pytest.param(scenario.id, lines, transcript.seed, transcript.persona, id=f"golden:{scenario.id}/{path.stem}"))
+    for path in TUNING:
+        for i, scene in enumerate(load_probes(path)):
+            for k, lines in enumerate(_scripts(scene)):
+                persona = scene.get("persona")
+                cases.append(pytest.param(scene["scenario"], lines, 1, persona, id=f"{path.stem}:{i}:{k}"))
+    return cases
+
+
+def _play(scenario: Scenario, machine: ScenarioMachine, lines: list[str], seed: int, persona: str | None) -> list[Any]:
+    session = Session.start(scenario, machine, seed=seed, persona=persona)
+    seen: list[Any] = [session.opening]
+    for line in lines:
+        if session.ended:
+            break
+        turn = session.step(line)
+        seen.append((turn, session.fired))
+    session.abandon()
+    seen.append(session.score().as_dict())
+    return seen
+
+
+QUICK = {sid: ScenarioMachine(s) for sid, s in SCENARIOS.items()}
+PLAIN = {sid: ScenarioMachine(s, pick_first=False) for sid, s in SCENARIOS.items()}
+
+
+@pytest.mark.parametrize(("scenario_id", "lines", "seed", "persona"), _cases())
+def test_quick_respond_plays_as_transitions_does(scenario_id: str, lines: list[str], seed: int, persona: str | None) -> None:
+    scenario = SCENARIOS[scenario_id]
+    assert _play(scenario, QUICK[scenario_id], lines, seed, persona) == _play(scenario, PLAIN[scenario_id], lines, seed, persona)
+
+
+class _Context:
+    """A message context drawn at random: what guards can look at, nothing else."""
+
+    def __init__(self, rng: random.Random, names: list[str]) -> None:
+        self.now = frozenset(rng.sample(names, rng.randint(0, min(6, len(names)))))
+        self.seen = self.now | frozenset(rng.sample(names, rng.randint(0, min(6, len(names)))))
+        self.earlier = frozenset(n for n in self.seen if rng.random() < 0.5)
+        self.counts = {n: rng.randint(0, 3) for n in self.seen}
+        self.mood = rng.randint(0, 100)
+        self.turn_number = rng.randint(1, 12)
+        self.persona_name = ""
+
+    def in_message(self, name: str) -> bool:
+        return name in self.now
+
+    @property
+    def message_signals(self) -> frozenset[str]:
+        return self.now
+
+    def seen_so_far(self, name: str) -> bool:
+        return name in self.seen
+
+    def seen_earlier(self, name: str) -> bool:
+        return name in self.earlier
+
+    def count_of(self, name: str) -> int:
+        return self.counts.get(name, 0)
+
+
+@pytest.mark.parametrize("scenario_id", sorted(SCENARIOS))
+def test_quick_respond_fires_the_rule_transitions_fires(scenario_id: str) -> None:
+    """Every state, with random messages weighted to the signals its guards name."""
+    scenario = SCENARIOS[scenario_id]
+    rng = random.Random(scenario_id)
+    for state in scenario.states.values():
+        rules = scenario.rules(state) if not state.is_end else []
+        names = sorted({n for rule in rules for n in rule.guard.signal_names()} | {n for rule in rules for n, _ in rule.guard.at_least + rule.guard.fewer_than}) or ["empathy"]
+        personas = [p.name for p in scenario.personas] or [""]
+        for _ in range(60):
+            context = _Context(rng, names)
+            context.persona_name = rng.choice(personas)
+            quick = QUICK[scenario_id].trigger(ScenarioMachine.RESPOND, state.name, context)
+            plain = PLAIN[scenario_id].trigger(ScenarioMachine.RESPOND, state.name, context)
+            assert quick == plain, (state.name, sorted(context.now))
