@@ -206,15 +206,20 @@ class RecognitionQueries:
         )]
 
     async def badges_among(self, member_ids: Iterable[int], *, since: str | None = None) -> list[BadgeRow]:
+        rows = await self._of_members("SELECT member_id, badge, session_id, awarded_at FROM badges", "member_id", member_ids, "awarded_at", since)
+        return [BadgeRow(*row) for row in rows]
+
+    async def _of_members(self, select: str, member_column: str, member_ids: Iterable[int], stamp_column: str, since: str | None) -> list[Any]:
+        """`select`'s rows for these members (since a time, if given), oldest first."""
         ids = sorted(set(member_ids))
         if not ids:
             return []
-        sql = f"SELECT member_id, badge, session_id, awarded_at FROM badges WHERE member_id IN ({','.join('?' * len(ids))})"
+        sql = f"{select} WHERE {member_column} IN ({','.join('?' * len(ids))})"
         args: list[Any] = list(ids)
         if since is not None:
-            sql += " AND awarded_at >= ?"
+            sql += f" AND {stamp_column} >= ?"
             args.append(since)
-        return [BadgeRow(*row) for row in await self._all(sql + " ORDER BY awarded_at, id", args)]
+        return await self._all(f"{sql} ORDER BY {stamp_column}, id", args)
 
     # -- kudos --
     async def give_kudos(
@@ -229,6 +234,7 @@ class RecognitionQueries:
         moment = datetime.now(timezone.utc)
         stamp = moment.isoformat(timespec="seconds")
         day_ago = (moment - timedelta(days=1)).isoformat(timespec="seconds")
+
         def write(db: sqlite3.Connection) -> KudosOutcome:
             given = db.execute(
                 "SELECT created_at FROM kudos WHERE from_member_id = ? AND created_at > ? ORDER BY created_at", (giver, day_ago)
@@ -257,15 +263,7 @@ class RecognitionQueries:
 
     async def kudos_among(self, member_ids: Iterable[int], *, since: str | None = None) -> list[KudosRow]:
         """Kudos these members received."""
-        ids = sorted(set(member_ids))
-        if not ids:
-            return []
-        sql = f"SELECT * FROM kudos WHERE to_member_id IN ({','.join('?' * len(ids))})"
-        args: list[Any] = list(ids)
-        if since is not None:
-            sql += " AND created_at >= ?"
-            args.append(since)
-        return [KudosRow(*row) for row in await self._all(sql + " ORDER BY created_at, id", args)]
+        return [KudosRow(*row) for row in await self._of_members("SELECT * FROM kudos", "to_member_id", member_ids, "created_at", since)]
 
     # -- nominations --
     async def nomination(self, session_id: int, turn: int) -> NominationRow | None:

@@ -89,7 +89,7 @@ class RecognitionCog(commands.Cog):
         # the time the week's board is still worth posting. The outbox never queues it twice.
         for attempt in range(WEEKLY_ATTEMPTS):
             try:
-                queued = await self.service.post_weekly_boards(discord.utils.utcnow(), [guild.id for guild in self.bot.guilds])
+                queued = await self._queue_weekly_boards()
             except TrainerError as exc:
                 log.warning("the weekly board could not be queued (attempt %d of %d): %s", attempt + 1, WEEKLY_ATTEMPTS, exc)
                 await asyncio.sleep(WEEKLY_RETRY_SECONDS)
@@ -99,11 +99,14 @@ class RecognitionCog(commands.Cog):
             return
         log.error("the weekly board could not be queued; a restart within the day posts it")
 
+    async def _queue_weekly_boards(self) -> int:
+        return await self.service.post_weekly_boards(discord.utils.utcnow(), [guild.id for guild in self.bot.guilds])
+
     @weekly_board.before_loop
     async def before_weekly_board(self) -> None:
         await self.bot.wait_until_ready()
         try:
-            await self.service.post_weekly_boards(discord.utils.utcnow(), [guild.id for guild in self.bot.guilds])
+            await self._queue_weekly_boards()
         except TrainerError as exc:  # a post time missed while the bot was down, if it was recent
             log.warning("could not check for a missed weekly board: %s", exc)
 
