@@ -22,7 +22,7 @@ from functools import cached_property
 from bot.engine import mood as mood_rules
 from bot.engine.scenario import Fact, Scenario, Skill
 from bot.engine.cues import LEARNED
-from bot.engine.patterns import new_message
+from bot.engine.patterns import PatternScreen, new_message
 from bot.engine.signals import Detection, Evidence, answers_feelings, asserted, is_weak, normalise, substantive
 
 DERIVED_SIGNALS: tuple[str, ...] = ("contradiction", "repetition", "stacking")
@@ -84,6 +84,7 @@ class Judgement:
     contradictions: tuple[Contradiction, ...] = ()
     repeat_of: int | None = None  # the earlier turn this line repeats
     stacked: bool = False
+    words: tuple[str, ...] = ()  # the words of the judged text (`words(detection.text)`)
 
     def credited_names(self) -> frozenset[str]:
         return frozenset(e.signal for e in self.credited)
@@ -102,31 +103,69 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(normalise(text).lower()))
 
 
+class _Lookups:
+    """What the judge asks of a scenario for every message, worked out once per scenario."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self._costly: dict[str, bool] = {}
+        self.required_facts: dict[str, tuple[Fact, ...]] = {}  # claim signal -> required facts checking it
+        for fact in scenario.facts:
+            if fact.required:
+                for name in dict.fromkeys(fact.checks):
+                    self.required_facts[name] = (*self.required_facts.get(name, ()), fact)
+        self.skill_signals = tuple(frozenset(skill.signals) for skill in scenario.rubric.skills)
+        self.wrong = tuple(pattern for fact in scenario.facts for pattern in fact.wrong)
+        self.screen = PatternScreen(self.wrong)
+
+    def costly(self, signal: str) -> bool:
+        known = self._costly.get(signal)
+        if known is None:
+            known = self._costly[signal] = _costly(self.scenario, signal)
+        return known
+
+
+_LOOKUPS: dict[int, _Lookups] = {}
+_LOOKUPS_KEPT = 256  # scenarios whose lookups are kept (a library reload makes new scenario objects)
+
+
+def _lookups(scenario: Scenario) -> _Lookups:
+    found = _LOOKUPS.get(id(scenario))
+    if found is None or found.scenario is not scenario:  # an id is reused only once its object is gone
+        if len(_LOOKUPS) >= _LOOKUPS_KEPT:
+            _LOOKUPS.clear()
+        found = _LOOKUPS[id(scenario)] = _Lookups(scenario)
+    return found
+
+
 def judge(scenario: Scenario, detection: Detection, history: History) -> Judgement:
     norm = normalise(detection.text)
+    lookups = _lookups(scenario)
+    rubric = scenario.rubric
+    evidence = detection.evidence
     # Learned cues (cues.py) are for analysis: the scene and the grade follow rules a trainee
     # can read, quote and argue with.
-    costly = {e.signal for e in detection.evidence if e.detail != LEARNED and _costly(scenario, e.signal)}
+    costly = {e.signal for e in evidence if e.detail != LEARNED and lookups.costly(e.signal)}
     dropped: dict[int, Uncredited] = {}  # index in detection.evidence -> why it earns nothing
 
     def drop(index: int, why: str, keeps_signal: bool = False) -> None:
         if index not in dropped:
-            dropped[index] = Uncredited(detection.evidence[index], why, keeps_signal)
+            dropped[index] = Uncredited(evidence[index], why, keeps_signal)
 
-    for index, e in enumerate(detection.evidence):
+    for index, e in enumerate(evidence):
         if e.detail == LEARNED:
             drop(index, "a learned cue (shown by trainer analyze), not a rule: grading uses rules only")
 
-    contradictions = _contradictions(scenario, norm, detection)
+    contradictions = _contradictions(scenario, norm, detection, lookups)
     contradicted = {check for c in contradictions for check in c.fact.checks}
-    for index, e in enumerate(detection.evidence):
-        if e.signal in costly:
+    for index, e in enumerate(evidence):
+        if e.signal in costly or index in dropped:  # a dropped one stays dropped for its first reason
             continue
         if e.signal in contradicted:
             fact = next(c.fact for c in contradictions if e.signal in c.fact.checks)
             drop(index, f"contradicts the scene: {fact.label} is {fact.truth}")
             continue
-        unsupported = next((f for f in scenario.facts if f.required and e.signal in f.checks and not detection.has(f.name)), None)
+        unsupported = next((f for f in lookups.required_facts.get(e.signal, ()) if not detection.has(f.name)), None)
         if unsupported is not None:
             drop(index, f"does not say what {unsupported.label} is ({unsupported.truth})")
         elif is_weak(e) and not _has_strong(detection, e.signal):
@@ -135,26 +174,31 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
             elif not history.feelings:
                 drop(index, "nothing had been said yet for it to answer")
 
-    shown_now = {e.signal for i, e in enumerate(detection.evidence) if i not in dropped}
-    for index, e in enumerate(detection.evidence):
-        skills = [skill for skill in scenario.rubric.skills if e.signal in skill.signals]
-        if index not in dropped and skills and all(scenario.rubric.unmet(skill, history.credited | shown_now) for skill in skills):
+    shown_now = {e.signal for i, e in enumerate(evidence) if i not in dropped}
+    shown_by_now: set[str] | None = None  # what counts as shown for `requires`, built on first need
+    for index, e in enumerate(evidence):
+        skills = rubric.skills_with(e.signal)
+        if index in dropped or not skills:
+            continue
+        if shown_by_now is None:
+            shown_by_now = history.credited | shown_now
+        if all(rubric.unmet(skill, shown_by_now) for skill in skills):
             drop(index, f"came before {_requirements(skills)}", keeps_signal=True)
 
     message_words = words(detection.text)
     repeat_of = _repeat_of(message_words, history.lines)
-    shown = {e.signal for e in detection.evidence if e.signal not in costly and e.detail != LEARNED}
-    solid = {e.signal for i, e in enumerate(detection.evidence) if i not in dropped and e.signal not in costly}
-    skills = [skill for skill in scenario.rubric.skills if shown & set(skill.signals)]
-    hollow = [skill for skill in skills if not solid & set(skill.signals)]
-    said = [e for i, e in enumerate(detection.evidence) if i not in dropped and substantive(e.signal)]
+    ruled = [e for e in evidence if e.signal not in costly and e.detail != LEARNED]
+    shown = {e.signal for e in ruled}
+    solid = {e.signal for i, e in enumerate(evidence) if i not in dropped and e.signal not in costly}
+    touched = [signals for signals in lookups.skill_signals if not shown.isdisjoint(signals)]
+    hollow = [signals for signals in touched if solid.isdisjoint(signals)]
+    said = [e for i, e in enumerate(evidence) if i not in dropped and substantive(e.signal)]
     particulars = _Particulars(scenario, detection, contradictions, said)
-    stacked = (len(skills) >= STACK_MIN_SKILLS and (
+    stacked = (len(touched) >= STACK_MIN_SKILLS and (
         len(hollow) >= STACK_MIN_HOLLOW
-        or (len(skills) >= STACK_MANY_SKILLS and not particulars.within(0, len(detection.text)))
-        or (len(skills) >= STACK_DENSE_SKILLS and len(message_words) / len(skills) < STACK_MIN_WORDS)
-    )) or _formulaic(norm, [e for e in detection.evidence if e.signal not in costly and e.detail != LEARNED], particulars) \
-        or _run_on(message_words, [e for e in detection.evidence if e.signal not in costly and e.detail != LEARNED], particulars, len(detection.text))
+        or (len(touched) >= STACK_MANY_SKILLS and not particulars.within(0, len(detection.text)))
+        or (len(touched) >= STACK_DENSE_SKILLS and len(message_words) / len(touched) < STACK_MIN_WORDS)
+    )) or _formulaic(norm, ruled, particulars) or _run_on(message_words, ruled, particulars, len(detection.text))
     if stacked or repeat_of is not None:
         why = (f"repeats your line in turn {repeat_of}" if repeat_of is not None
                else "strung together with other set phrases, with nothing said in between")
@@ -175,7 +219,7 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     return Judgement(
         detection=detection, credited=credited,
         uncredited=tuple(dropped[i] for i in sorted(dropped)), signals=frozenset(heard),
-        contradictions=contradictions, repeat_of=repeat_of, stacked=stacked,
+        contradictions=contradictions, repeat_of=repeat_of, stacked=stacked, words=message_words,
     )
 
 
@@ -305,13 +349,20 @@ def _requirements(skills: Sequence[Skill]) -> str:
     return " and ".join(name.replace("_", " ") for name in names)
 
 
-def _contradictions(scenario: Scenario, norm: str, detection: Detection) -> tuple[Contradiction, ...]:
+def _contradictions(scenario: Scenario, norm: str, detection: Detection, lookups: _Lookups) -> tuple[Contradiction, ...]:
     found: list[Contradiction] = []
-    new_message(pattern for fact in scenario.facts for pattern in fact.wrong)
+    new_message(lookups.wrong)
+    screened: bool | None = None  # whether any wrong wording may be in the message: one search, on first need
     for fact in scenario.facts:
         if not fact.wrong:
             continue
         if fact.checks and not any(detection.has(name) for name in fact.checks):
+            continue
+        if screened is None:
+            screened = lookups.screen.may_match(norm)
+        if not screened:
+            for pattern in fact.wrong:
+                pattern.pass_over(norm)
             continue
         true_spans = [(e.start, e.end) for e in detection.evidence if e.signal == fact.name]
         for pattern in fact.wrong:

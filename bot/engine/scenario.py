@@ -228,6 +228,23 @@ class Rubric:
         # Built once: `unmet` is asked per evidence while judging and per turn and skill while scoring.
         return {other.name: other for other in self.skills}
 
+    @cached_property
+    def skill_signals(self) -> frozenset[str]:
+        """Every signal some skill is earned by."""
+        return frozenset(name for skill in self.skills for name in skill.signals)
+
+    @cached_property
+    def _skills_by_signal(self) -> dict[str, tuple[Skill, ...]]:
+        found: dict[str, list[Skill]] = {}
+        for skill in self.skills:
+            for name in dict.fromkeys(skill.signals):
+                found.setdefault(name, []).append(skill)
+        return {name: tuple(skills) for name, skills in found.items()}
+
+    def skills_with(self, signal: str) -> tuple[Skill, ...]:
+        """The skills `signal` earns, in the rubric's order (asked per evidence of every message)."""
+        return self._skills_by_signal.get(signal, ())
+
     def unmet(self, skill: Skill, shown: Container[str]) -> tuple[str, ...]:
         """The skill's `requires` not yet shown: a signal, or a skill none of whose signals was."""
         if not skill.requires:

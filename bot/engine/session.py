@@ -168,7 +168,8 @@ class Session:
             reply = self._say(reply_lines, number)
         finally:
             self._current = None
-        self.history.lines.append(words(text[:MAX_MESSAGE_CHARS]))
+        judged = text[:MAX_MESSAGE_CHARS]
+        self.history.lines.append(judgement.words if detection.text == judged else words(judged))
         self._heard_resident()
         after = self.scenario.states[self.state]
         if after.is_end:
@@ -207,10 +208,9 @@ class Session:
     # -- helpers --
     def _credit(self, judgement: Judgement) -> bool:
         """Record what the message earned; True when it earned a rubric behaviour not shown before."""
-        rubric = {name for skill in self.scenario.rubric.skills for name in skill.signals}
         new = judgement.credited_names() - self.history.credited
         self.history.credited |= new
-        return bool(new & rubric)
+        return not new.isdisjoint(self.scenario.rubric.skill_signals)
 
     def _progress(self, new_credit: bool, state_before: str, mood_before: int) -> bool:
         """A message moves the scene on when it earns a new rubric behaviour, reaches a state not

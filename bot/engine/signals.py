@@ -210,6 +210,14 @@ class Lexicon:
     # Every (rule, branch) in detection order; a branch's key is its index here.
     branches: tuple[tuple[_Rule, _Branch], ...] = ()
 
+    @functools.cached_property
+    def rules_by_name(self) -> Mapping[str, _Rule]:
+        # The judge asks for a rule by its signal's name for every piece of evidence.
+        found: dict[str, _Rule] = {}
+        for rule in self.rules:
+            found.setdefault(rule.name, rule)
+        return found
+
 
 # --------------------------------------------------------------------------- loading
 
@@ -846,7 +854,7 @@ def substantive(signal: str) -> bool:
 
 
 def _rule_named(name: str) -> _Rule | None:
-    return next((rule for rule in load_lexicon().rules if rule.name == name), None)
+    return load_lexicon().rules_by_name.get(name)
 
 
 _last_line: tuple[Lexicon, _Line] | None = None
