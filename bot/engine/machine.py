@@ -9,12 +9,14 @@ So sessions stay plain objects: starting or ending one costs no model registrati
 (which would bind a trigger method per event and state to each session, and make
 removal slower as sessions grow), and a machine holds no per-session data.
 
-Each rule is also its own event (`respond:<n>`), with the same guard as its condition. A
-`respond` trigger tests the state's guards in the state's order and triggers only the first
-that holds: the same first match as `transitions` walking the whole `respond` list (guards are
-pure), without its per-transition cost (an `execute`, condition objects and several debug
-log calls for each rule that does not hold). `ScenarioMachine(..., pick_first=False)` triggers
-the whole `respond` list instead; a test replays every golden transcript and probe both ways.
+Each rule is also its own event (`respond:<n>`), a plain transition to its destination. A
+`respond` trigger tests the state's guards in the state's order and triggers only the event of
+the first that holds: the same first match as `transitions` walking the whole `respond` list
+(guards are pure), without its per-transition cost (an `execute`, condition objects and several
+debug log calls for each rule that does not hold, then the guard that held tested again and a
+callback to say which rule it was, which the pick already knows). `ScenarioMachine(...,
+pick_first=False)` triggers the whole `respond` list instead; a test replays every golden
+transcript and probe both ways.
 """
 
 from __future__ import annotations
@@ -122,8 +124,9 @@ class ScenarioMachine:
         self.scenario = scenario
         self.pick_first = pick_first
         # state -> its respond rules in order: (guard or None for `otherwise`, the signals all of
-        # which its `when` needs, those one of which its `any` needs, the rule's own event)
-        self._respond: dict[str, list[tuple[Guard | None, frozenset[str], frozenset[str], str]]] = {}
+        # which its `when` needs, those one of which its `any` needs, the rule's own event, what
+        # firing it means)
+        self._respond: dict[str, list[tuple[Guard | None, frozenset[str], frozenset[str], str, Fired]]] = {}
         self._cursor = _Cursor()
         self._lock = threading.Lock()  # one cursor: one trigger at a time
         self._machine = Machine(
@@ -140,18 +143,18 @@ class ScenarioMachine:
             ordered = self._respond[state.name] = []
             for rule in scenario.rules(state):
                 dest = rule.to or state.name
-                condition, record = _Condition(rule.guard), _Record(rule, state.name, dest)
+                record = _Record(rule, state.name, dest)
                 own = f"{self.RESPOND}:{len(ordered)}"
-                for event in (self.RESPOND, own):
-                    self._machine.add_transition(event, state.name, dest, conditions=[condition], after=[record])
-                ordered.append((rule.guard, frozenset(rule.guard.when), frozenset(rule.guard.any), own))
+                self._machine.add_transition(self.RESPOND, state.name, dest, conditions=[_Condition(rule.guard)], after=[record])
+                self._machine.add_transition(own, state.name, dest)
+                ordered.append((rule.guard, frozenset(rule.guard.when), frozenset(rule.guard.any), own, record.fired))
             if state.otherwise is not None:
                 dest = state.otherwise.to or state.name
                 record = _Record(state.otherwise, state.name, dest)
                 own = f"{self.RESPOND}:{len(ordered)}"
-                for event in (self.RESPOND, own):
-                    self._machine.add_transition(event, state.name, dest, after=[record])
-                ordered.append((None, frozenset(), frozenset(), own))
+                self._machine.add_transition(self.RESPOND, state.name, dest, after=[record])
+                self._machine.add_transition(own, state.name, dest)
+                ordered.append((None, frozenset(), frozenset(), own, record.fired))
         if scenario.escalate is not None:
             target = scenario.escalate.to
             sources = [s.name for s in scenario.states.values() if not s.is_end and s.name != target]
@@ -174,27 +177,29 @@ class ScenarioMachine:
 
         An event with no transition from ``state`` (an ended session) leaves it as it is.
         """
+        picked: Fired | None = None
         if event == self.RESPOND and self.pick_first:
             if state not in self._respond and state in self.scenario.states:
                 return state, None  # an end state: nothing responds
             heard = context.message_signals
             # A rule missing a signal its `when` or `any` needs cannot hold: two set operations
             # decide it before its whole guard is looked at.
-            event = next((
-                own for guard, needs_all, needs_any, own in self._respond.get(state, ())
+            event, picked = next((
+                (own, fired) for guard, needs_all, needs_any, own, fired in self._respond.get(state, ())
                 if guard is None or (needs_all <= heard and (not needs_any or not needs_any.isdisjoint(heard))
                                      and guard_holds(guard, context))
-            ), "")
+            ), ("", None))
             if not event and state in self.scenario.states:
                 return state, None  # no rule holds and no `otherwise`: the session stays where it is
             event = event or self.RESPOND  # an unknown state: fails as the plain trigger does
         cursor = self._cursor
         with self._lock:
-            self._machine.set_state(state, model=cursor)
+            if cursor.state != state:
+                self._machine.set_state(state, model=cursor)
             cursor.context, cursor.fired = context, None
             try:
                 cursor.trigger(event)
-                return cursor.state, cursor.fired
+                return cursor.state, picked or cursor.fired
             finally:
                 cursor.context = cursor.fired = None
 

@@ -163,7 +163,8 @@ def coaching() -> Mapping[str, Tip]:
 
 def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -> Score:
     rubric = scenario.rubric
-    skills = tuple(_skill_result(skill, turns, rubric) for skill in rubric.skills)
+    credited, detected = _Firsts(turns, credited=True), _Firsts(turns, credited=False)
+    skills = tuple(_skill_result(skill, credited, detected, rubric) for skill in rubric.skills)
     penalties = tuple(_hits(turns, rubric.penalties, rubric.penalty_labels))
     critical = tuple(_hits(turns, {name: 0 for name in rubric.critical}, rubric.penalty_labels))
     earned = sum(s.points for s in skills)
@@ -219,38 +220,69 @@ def _credited(turn: Turn) -> tuple[Evidence, ...]:
     return turn.judgement.credited if turn.judgement is not None else turn.detection.evidence
 
 
-def _first_position(
-    turns: Sequence[Turn], signals: Sequence[str], *, credited: bool = True, skill: Skill | None = None,
-    rubric: Rubric | None = None,
-) -> tuple[int, int, Turn, str, str] | None:
-    """(turn number, character offset, turn, quote, signal) of the earliest of `signals`.
-
-    With `credited`, only evidence the judge credited counts, and only once the skill's
-    `requires` were shown (earlier or in the same message)."""
-    shown: set[str] = set()
-    for turn in turns:
-        evidence = _credited(turn) if credited else turn.detection.evidence
-        shown |= {e.signal for e in evidence}
-        if skill is not None and rubric is not None and rubric.unmet(skill, shown):
-            continue
-        best = min(
-            ((turn.number, e.start, turn, e.quote, e.signal) for e in evidence if e.signal in signals),
-            key=lambda found: found[:2], default=None,
-        )
-        if best is not None:
-            return best
-    return None
+_Found = tuple[int, int, "Evidence"]  # (character offset, place in the message's evidence, evidence)
 
 
-def _skill_result(skill: Skill, turns: Sequence[Turn], rubric: Rubric) -> SkillResult:
+class _Firsts:
+    """The earliest evidence of each signal in each turn, found in one pass over the session
+    for all the skills (each skill then looks up its own signals), and, for `requires`, what
+    had been shown by the end of each turn."""
+
+    def __init__(self, turns: Sequence[Turn], *, credited: bool) -> None:
+        self.turns = turns
+        self._credited = credited
+        self.by_turn: list[dict[str, _Found]] = []
+        for turn in turns:
+            firsts: dict[str, _Found] = {}
+            for place, e in enumerate(_credited(turn) if credited else turn.detection.evidence):
+                known = firsts.get(e.signal)
+                if known is None or e.start < known[0]:
+                    firsts[e.signal] = (e.start, place, e)
+            self.by_turn.append(firsts)
+        self._shown: list[frozenset[str]] | None = None
+
+    @property
+    def shown(self) -> list[frozenset[str]]:
+        """Signals shown in the turns up to each one (built on first need: few skills have `requires`)."""
+        if self._shown is None:
+            self._shown, so_far = [], frozenset[str]()
+            for firsts in self.by_turn:
+                so_far = so_far.union(firsts)
+                self._shown.append(so_far)
+        return self._shown
+
+    def first(self, signals: Sequence[str], *, skill: Skill | None = None,
+              rubric: Rubric | None = None) -> tuple[int, int, Turn, str, str] | None:
+        """(turn number, character offset, turn, quote, signal) of the earliest of `signals`.
+
+        With a skill, only once its `requires` were shown (earlier or in the same message)."""
+        gated = skill is not None and rubric is not None and bool(skill.requires)
+        for k, firsts in enumerate(self.by_turn):
+            if gated and rubric.unmet(skill, self.shown[k]):  # type: ignore[arg-type, union-attr]
+                continue
+            best: _Found | None = None
+            for name in signals:
+                found = firsts.get(name)
+                if found is not None and (best is None or found[:2] < best[:2]):
+                    best = found
+            if best is not None:
+                turn = self.turns[k]
+                return turn.number, best[0], turn, best[2].quote, best[2].signal
+        return None
+
+
+def _skill_result(skill: Skill, credited: _Firsts, detected: _Firsts, rubric: Rubric) -> SkillResult:
+    """One skill's verdict. `credited`: what the judge credited, turn by turn; `detected`: all
+    that was detected (an earlier rival counts whether or not it earned anything)."""
+    turns = credited.turns
     late_fraction = rubric.late_fraction
-    found = _first_position(turns, skill.signals, skill=skill, rubric=rubric)
+    found = credited.first(skill.signals, skill=skill, rubric=rubric)
     if found is None:
         return SkillResult(skill.name, skill.label, SkillStatus.MISSED, 0, skill.points, note=_why_not(skill, turns))
     number, offset, turn, quote, _ = found
     status, note = SkillStatus.EARNED, ""
     if skill.before:
-        rival = _first_position(turns, skill.before, credited=False)
+        rival = detected.first(skill.before)
         if rival is not None and rival[:2] < (number, offset):
             status = SkillStatus.OUT_OF_ORDER
             note = f"came after {rival[4].replace('_', ' ')} (\u201c{rival[3]}\u201d, turn {rival[0]})"
@@ -326,6 +358,8 @@ def _hits(turns: Sequence[Turn], signals: Mapping[str, int], labels: Mapping[str
         for e in turn.detection.evidence:
             if e.signal in signals and e.detail != LEARNED:
                 first.setdefault(e.signal, e)
+        if not first and derived.isdisjoint(signals):
+            continue  # most messages cost nothing
         for name, points in signals.items():
             evidence = first.get(name)
             if evidence is None and name not in derived:
