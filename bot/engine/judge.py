@@ -185,7 +185,7 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
         if all(rubric.unmet(skill, shown_by_now) for skill in skills):
             drop(index, f"came before {_requirements(skills)}", keeps_signal=True)
 
-    message_words = words(detection.text)
+    message_words = tuple(_WORD.findall(norm.lower()))  # words(detection.text), its normal form at hand
     repeat_of = _repeat_of(message_words, history.lines)
     ruled = [e for e in evidence if e.signal not in costly and e.detail != LEARNED]
     shown = {e.signal for e in ruled}
@@ -242,11 +242,19 @@ class _Particulars:
 
     def __init__(self, scenario: Scenario, detection: Detection, contradictions: Sequence[Contradiction],
                  said: Sequence[Evidence]) -> None:
-        facts = {fact.name for fact in scenario.facts}
-        self._spans = [(e.start, e.end) for e in detection.evidence if e.signal in facts]
-        self._spans += [(c.start, c.end) for c in contradictions] + [(e.start, e.end) for e in said]
+        self._scenario, self._contradictions, self._said = scenario, contradictions, said
         self._detection = detection
-        self._own = set(scenario.resident.name.split())
+
+    @cached_property
+    def _spans(self) -> list[tuple[int, int]]:
+        # Built on first need, like `_outside`.
+        facts = {fact.name for fact in self._scenario.facts}
+        spans = [(e.start, e.end) for e in self._detection.evidence if e.signal in facts]
+        return spans + [(c.start, c.end) for c in self._contradictions] + [(e.start, e.end) for e in self._said]
+
+    @cached_property
+    def _own(self) -> set[str]:
+        return set(self._scenario.resident.name.split())
 
     @cached_property
     def _outside(self) -> str:
@@ -351,7 +359,7 @@ def _requirements(skills: Sequence[Skill]) -> str:
 
 def _contradictions(scenario: Scenario, norm: str, detection: Detection, lookups: _Lookups) -> tuple[Contradiction, ...]:
     found: list[Contradiction] = []
-    new_message(lookups.wrong)
+    lookups.screen.new_message()
     screened: bool | None = None  # whether any wrong wording may be in the message: one search, on first need
     for fact in scenario.facts:
         if not fact.wrong:
@@ -361,8 +369,7 @@ def _contradictions(scenario: Scenario, norm: str, detection: Detection, lookups
         if screened is None:
             screened = lookups.screen.may_match(norm)
         if not screened:
-            for pattern in fact.wrong:
-                pattern.pass_over(norm)
+            lookups.screen.pass_over(fact.wrong, norm)
             continue
         true_spans = [(e.start, e.end) for e in detection.evidence if e.signal == fact.name]
         for pattern in fact.wrong:
@@ -391,6 +398,11 @@ def _repeat_of(message: tuple[str, ...], earlier: Sequence[tuple[str, ...]]) -> 
 
 def _similar(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     if not b or min(len(a), len(b)) / max(len(a), len(b)) < REPEAT_SIMILARITY:
+        return False
+    # difflib's ratio is at most twice the words of `a` found in `b` over both lengths: most
+    # pairs of lines are told apart by that count, without building a matcher.
+    in_b = set(b)
+    if 2.0 * sum(word in in_b for word in a) / (len(a) + len(b)) < REPEAT_SIMILARITY:  # as difflib computes it
         return False
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     return matcher.quick_ratio() >= REPEAT_SIMILARITY and matcher.ratio() >= REPEAT_SIMILARITY

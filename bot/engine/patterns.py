@@ -113,13 +113,6 @@ class ScenarioPattern:
             else:
                 pos = start + 1
 
-    def pass_over(self, text: str) -> None:
-        """What ``finditer(text)`` does when this pattern matches nowhere in `text` (a
-        `PatternScreen` said so), without searching: its one search is charged to the budget, so
-        the patterns after it see the same budget as if it had run."""
-        if self._budget.open_for(text):
-            self._budget.charge(self.size * (len(_matchable(text)) + 1), self.pattern)
-
 
 class PatternScreen:
     """Whether any of several patterns may match a message, in one search.
@@ -127,17 +120,33 @@ class PatternScreen:
     Most messages match none of a scenario's `wrong` wordings; one RE2 search for all their
     bodies at once (their leading look-arounds left out, so it finds a superset) says so, and
     the patterns then need not run one by one. None of them matches where the screen finds
-    nothing, so skipping them (`ScenarioPattern.pass_over`) finds exactly what running them would.
+    nothing, so skipping them (`pass_over`) finds exactly what running them would.
     """
 
     def __init__(self, patterns: Sequence[Any]) -> None:
         self.patterns = tuple(patterns)
+        self._budgets = tuple({id(p._budget): p._budget for p in self.patterns if isinstance(p, ScenarioPattern)}.values())
         self._any: Any = None
         if self.patterns and all(isinstance(p, ScenarioPattern) for p in self.patterns):
             try:
                 self._any = re2.compile("|".join(f"(?:{p._body.pattern})" for p in self.patterns), _OPTIONS)
             except (re2.error, TypeError, ValueError):
                 self._any = None  # too large together: each pattern simply runs
+
+    def pass_over(self, patterns: Iterable[ScenarioPattern], text: str) -> None:
+        """What ``finditer(text)`` does for each of `patterns` when `may_match` ruled them out,
+        without searching: each one's single search is charged to its budget, so the patterns
+        after them see the same budget as if they had run."""
+        chars = len(_matchable(text)) + 1
+        for pattern in patterns:
+            budget = pattern._budget
+            if budget.open_for(text):
+                budget.charge(pattern.size * chars, pattern.pattern)
+
+    def new_message(self) -> None:
+        """`new_message` for these patterns (their budgets, found once)."""
+        for budget in self._budgets:
+            budget.new_message()
 
     def may_match(self, text: str) -> bool:
         """False only when none of the patterns matches anywhere in `text` (always True for

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from bot.engine.catalog import Library, check
 from bot.engine.patterns import (
-    MAX_MATCHES, MAX_TEXT_CHARS, SCENARIO_BUDGET, PatternBudget, ScenarioPattern, UnsafePattern, compile_pattern,
+    MAX_MATCHES, MAX_TEXT_CHARS, SCENARIO_BUDGET, PatternBudget, PatternScreen, ScenarioPattern, UnsafePattern,
+    compile_pattern,
 )
 from bot.engine.session import detect_in
 
@@ -215,3 +216,50 @@ def test_shipped_scenarios_compile_in_re2() -> None:
     for scenario in scenarios:
         for patterns in scenario.signals.values():
             assert all(isinstance(p, ScenarioPattern) for p in patterns)
+
+
+SCREENED = [r"(?<!not )\bspeed(?:ing)?\b", r"\b(?:tail ?light|brake light)s?\b", r"(?<=we )\bwill catch\b", r"^\s*sorry"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["not", "speed", "speeding", "tail", "light", "lights", "we", "will", "catch",
+                                 "sorry", "brake", "taillight", " ", ",", "\n", "x\u00e9"]), max_size=12))
+def test_a_screen_rules_out_only_what_cannot_match(parts: list[str]) -> None:
+    """Where the screen says no pattern can match, none does; and passing them over leaves the
+    budget exactly where running them would have."""
+    text = " ".join(parts)
+    ran, skipped = PatternBudget(), PatternBudget()
+    running = [compile_pattern(p, ran) for p in SCREENED]
+    passing = [compile_pattern(p, skipped) for p in SCREENED]
+    screen = PatternScreen(passing)
+    found = [spans(p, text) for p in running]
+    if screen.may_match(text):
+        return
+    assert found == [[] for _ in SCREENED]
+    screen.pass_over(passing, text)
+    assert skipped.spent == ran.spent
+
+
+def test_a_screen_that_cannot_speak_for_its_patterns_lets_them_all_run() -> None:
+    assert PatternScreen([re.compile("a")]).may_match("b")  # not scenario patterns: not screened
+    assert PatternScreen([]).may_match("anything")
+
+
+def test_the_screen_finds_the_same_contradictions_as_every_pattern_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shipped scenario judges its golden lines the same with its wrong wordings screened
+    and with each of them searched (a screen that always says "may match")."""
+    from bot.engine import judge as judging
+
+    lines = [str(turn["officer"]) for path in sorted((ROOT / "dialogues" / "golden").glob("*/*.yaml"))
+             for turn in yaml.safe_load(path.read_text(encoding="utf-8"))["turns"]]
+    history = judging.History(feelings=("worried",))
+    contradicted = 0
+    for scenario in LIBRARY.scenarios.values():
+        detections = [detect_in(scenario, line) for line in lines]
+        screened = [judging.judge(scenario, d, history) for d in detections]
+        monkeypatch.setattr(PatternScreen, "may_match", lambda self, text: True)
+        searched = [judging.judge(scenario, d, history) for d in detections]
+        monkeypatch.undo()
+        assert screened == searched, scenario.id
+        contradicted += sum(bool(j.contradictions) for j in screened)
+    assert contradicted  # the lines do contradict some scenes
