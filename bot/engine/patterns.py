@@ -134,10 +134,18 @@ class PatternScreen:
                 self._any = None  # too large together: each pattern simply runs
 
     def pass_over(self, patterns: Iterable[ScenarioPattern], text: str) -> None:
-        """What ``finditer(text)`` does for each of `patterns` when `may_match` ruled them out,
-        without searching: each one's single search is charged to its budget, so the patterns
-        after them see the same budget as if they had run."""
-        chars = len(_matchable(text)) + 1
+        """What ``finditer(text)`` does for each of `patterns` (some of this screen's) when
+        `may_match` ruled them out, without searching: each one's single search is charged to
+        its budget, so the patterns after them see the same budget as if they had run."""
+        chars = min(len(text), MAX_TEXT_CHARS) + 1  # what `finditer` reads, as `_matchable` cuts it
+        budget = self._budgets[0] if len(self._budgets) == 1 else None
+        if budget is not None and budget.open_for(text):
+            # One budget (a scenario's): charged in one step when all fit. When they do not, the
+            # step-by-step charge below refuses at the same pattern as the searches would.
+            cost = chars * sum(pattern.size for pattern in patterns)
+            if budget.spent + cost <= budget.limit:
+                budget.charge(cost, "")
+                return
         for pattern in patterns:
             budget = pattern._budget
             if budget.open_for(text):
@@ -151,7 +159,8 @@ class PatternScreen:
     def may_match(self, text: str) -> bool:
         """False only when none of the patterns matches anywhere in `text` (always True for
         patterns that are not scenario patterns: they are not screened)."""
-        return self._any is None or self._any.search(_matchable(text)) is not None
+        # Searched as UTF-8 bytes: only whether it matches counts, not where, so no offsets to map.
+        return self._any is None or self._any.search(_matchable(text).encode("utf-8")) is not None
 
 
 class PatternBudget:

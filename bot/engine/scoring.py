@@ -29,6 +29,7 @@ from bot.engine.scenario import Outcome, Rubric, Scenario, Skill, State
 from bot.engine.cues import LEARNED
 
 if TYPE_CHECKING:
+    from bot.engine.judge import Uncredited
     from bot.engine.session import Turn
     from bot.engine.signals import Evidence
 
@@ -164,7 +165,8 @@ def coaching() -> Mapping[str, Tip]:
 def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -> Score:
     rubric = scenario.rubric
     credited, detected = _Firsts(turns, credited=True), _Firsts(turns, credited=False)
-    skills = tuple(_skill_result(skill, credited, detected, rubric) for skill in rubric.skills)
+    not_counted = _NotCounted(turns)
+    skills = tuple(_skill_result(skill, credited, detected, not_counted, rubric) for skill in rubric.skills)
     penalties = tuple(_hits(turns, rubric.penalties, rubric.penalty_labels))
     critical = tuple(_hits(turns, {name: 0 for name in rubric.critical}, rubric.penalty_labels))
     earned = sum(s.points for s in skills)
@@ -220,25 +222,26 @@ def _credited(turn: Turn) -> tuple[Evidence, ...]:
     return turn.judgement.credited if turn.judgement is not None else turn.detection.evidence
 
 
-_Found = tuple[int, int, "Evidence"]  # (character offset, place in the message's evidence, evidence)
-
-
 class _Firsts:
-    """The earliest evidence of each signal in each turn, found in one pass over the session
-    for all the skills (each skill then looks up its own signals), and, for `requires`, what
+    """The earliest evidence of each signal, turn by turn, found in one pass over the session for
+    all the skills (each skill then looks up only its own signals), and, for `requires`, what
     had been shown by the end of each turn."""
 
     def __init__(self, turns: Sequence[Turn], *, credited: bool) -> None:
         self.turns = turns
-        self._credited = credited
-        self.by_turn: list[dict[str, _Found]] = []
-        for turn in turns:
-            firsts: dict[str, _Found] = {}
+        # signal -> (turn index, character offset, place in the message's evidence, evidence) of
+        # its earliest evidence in each turn that has some, in turn order
+        self.by_signal: dict[str, list[tuple[int, int, int, Evidence]]] = {}
+        self._signals_by_turn: list[list[str]] = []
+        for k, turn in enumerate(turns):
+            firsts: dict[str, tuple[int, int, int, Evidence]] = {}
             for place, e in enumerate(_credited(turn) if credited else turn.detection.evidence):
                 known = firsts.get(e.signal)
-                if known is None or e.start < known[0]:
-                    firsts[e.signal] = (e.start, place, e)
-            self.by_turn.append(firsts)
+                if known is None or e.start < known[1]:
+                    firsts[e.signal] = (k, e.start, place, e)
+            for name, found in firsts.items():
+                self.by_signal.setdefault(name, []).append(found)
+            self._signals_by_turn.append(list(firsts))
         self._shown: list[frozenset[str]] | None = None
 
     @property
@@ -246,8 +249,8 @@ class _Firsts:
         """Signals shown in the turns up to each one (built on first need: few skills have `requires`)."""
         if self._shown is None:
             self._shown, so_far = [], frozenset[str]()
-            for firsts in self.by_turn:
-                so_far = so_far.union(firsts)
+            for names in self._signals_by_turn:
+                so_far = so_far.union(names)
                 self._shown.append(so_far)
         return self._shown
 
@@ -255,30 +258,33 @@ class _Firsts:
               rubric: Rubric | None = None) -> tuple[int, int, Turn, str, str] | None:
         """(turn number, character offset, turn, quote, signal) of the earliest of `signals`.
 
-        With a skill, only once its `requires` were shown (earlier or in the same message)."""
-        gated = skill is not None and rubric is not None and bool(skill.requires)
-        for k, firsts in enumerate(self.by_turn):
-            if gated and rubric.unmet(skill, self.shown[k]):  # type: ignore[arg-type, union-attr]
+        With a skill, only once its `requires` were shown (earlier or in the same message):
+        what is shown only grows, so that is from one turn on."""
+        since = 0
+        if skill is not None and rubric is not None and skill.requires:
+            since = next((k for k, shown in enumerate(self.shown) if not rubric.unmet(skill, shown)), len(self.turns))
+        best: tuple[int, int, int, Evidence] | None = None
+        by_signal = self.by_signal
+        for name in signals:
+            entries = by_signal.get(name)
+            if not entries:
                 continue
-            best: _Found | None = None
-            for name in signals:
-                found = firsts.get(name)
-                if found is not None and (best is None or found[:2] < best[:2]):
-                    best = found
-            if best is not None:
-                turn = self.turns[k]
-                return turn.number, best[0], turn, best[2].quote, best[2].signal
-        return None
+            found = entries[0] if since == 0 else next((f for f in entries if f[0] >= since), None)
+            if found is not None and (best is None or found[:3] < best[:3]):
+                best = found
+        if best is None:
+            return None
+        turn = self.turns[best[0]]
+        return turn.number, best[1], turn, best[3].quote, best[3].signal
 
 
-def _skill_result(skill: Skill, credited: _Firsts, detected: _Firsts, rubric: Rubric) -> SkillResult:
+def _skill_result(skill: Skill, credited: _Firsts, detected: _Firsts, not_counted: _NotCounted, rubric: Rubric) -> SkillResult:
     """One skill's verdict. `credited`: what the judge credited, turn by turn; `detected`: all
     that was detected (an earlier rival counts whether or not it earned anything)."""
-    turns = credited.turns
     late_fraction = rubric.late_fraction
     found = credited.first(skill.signals, skill=skill, rubric=rubric)
     if found is None:
-        return SkillResult(skill.name, skill.label, SkillStatus.MISSED, 0, skill.points, note=_why_not(skill, turns))
+        return SkillResult(skill.name, skill.label, SkillStatus.MISSED, 0, skill.points, note=not_counted.why_not(skill))
     number, offset, turn, quote, _ = found
     status, note = SkillStatus.EARNED, ""
     if skill.before:
@@ -293,15 +299,26 @@ def _skill_result(skill: Skill, credited: _Firsts, detected: _Firsts, rubric: Ru
     return SkillResult(skill.name, skill.label, status, points, skill.points, number, quote, turn.trainee, note)
 
 
-def _why_not(skill: Skill, turns: Sequence[Turn]) -> str:
-    """For a missed skill: the first line that looked like it, and why it did not count."""
-    for turn in turns:
-        if turn.judgement is None:
-            continue
-        for item in turn.judgement.uncredited:
-            if item.evidence.signal in skill.signals:
-                return f"not counted: \u201c{item.evidence.quote}\u201d (turn {turn.number}) {item.why}"
-    return ""
+class _NotCounted:
+    """For missed skills: the first line that looked like each signal, and why it did not count."""
+
+    def __init__(self, turns: Sequence[Turn]) -> None:
+        # signal -> (turn index, place among the turn's uncredited, turn, what was not credited)
+        self._first: dict[str, tuple[int, int, Turn, Uncredited]] = {}
+        for k, turn in enumerate(turns):
+            for place, item in enumerate(turn.judgement.uncredited if turn.judgement is not None else ()):
+                self._first.setdefault(item.evidence.signal, (k, place, turn, item))
+
+    def why_not(self, skill: Skill) -> str:
+        found = None
+        for name in skill.signals:
+            candidate = self._first.get(name)
+            if candidate is not None and (found is None or candidate[:2] < found[:2]):
+                found = candidate
+        if found is None:
+            return ""
+        _, _, turn, item = found
+        return f"not counted: \u201c{item.evidence.quote}\u201d (turn {turn.number}) {item.why}"
 
 
 def _integrity(turns: Sequence[Turn]) -> list[IntegrityNote]:

@@ -240,6 +240,20 @@ def test_a_screen_rules_out_only_what_cannot_match(parts: list[str]) -> None:
     assert skipped.spent == ran.spent
 
 
+def test_passing_over_patterns_near_the_budget_limit_refuses_where_searching_would() -> None:
+    text = "nothing here " * 20
+    sizes = [compile_pattern(p).size for p in SCREENED]
+    for limit in range(0, (len(text) + 1) * sum(sizes) + 2, 7):
+        ran, skipped = PatternBudget(limit), PatternBudget(limit)
+        running = [compile_pattern(p, ran) for p in SCREENED]
+        passing = [compile_pattern(p, skipped) for p in SCREENED]
+        screen = PatternScreen(passing)
+        assert not screen.may_match(text)
+        assert all(spans(p, text) == [] for p in running)
+        screen.pass_over(passing, text)
+        assert skipped.spent == ran.spent, limit
+
+
 def test_a_screen_that_cannot_speak_for_its_patterns_lets_them_all_run() -> None:
     assert PatternScreen([re.compile("a")]).may_match("b")  # not scenario patterns: not screened
     assert PatternScreen([]).may_match("anything")
