@@ -143,21 +143,23 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     lookups = _lookups(scenario)
     rubric = scenario.rubric
     evidence = detection.evidence
-    # Learned cues (cues.py) are for analysis: the scene and the grade follow rules a trainee
-    # can read, quote and argue with.
-    costly = {e.signal for e in evidence if e.detail != LEARNED and lookups.costly(e.signal)}
     dropped: dict[int, Uncredited] = {}  # index in detection.evidence -> why it earns nothing
 
     def drop(index: int, why: str, keeps_signal: bool = False) -> None:
         if index not in dropped:
             dropped[index] = Uncredited(evidence[index], why, keeps_signal)
 
+    # Learned cues (cues.py) are for analysis: the scene and the grade follow rules a trainee
+    # can read, quote and argue with.
+    costly: set[str] = set()
     for index, e in enumerate(evidence):
         if e.detail == LEARNED:
             drop(index, "a learned cue (shown by trainer analyze), not a rule: grading uses rules only")
+        elif lookups.costly(e.signal):
+            costly.add(e.signal)
 
     contradictions = _contradictions(scenario, norm, detection, lookups)
-    contradicted = {check for c in contradictions for check in c.fact.checks}
+    contradicted = {check for c in contradictions for check in c.fact.checks} if contradictions else ()
     for index, e in enumerate(evidence):
         if e.signal in costly or index in dropped:  # a dropped one stays dropped for its first reason
             continue
@@ -174,14 +176,13 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
             elif not history.feelings:
                 drop(index, "nothing had been said yet for it to answer")
 
-    shown_now = {e.signal for i, e in enumerate(evidence) if i not in dropped}
     shown_by_now: set[str] | None = None  # what counts as shown for `requires`, built on first need
     for index, e in enumerate(evidence):
         skills = rubric.skills_with(e.signal)
         if index in dropped or not skills:
             continue
         if shown_by_now is None:
-            shown_by_now = history.credited | shown_now
+            shown_by_now = history.credited | {e.signal for i, e in enumerate(evidence) if i not in dropped}
         if all(rubric.unmet(skill, shown_by_now) for skill in skills):
             drop(index, f"came before {_requirements(skills)}", keeps_signal=True)
 
@@ -189,38 +190,57 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     repeat_of = _repeat_of(message_words, history.lines)
     ruled = [e for e in evidence if e.signal not in costly and e.detail != LEARNED]
     shown = {e.signal for e in ruled}
-    solid = {e.signal for i, e in enumerate(evidence) if i not in dropped and e.signal not in costly}
-    touched = [signals for signals in lookups.skill_signals if not shown.isdisjoint(signals)]
-    hollow = [signals for signals in touched if solid.isdisjoint(signals)]
-    said = [e for i, e in enumerate(evidence) if i not in dropped and substantive(e.signal)]
-    particulars = _Particulars(scenario, detection, contradictions, said)
-    stacked = (len(touched) >= STACK_MIN_SKILLS and (
-        len(hollow) >= STACK_MIN_HOLLOW
-        or (len(touched) >= STACK_MANY_SKILLS and not particulars.within(0, len(detection.text)))
-        or (len(touched) >= STACK_DENSE_SKILLS and len(message_words) / len(touched) < STACK_MIN_WORDS)
-    )) or _formulaic(norm, ruled, particulars) or _run_on(message_words, ruled, particulars, len(detection.text))
+    # Most messages have one or two rule matches: too few skills touched and too few phrases
+    # for any stacking test, which is then not run.
+    stackable = (sum(len(rubric.skills_with(name)) for name in shown) >= STACK_MIN_SKILLS
+                 or len(ruled) >= _FEWEST_PHRASES_TO_STACK)
+    stacked = stackable and _stacked(scenario, detection, norm, message_words, ruled, shown, costly, dropped,
+                                     contradictions, lookups)
     if stacked or repeat_of is not None:
         why = (f"repeats your line in turn {repeat_of}" if repeat_of is not None
                else "strung together with other set phrases, with nothing said in between")
-        for index, e in enumerate(detection.evidence):
+        for index, e in enumerate(evidence):
             if e.signal not in costly and e.detail != LEARNED:
                 dropped[index] = Uncredited(e, why)
 
-    credited = tuple(e for i, e in enumerate(detection.evidence) if i not in dropped)
-    heard = {e.signal for e in credited} | costly
-    heard |= {u.evidence.signal for u in dropped.values() if u.keeps_signal and not (stacked or repeat_of is not None)}
+    heard = set(costly)
+    credited = []
+    for index, e in enumerate(evidence):
+        if index not in dropped:
+            credited.append(e)
+            heard.add(e.signal)
+    if dropped and not (stacked or repeat_of is not None):
+        heard.update(u.evidence.signal for u in dropped.values() if u.keeps_signal)
     if contradictions:
         heard.add("contradiction")
-        heard |= {c.fact.contradiction_signal for c in contradictions}
+        heard.update(c.fact.contradiction_signal for c in contradictions)
     if repeat_of is not None:
         heard.add("repetition")
     if stacked:
         heard.add("stacking")
     return Judgement(
-        detection=detection, credited=credited,
-        uncredited=tuple(dropped[i] for i in sorted(dropped)), signals=frozenset(heard),
+        detection=detection, credited=tuple(credited),
+        uncredited=tuple(dropped[i] for i in sorted(dropped)) if dropped else (), signals=frozenset(heard),
         contradictions=contradictions, repeat_of=repeat_of, stacked=stacked, words=message_words,
     )
+
+
+def _stacked(scenario: Scenario, detection: Detection, norm: str, message_words: tuple[str, ...], ruled: list[Evidence],
+             shown: set[str], costly: set[str], dropped: dict[int, Uncredited],
+             contradictions: tuple[Contradiction, ...], lookups: _Lookups) -> bool:
+    """Whether the message strings rubric phrases together (see the STACK_ and FORMULA_ constants).
+    `ruled`: its evidence from rules that cost nothing; `shown`: their signals."""
+    evidence = detection.evidence
+    solid = {e.signal for i, e in enumerate(evidence) if i not in dropped and e.signal not in costly}
+    touched = [signals for signals in lookups.skill_signals if not shown.isdisjoint(signals)]
+    hollow = [signals for signals in touched if solid.isdisjoint(signals)]
+    said = [e for i, e in enumerate(evidence) if i not in dropped and substantive(e.signal)]
+    particulars = _Particulars(scenario, detection, contradictions, said)
+    return (len(touched) >= STACK_MIN_SKILLS and (
+        len(hollow) >= STACK_MIN_HOLLOW
+        or (len(touched) >= STACK_MANY_SKILLS and not particulars.within(0, len(detection.text)))
+        or (len(touched) >= STACK_DENSE_SKILLS and len(message_words) / len(touched) < STACK_MIN_WORDS)
+    )) or _formulaic(norm, ruled, particulars) or _run_on(message_words, ruled, particulars, len(detection.text))
 
 
 # Clauses end at punctuation, but not at the dot of a title ("Ms. Carter" is one clause), and
@@ -311,6 +331,8 @@ def _formulaic(norm: str, evidence: Sequence[Evidence], particulars: _Particular
 # this many phrases with fewer words than RUN_ON_WORDS each, and nothing particular.
 RUN_ON_PHRASES = 6
 RUN_ON_WORDS = 3.0
+# Fewer matched phrases than this are never a list of set phrases (_formulaic, _run_on).
+_FEWEST_PHRASES_TO_STACK = min(FORMULA_PHRASES, RUN_ON_PHRASES)
 
 
 def _run_on(message_words: Sequence[str], evidence: Sequence[Evidence], particulars: _Particulars, length: int) -> bool:
