@@ -584,10 +584,10 @@ class _Line:
 
     __slots__ = ("norm", "_prefilter", "_hits", "_grams", "_folded")
 
-    def __init__(self, norm: str, lex: Lexicon) -> None:
+    def __init__(self, norm: str, lex: Lexicon, *, scan: bool = True) -> None:
         self.norm = norm
         self._prefilter = lex.prefilter
-        self._hits = _scan(lex.prefilter, norm) if lex.prefilter is not None else None
+        self._hits = _scan(lex.prefilter, norm) if lex.prefilter is not None and scan else None
         self._grams: frozenset[str] | None = None
         self._folded: str | None = None
 
@@ -860,12 +860,16 @@ def _rule_named(name: str) -> _Rule | None:
 _last_line: tuple[Lexicon, _Line] | None = None
 
 
-def _line(norm: str, lex: Lexicon) -> _Line:
-    """The scanned line, reused when the respect score asks about the line just detected."""
+def _line(norm: str, lex: Lexicon, *, scan: bool = True) -> _Line:
+    """The scanned line, reused when the respect score asks about the line just detected.
+    Without `scan`, a line not just detected is not scanned: its patterns simply run (worth it
+    for a couple of patterns, as empathy's features, when a replay asks without detecting)."""
     global _last_line
     last = _last_line
     if last is not None and last[0] is lex and last[1].norm == norm:
         return last[1]
+    if not scan:
+        return _Line(norm, lex, scan=False)
     line = _Line(norm, lex)
     _last_line = (lex, line)
     return line
@@ -1014,7 +1018,7 @@ def _empathy_breakdown(detection: Detection, lex: Lexicon) -> EmpathyBreakdown:
     # Where each line's first acknowledgement starts (advice before it counts against).
     acknowledged = sorted(c.start for c in cues if c.points > 0 and lex.empathy_subscores[c.subscore])
     features = []
-    for f, start, end in _matches(_line(norm, lex), lex.empathy_features):
+    for f, start, end in _matches(_line(norm, lex, scan=False), lex.empathy_features):
         if f.before_acknowledgement:
             line_start = norm.rfind("\n", 0, start) + 1
             first = bisect.bisect_left(acknowledged, line_start)
