@@ -301,8 +301,10 @@ class Session:
         if not lines:
             return ""
         persona = self.persona_name
-        lines = tuple(line for line in lines if not line.personas or persona in line.personas) or lines
-        fresh = [line for line in lines if not self._already_said(line)]
+        if any(line.personas for line in lines):
+            lines = tuple(line for line in lines if not line.personas or persona in line.personas) or lines
+        # Most lines are not `once` lines: then every line is fresh, and nothing needs filtering.
+        fresh = [line for line in lines if not self._already_said(line)] if any(line.once for line in lines) else list(lines)
         pool = fresh or [line for line in lines if not line.once] or list(lines)
         if len(pool) > 1 and self._last_line in pool:
             pool = [line for line in pool if line != self._last_line]  # never the same line twice running
