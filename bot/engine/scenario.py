@@ -53,6 +53,11 @@ class Guard:
         return self.when + self.any + self.unless + self.seen + self.seen_any + self.not_seen + self.seen_before
 
     def describe(self) -> str:
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
+        # Worked out once: every turn describes the rule that fired, for its transcript line.
         parts: list[str] = []
         if self.when:
             parts.append(" + ".join(self.when))

@@ -306,8 +306,10 @@ class Session:
         # Most lines are not `once` lines: then every line is fresh, and nothing needs filtering.
         fresh = [line for line in lines if not self._already_said(line)] if any(line.once for line in lines) else list(lines)
         pool = fresh or [line for line in lines if not line.once] or list(lines)
-        if len(pool) > 1 and self._last_line in pool:
-            pool = [line for line in pool if line != self._last_line]  # never the same line twice running
+        last = self._last_line
+        # (Lines are compared by text first: that tells almost every pair apart at once.)
+        if len(pool) > 1 and last is not None and any(line.text == last.text and line == last for line in pool):
+            pool = [line for line in pool if line != last]  # never the same line twice running
         # A string seed is hashed with SHA-512 by `random`, so it is stable across processes. Each
         # draw has its own generator, so a pool of one (its only line) needs none.
         line = pool[0] if len(pool) == 1 else random.Random(f"{self.seed}:{turn}").choice(pool)
