@@ -149,8 +149,10 @@ class Session:
             state = self.scenario.states[self.state]
             # How strongly the message validates, on the evidence the scene hears (credited, or
             # kept while its skill waits for its requirements), scales empathy's calming effect.
-            heard = judgement.credited + tuple(u.evidence for u in judgement.uncredited if u.keeps_signal)
-            weights = {"empathy": mood_weight(Detection(detection.text, heard))} if "empathy" in judgement.signals else None
+            weights = None
+            if "empathy" in judgement.signals:
+                heard = judgement.credited + tuple(u.evidence for u in judgement.uncredited if u.keeps_signal)
+                weights = {"empathy": mood_weight(Detection(detection.text, heard))}
             overrides = self.persona.mood_effects if self.persona is not None else None
             self.mood = mood_rules.clamp(self.mood + mood_rules.signal_delta(judgement.signals, self.scenario, state, weights, overrides))
             self.state, self.fired = self.machine.trigger(ScenarioMachine.RESPOND, self.state, self)
