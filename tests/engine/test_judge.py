@@ -10,6 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.engine.catalog import check, load_checked
 from bot.engine.judge import History, judge, words
@@ -307,3 +309,20 @@ def test_civilian_staff_are_never_called_officer(noise: Scenario) -> None:
     assert session.turns[-1].reply == "Thanks. Good night."
     named = play(civilian, "Hi, I'm Pat, I work here in Records.", "It's about the music.", "Thanks, good night!")
     assert named.turns[-1].reply == "Thanks, Pat. Good night."
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["sir", "the", "light", "is", "out", "ok", "thanks", "your", "car"]), max_size=9),
+       st.lists(st.sampled_from(["sir", "the", "light", "is", "out", "ok", "thanks", "your", "car"]), max_size=9))
+def test_the_quick_repeat_test_agrees_with_difflib(a: list[str], b: list[str]) -> None:
+    """The count that rules most pairs of lines out before difflib runs never rules out a repeat
+    (`plain` is the test as it was before that count: lengths, then difflib)."""
+    import difflib
+
+    from bot.engine.judge import REPEAT_SIMILARITY, _similar
+
+    first, second = tuple(a), tuple(b)
+    matcher = difflib.SequenceMatcher(None, first, second, autojunk=False)
+    plain = (bool(second) and min(len(first), len(second)) / max(len(first), len(second)) >= REPEAT_SIMILARITY
+             and matcher.quick_ratio() >= REPEAT_SIMILARITY and matcher.ratio() >= REPEAT_SIMILARITY)
+    assert _similar(first, second) == plain
