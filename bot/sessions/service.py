@@ -205,16 +205,17 @@ class SessionService:
         machine = self.scenarios.machine(scenario)
         session = Session.start(scenario, machine, seed=seed, persona=persona)
         try:
-            member = await self.store.ensure_member(trainee.name, guild_id=guild_id, discord_id=trainee.user_id)
+            # The trainee's member row is found or created in the session's own transaction.
             row = await self.store.start_session(
                 NewSession(
                     scenario_id=scenario.id, scenario_digest=scenario.digest, trainee=trainee.name, seed=seed,
                     state=session.state, mood=session.mood, mode=mode, guild_id=guild_id, channel_id=parent_id,
-                    thread_id=channel_id, trainee_id=trainee.user_id, member_id=member.id,
+                    thread_id=channel_id, trainee_id=trainee.user_id,
                     persona=session.persona.name if session.persona is not None else None,
                 ),
                 session.opening,
                 lambda session_id: self._opening_items(session_id, channel_id, scenario, trainee, mode, session),
+                with_member=True,
             )
         except BaseException:
             session.abandon()  # leaves the shared machine: a failed start leaks nothing

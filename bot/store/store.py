@@ -101,20 +101,26 @@ class Store(RecognitionQueries):
 
     # -- sessions --
     async def start_session(
-        self, new: NewSession, opening: str, items: Callable[[int], Iterable[NewItem]] | None = None
+        self, new: NewSession, opening: str, items: Callable[[int], Iterable[NewItem]] | None = None,
+        *, with_member: bool = False,
     ) -> SessionRow:
         """Create a session, record the resident's opening line with it and queue what the
         new session sends (`items`, given the new session's id), atomically. `items` runs on
-        the database's thread, inside the transaction: it must only build values."""
+        the database's thread, inside the transaction: it must only build values.
+        `with_member`: the trainee's member (`ensure_member` of its name, server and chat id)
+        is found or created in the same transaction, and is the session's `member_id`."""
         started = now()
 
         def write(db: sqlite3.Connection) -> Any:
+            member_id = new.member_id
+            if with_member:
+                member_id = _ensure_member(db, new.trainee, new.guild_id, new.trainee_id, "trainee", started).id
             cursor = db.execute(
                 "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
                 " guild_id, channel_id, thread_id, trainee_id, member_id, persona, started_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood,
-                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, new.member_id, new.persona, started),
+                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, member_id, new.persona, started),
             )
             session_id = cursor.lastrowid
             assert session_id is not None
@@ -289,24 +295,8 @@ class Store(RecognitionQueries):
     # -- people --
     async def ensure_member(self, display_name: str, *, guild_id: int = 0, discord_id: int | None = None, role: str = "trainee") -> MemberRow:
         """The member with this Discord id (or, off Discord, this name), created on first sight."""
-        async with self._write() as tx:
-            if discord_id is None:
-                await tx.execute(
-                    "INSERT INTO members (guild_id, display_name, role, created_at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (guild_id, display_name) WHERE discord_id IS NULL DO NOTHING",
-                    (guild_id, display_name, role, now()),
-                )
-                query, args = "SELECT * FROM members WHERE guild_id = ? AND discord_id IS NULL AND display_name = ?", (guild_id, display_name)
-            else:
-                await tx.execute(
-                    "INSERT INTO members (guild_id, discord_id, display_name, role, created_at) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name",
-                    (guild_id, discord_id, display_name, role, now()),
-                )
-                query, args = "SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)
-            row = await tx.one(query, args)
-        assert row is not None
-        return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
+        stamp = now()
+        return await self._group.write(lambda db: _ensure_member(db, display_name, guild_id, discord_id, role, stamp))  # type: ignore[no-any-return]
 
     async def create_cohort(self, name: str, *, guild_id: int = 0, channel_id: int | None = None) -> CohortRow:
         async with self._write() as tx:
@@ -896,6 +886,28 @@ def _translate(exc: BaseException, doing: str) -> StoreError:
     if (code is not None and code & 0xFF == SQLITE_FULL) or "disk is full" in str(exc):
         return StoreFull(f"{doing}: the disk is full")
     return StoreError(f"{doing}: {exc}")
+
+
+def _ensure_member(db: sqlite3.Connection, display_name: str, guild_id: int, discord_id: int | None, role: str, stamp: str) -> MemberRow:
+    """The member with this chat id (or, off the chat, this name), created on first sight (inside a write)."""
+    if discord_id is None:
+        db.execute(
+            "INSERT INTO members (guild_id, display_name, role, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (guild_id, display_name) WHERE discord_id IS NULL DO NOTHING",
+            (guild_id, display_name, role, stamp),
+        )
+        row = db.execute(
+            "SELECT * FROM members WHERE guild_id = ? AND discord_id IS NULL AND display_name = ?", (guild_id, display_name)
+        ).fetchone()
+    else:
+        db.execute(
+            "INSERT INTO members (guild_id, discord_id, display_name, role, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name",
+            (guild_id, discord_id, display_name, role, stamp),
+        )
+        row = db.execute("SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)).fetchone()
+    assert row is not None
+    return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
 
 
 def _seen(db: sqlite3.Connection, source_message_id: str) -> bool:
