@@ -759,11 +759,13 @@ class SessionService:
         self._by_session[row.id] = tracked
         if row.trainee_id is not None:
             self._by_trainee[(row.guild_id, row.trainee_id)] = tracked
+        self.outbox.claim(tracked.channel)  # only this service queues items in a session's channel
         return tracked
 
     def _forget(self, tracked: _Tracked) -> None:
         if self._by_channel.get(tracked.channel) is tracked:
             del self._by_channel[tracked.channel]
+            self.outbox.release(tracked.channel)
         if self._by_session.get(tracked.row.id) is tracked:
             del self._by_session[tracked.row.id]
         if tracked.row.trainee_id is not None and self._by_trainee.get((tracked.row.guild_id, tracked.row.trainee_id)) is tracked:

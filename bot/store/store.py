@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
@@ -41,6 +43,8 @@ from bot.store.rows import (
     SkillEvidenceRow,
     TurnRow,
 )
+
+log = logging.getLogger("trainer.store")
 
 BUSY_TIMEOUT_SECONDS = 30.0  # several processes may share one file; wait rather than fail
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL = 5, 6, 13
@@ -79,6 +83,15 @@ class Store(RecognitionQueries):
         self._write_lock = asyncio.Lock()
         self._outage = _Outage(busy_timeout)
         self._group = _GroupCommit(db, self._write_lock, path, self._outage)
+
+    def watch_outbox(self, listener: Callable[[list[OutboxItem]], None]) -> Callable[[], None]:
+        """Call `listener` with the outbox items each write queued, once they are committed
+        (before the write's caller hears back), so an outbox need not read back what was
+        just queued. Only writes of this Store are seen, not another process's. Returns
+        what stops it."""
+        listeners = self._group.listeners
+        listeners.append(listener)
+        return lambda: listeners.remove(listener) if listener in listeners else None
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> _Opener:
@@ -625,7 +638,7 @@ class _Write:
 class _Group:
     """What one trip to the database's thread did: the transaction's fate and each write's."""
 
-    __slots__ = ("failure", "busy", "culprit", "results", "marks_failure", "waited")
+    __slots__ = ("failure", "busy", "culprit", "results", "marks_failure", "waited", "queued")
 
     def __init__(self) -> None:
         self.failure: BaseException | None = None  # the transaction failed: nothing of it was kept
@@ -634,6 +647,7 @@ class _Group:
         self.results: list[tuple[bool, Any]] = []  # per write: (committed, value or exception)
         self.marks_failure: BaseException | None = None
         self.waited: float | None = None  # the busy timeout the connection now has
+        self.queued: list[OutboxItem] = []  # what the committed writes queued in the outbox
 
 
 class _GroupCommit:
@@ -664,6 +678,7 @@ class _GroupCommit:
         self._writes: list[_Write] = []
         self._marks: dict[int, tuple[str, str]] = {}  # item id -> (message id, when)
         self._mark_waiters: list[asyncio.Future[None]] = []
+        self.listeners: list[Callable[[list[OutboxItem]], None]] = []  # see Store.watch_outbox
         self._marks_due = False  # the marks go with the next group even without writes
         self._linger: asyncio.TimerHandle | None = None
         self._runner: asyncio.Task[Any] | None = None
@@ -764,6 +779,13 @@ class _GroupCommit:
                 return
             writes, failure = [], None
             group.marks_failure = group.failure
+        if failure is None and group.queued:
+            # Before any caller hears back, so an outbox knows the items before it is kicked.
+            for listener in list(self.listeners):
+                try:
+                    listener(group.queued)
+                except Exception:
+                    log.exception("an outbox watcher failed")
         for index, write in enumerate(writes):
             if failure is not None:
                 _fail(write.future, _translate(failure, doing), failure)
@@ -827,6 +849,7 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
                 db.execute("RELEASE marks")
         for index, write in enumerate(writes):
             db.execute("SAVEPOINT write")
+            _QUEUED.items = []
             try:
                 value = write.work(db)
             except Exception as exc:
@@ -835,6 +858,9 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
             else:
                 db.execute("RELEASE write")
                 group.results.append((True, value))
+                group.queued += _QUEUED.items
+            finally:
+                _QUEUED.items = None
         db.execute("COMMIT")
     except BaseException as exc:
         with contextlib.suppress(sqlite3.Error, ValueError):
@@ -842,7 +868,7 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
         if isinstance(exc, _TransactionLost):
             group.culprit, exc = exc.culprit, exc.cause
         group.failure, group.busy = exc, _is_busy(exc)
-        group.results = []
+        group.results, group.queued = [], []
     return group
 
 
@@ -950,12 +976,27 @@ def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str)
         write_record(db, session_id, finish.record)
 
 
+class _Queued(threading.local):
+    """The outbox items the write running on this database thread has queued (None outside
+    `_commit_group`), told to the store's outbox watchers once committed."""
+
+    items: list[OutboxItem] | None = None
+
+
+_QUEUED = _Queued()
+
+
 def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> None:
-    db.executemany(
-        "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (key) DO NOTHING",
-        [(i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp) for i in items],
-    )
+    collected = _QUEUED.items
+    for i in items:
+        row = db.execute(
+            "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO NOTHING RETURNING id",
+            (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp),
+        ).fetchone()
+        if row is not None and collected is not None:  # None: the key was queued before, and that item stands
+            collected.append(OutboxItem(id=row[0], key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,
+                                        kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp))
 
 
 class _Opener:

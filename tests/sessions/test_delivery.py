@@ -28,8 +28,30 @@ async def test_the_outbox_forgets_a_channel_once_everything_there_is_sent(quick:
         await quick.service.end(THREAD + 10 + index, by=TRAINEE + 10 + index, by_instructor=False)
     await quick.settle()
     outbox = quick.service.outbox
-    assert (outbox._lanes, outbox._posted_events, outbox._wake, outbox._sent) == ({}, {}, {}, {})
+    assert (outbox._lanes, outbox._posted_events, outbox._wake, outbox._sent, outbox._known) == ({}, {}, {}, {}, {})
     assert quick.service._by_channel == {}
+
+
+async def test_a_session_channel_is_read_from_the_store_once_not_at_every_line(quick: Bench) -> None:
+    """The outbox hears of what the service queues as it is committed: a line's reply goes
+    out without reading back the channel's pending items."""
+    assert quick.service is not None and quick.store is not None
+    reads: list[int] = []
+    real = quick.store.pending_items
+
+    async def counted(transport: str, channel_id: int) -> list:  # type: ignore[type-arg]
+        reads.append(channel_id)
+        return await real(transport, channel_id)
+
+    quick.store.pending_items = counted  # type: ignore[method-assign]
+    sid = await quick.start()
+    for line in COURTEOUS[:3]:
+        await quick.say(line)
+    await quick.service.end(THREAD, by=TRAINEE, by_instructor=False)
+    await quick.settle()
+    assert reads == [THREAD]  # the opening's
+    assert len(quick.residents()) == 4 and quick.chat.kinds(THREAD).count(kinds.FEEDBACK) == 1
+    assert all(item.status == "delivered" for item in await quick.store.outbox(sid))
 
 
 # -- C3: an item posted and never recorded, before one that was --
