@@ -63,12 +63,17 @@ class Outbox:
         self._released: set[int] = set()  # claimed channels to forget once their lane ends
         self._unwatch = store.watch_outbox(self._queued)
 
-    def claim(self, channel_id: int) -> None:
+    def claim(self, channel_id: int, *, fresh: bool = False) -> bool:
         """A session in progress talks in this channel: what this process queues there is
         told to the outbox as it is committed, so its lane need not read the store after
-        its first read. Only for channels no other process queues items in."""
+        its first read. Only for channels no other process queues items in. `fresh`: a
+        channel just made (a new session's thread), so nothing can be pending there yet
+        unless this outbox knows of it. True when the channel was not claimed before."""
         self._released.discard(channel_id)
-        self._known.setdefault(channel_id, None)
+        if channel_id in self._known:
+            return False
+        self._known[channel_id] = {} if fresh and channel_id not in self._uncertain else None
+        return True
 
     def release(self, channel_id: int) -> None:
         """The session has ended: forget the channel once what it still sends is sent."""

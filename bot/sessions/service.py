@@ -200,10 +200,16 @@ class SessionService:
         for one picked with the seed, None for the default; the variant played is stored. Saved
         with its briefing and opening line before either is sent."""
         if trainee.user_id is not None:
-            await self.check_free(guild_id, trainee.user_id)
+            # Here; the store checks again in the session's transaction (one_at_a_time below).
+            tracked = self._by_trainee.get((guild_id, trainee.user_id))
+            if tracked is not None and not tracked.session.ended:
+                raise _already_playing(tracked.row)
         seed = secrets.randbelow(2**31) if seed is None else seed
         machine = self.scenarios.machine(scenario)
         session = Session.start(scenario, machine, seed=seed, persona=persona)
+        # A chat channel new to the outbox has nothing pending: it hears of the opening items
+        # as they are committed, and never reads them back.
+        claimed = channel_id is not None and self.outbox.claim(channel_id, fresh=True)
         try:
             # The trainee's member row is found or created in the session's own transaction.
             row = await self.store.start_session(
@@ -215,10 +221,12 @@ class SessionService:
                 ),
                 session.opening,
                 lambda session_id: self._opening_items(session_id, channel_id, scenario, trainee, mode, session),
-                with_member=True,
+                with_member=True, one_at_a_time=True,
             )
         except BaseException:
             session.abandon()  # leaves the shared machine: a failed start leaks nothing
+            if claimed:
+                self.outbox.release(channel_id)  # type: ignore[arg-type]
             raise
         tracked = self._track(row, session, scenario, machine)
         self.outbox.kick(tracked.channel)

@@ -26,7 +26,7 @@ import aiosqlite
 import platformdirs
 
 from bot.background import spawn
-from bot.errors import AlreadyExists, StoreBusy, StoreError, StoreFull
+from bot.errors import AlreadyExists, AlreadyPlaying, StoreBusy, StoreError, StoreFull
 from bot.store.recognition import RecognitionQueries, write_record
 from bot.store.rows import (
     CohortRow,
@@ -45,6 +45,8 @@ from bot.store.rows import (
 )
 
 log = logging.getLogger("trainer.store")
+
+_ACTIVE_SESSION_OF = "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1"
 
 BUSY_TIMEOUT_SECONDS = 30.0  # several processes may share one file; wait rather than fail
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL = 5, 6, 13
@@ -115,16 +117,22 @@ class Store(RecognitionQueries):
     # -- sessions --
     async def start_session(
         self, new: NewSession, opening: str, items: Callable[[int], Iterable[NewItem]] | None = None,
-        *, with_member: bool = False,
+        *, with_member: bool = False, one_at_a_time: bool = False,
     ) -> SessionRow:
         """Create a session, record the resident's opening line with it and queue what the
         new session sends (`items`, given the new session's id), atomically. `items` runs on
         the database's thread, inside the transaction: it must only build values.
         `with_member`: the trainee's member (`ensure_member` of its name, server and chat id)
-        is found or created in the same transaction, and is the session's `member_id`."""
+        is found or created in the same transaction, and is the session's `member_id`.
+        `one_at_a_time`: AlreadyPlaying, and nothing written, when the trainee (chat id) has
+        a session in progress in the server (`active_session_of`, checked in the transaction)."""
         started = now()
 
         def write(db: sqlite3.Connection) -> Any:
+            if one_at_a_time and new.trainee_id is not None:
+                active = db.execute(_ACTIVE_SESSION_OF, (new.guild_id, new.trainee_id)).fetchone()
+                if active is not None:
+                    raise AlreadyPlaying(active["trainee"], active["id"], active["thread_id"])
             member_id = new.member_id
             if with_member:
                 member_id = _ensure_member(db, new.trainee, new.guild_id, new.trainee_id, "trainee", started).id
@@ -199,10 +207,7 @@ class Store(RecognitionQueries):
         await self._group.write(write)
 
     async def active_session_of(self, guild_id: int, trainee_id: int) -> SessionRow | None:
-        row = await self._one(
-            "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1",
-            (guild_id, trainee_id),
-        )
+        row = await self._one(_ACTIVE_SESSION_OF, (guild_id, trainee_id))
         return _session(row) if row else None
 
     async def skill_evidence(self, session_id: int) -> list[SkillEvidenceRow]:

@@ -32,9 +32,9 @@ async def test_the_outbox_forgets_a_channel_once_everything_there_is_sent(quick:
     assert quick.service._by_channel == {}
 
 
-async def test_a_session_channel_is_read_from_the_store_once_not_at_every_line(quick: Bench) -> None:
-    """The outbox hears of what the service queues as it is committed: a line's reply goes
-    out without reading back the channel's pending items."""
+async def test_new_session_thread_is_never_read_back_from_the_store(quick: Bench) -> None:
+    """The outbox hears of what the service queues as it is committed: the opening, a line's
+    reply and the feedback go out without reading back the pending items of a new thread."""
     assert quick.service is not None and quick.store is not None
     reads: list[int] = []
     real = quick.store.pending_items
@@ -49,7 +49,7 @@ async def test_a_session_channel_is_read_from_the_store_once_not_at_every_line(q
         await quick.say(line)
     await quick.service.end(THREAD, by=TRAINEE, by_instructor=False)
     await quick.settle()
-    assert reads == [THREAD]  # the opening's
+    assert reads == []
     assert len(quick.residents()) == 4 and quick.chat.kinds(THREAD).count(kinds.FEEDBACK) == 1
     assert all(item.status == "delivered" for item in await quick.store.outbox(sid))
 
