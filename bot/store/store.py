@@ -46,6 +46,10 @@ from bot.store.rows import (
 
 log = logging.getLogger("trainer.store")
 
+COHORTS_OF = (
+    "SELECT c.id, c.guild_id, c.name, c.channel_id FROM cohorts c JOIN cohort_members cm ON cm.cohort_id = c.id"
+    " WHERE cm.member_id = ? ORDER BY c.name"
+)
 _ACTIVE_SESSION_OF = "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1"
 
 BUSY_TIMEOUT_SECONDS = 30.0  # several processes may share one file; wait rather than fail
@@ -340,11 +344,7 @@ class Store(RecognitionQueries):
         return [CohortRow(*row) for row in await self._all("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? ORDER BY name", (guild_id,))]
 
     async def cohorts_of(self, member_id: int) -> list[CohortRow]:
-        return [CohortRow(*row) for row in await self._all(
-            "SELECT c.id, c.guild_id, c.name, c.channel_id FROM cohorts c JOIN cohort_members cm ON cm.cohort_id = c.id"
-            " WHERE cm.member_id = ? ORDER BY c.name",
-            (member_id,),
-        )]
+        return [CohortRow(*row) for row in await self._all(COHORTS_OF, (member_id,))]
 
     async def members(self, *, guild_id: int | None = None) -> list[MemberRow]:
         where, args = ("WHERE guild_id = ?", (guild_id,)) if guild_id is not None else ("", ())
@@ -507,6 +507,16 @@ class Store(RecognitionQueries):
         try:
             return list(await self._reader.execute_fetchall(sql, args))
         except (sqlite3.Error, OverflowError, ValueError) as exc:  # (UnicodeEncodeError is a ValueError)
+            raise _translate(exc, f"cannot read {self.path}") from exc
+
+    async def _read(self, reads: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Several queries in one trip to the reading connection's thread: `reads` runs there,
+        each query to its end (see `_all`), and must only read and build values."""
+        reader = self._reader
+        try:
+            # aiosqlite's queue to its thread, as `_GroupCommit._commit` uses it.
+            return await reader._execute(reads, reader._conn)
+        except (sqlite3.Error, OverflowError, ValueError) as exc:
             raise _translate(exc, f"cannot read {self.path}") from exc
 
     async def _maintain(self, *statements: str) -> None:
