@@ -61,6 +61,9 @@ class Outbox:
         # Claimed channels: their pending items by id, None until a read (see `claim`).
         self._known: dict[int, dict[int, OutboxItem] | None] = {}
         self._released: set[int] = set()  # claimed channels to forget once their lane ends
+        # Claimed channels: key -> message id of the items posted there with buttons, the
+        # messages an edit later changes (the briefing's controls taken off at the end).
+        self._with_controls: dict[int, dict[str, str]] = {}
         self._unwatch = store.watch_outbox(self._queued)
 
     def claim(self, channel_id: int, *, fresh: bool = False) -> bool:
@@ -79,9 +82,14 @@ class Outbox:
         """The session has ended: forget the channel once what it still sends is sent."""
         lane = self._lanes.get(channel_id)
         if lane is None or lane.done():
-            self._known.pop(channel_id, None)
+            self._unclaim(channel_id)
         elif channel_id in self._known:
             self._released.add(channel_id)
+
+    def _unclaim(self, channel_id: int) -> None:
+        self._released.discard(channel_id)
+        self._known.pop(channel_id, None)
+        self._with_controls.pop(channel_id, None)
 
     def _queued(self, items: list[OutboxItem]) -> None:
         for item in items:
@@ -238,8 +246,7 @@ class Outbox:
         self._posted(channel_id).set()  # a front end waiting in `drain` goes on
         self._lanes.pop(channel_id, None)
         if channel_id in self._released:
-            self._released.discard(channel_id)
-            self._known.pop(channel_id, None)
+            self._unclaim(channel_id)
         self._posted_events.pop(channel_id, None)
         self._wake.pop(channel_id, None)
         self._uncertain.discard(channel_id)
@@ -276,9 +283,11 @@ class Outbox:
         message = Message.from_json(item.body)
         try:
             if message.edit_of is not None:
-                target = await self.store.outbox_item(message.edit_of)
-                # Posted by this lane a moment ago, maybe: its record may not be committed yet.
-                target_id = None if target is None else target.message_id or self._sent.get(target.id)
+                target_id = self._with_controls.get(item.channel_id, {}).get(message.edit_of)
+                if target_id is None:
+                    target = await self.store.outbox_item(message.edit_of)
+                    # Posted by this lane a moment ago, maybe: its record may not be committed yet.
+                    target_id = None if target is None else target.message_id or self._sent.get(target.id)
                 if target_id is None:
                     await self.store.mark_undeliverable(item.id, f"nothing to change: {message.edit_of} was never delivered")
                     self._forget_item(item)
@@ -287,6 +296,8 @@ class Outbox:
                 message_id = target_id
             else:
                 message_id = await self.transport.post(item.channel_id, message, nonce=f"t{item.id}")
+                if message.controls and item.channel_id in self._known:
+                    self._with_controls.setdefault(item.channel_id, {})[item.key] = message_id
         except DeliveryError as exc:
             if not exc.permanent:
                 raise
