@@ -1004,13 +1004,14 @@ _QUEUED = _Queued()
 def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> None:
     collected = _QUEUED.items
     for i in items:
-        row = db.execute(
+        cursor = db.execute(
             "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (key) DO NOTHING RETURNING id",
+            " ON CONFLICT (key) DO NOTHING",
             (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp),
-        ).fetchone()
-        if row is not None and collected is not None:  # None: the key was queued before, and that item stands
-            collected.append(OutboxItem(id=row[0], key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,
+        )
+        # No row changed: the key was queued before, and that item stands. (Cheaper than RETURNING.)
+        if cursor.rowcount == 1 and collected is not None:
+            collected.append(OutboxItem(id=cursor.lastrowid, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,  # type: ignore[arg-type]
                                         kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp))
 
 
