@@ -61,7 +61,14 @@ def default_db_path() -> Path:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """The time, UTC, to the second, as stored (several calls a turn: formatted once a second)."""
+    second = int(time.time())
+    if second != _NOW[0]:
+        _NOW[:] = [second, datetime.fromtimestamp(second, timezone.utc).isoformat(timespec="seconds")]
+    return _NOW[1]  # type: ignore[return-value]
+
+
+_NOW: list[int | str] = [-1, ""]
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -970,10 +977,10 @@ def _insert_turns(db: sqlite3.Connection, turns: Iterable[TurnRow], stamp: str) 
 
 def _signals_json(signals: Iterable[EvidenceRow]) -> str:
     # What dataclasses.asdict gave, key for key, without its deep copy of every field.
-    return json.dumps(
-        [{"name": e.name, "start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail} for e in signals],
-        ensure_ascii=False,
-    )
+    return _JSON.encode([{"name": e.name, "start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail} for e in signals])
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), without a new encoder each call
 
 
 def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str) -> None:
