@@ -92,11 +92,16 @@ class Outbox:
         self._with_controls.pop(channel_id, None)
 
     def _queued(self, items: list[OutboxItem]) -> None:
+        channels = []
         for item in items:
             if item.transport == self.transport.name:
                 known = self._known.get(item.channel_id)
                 if known is not None:
                     known[item.id] = item
+                    channels.append(item.channel_id)
+        # Sent from the commit on, not from when its writer hears back (one pass of the event loop sooner).
+        for channel_id in dict.fromkeys(channels):
+            self.kick(channel_id)
 
     def _forget_item(self, item: OutboxItem) -> None:
         """The item left the pending ones (posted, or undeliverable)."""
@@ -107,6 +112,12 @@ class Outbox:
     def kick(self, channel_id: int) -> None:
         """Something was queued for `channel_id`: make sure its lane runs."""
         if self._closed:
+            return
+        lane = self._lanes.get(channel_id)
+        if (self._known.get(channel_id) == {} and (lane is None or lane.done()) and channel_id not in self._uncertain
+                and channel_id not in self._unrecorded.values()):
+            # A claimed channel whose queued items were all sent: what was queued there was
+            # told to `_queued` at its commit, which kicked the lane already.
             return
         self._dirty.add(channel_id)
         self._posted(channel_id).clear()
