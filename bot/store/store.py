@@ -681,7 +681,8 @@ class _GroupCommit:
     in flight, or in the same pass of the event loop, shares one BEGIN IMMEDIATE and one
     COMMIT (one fsync); each caller hears back only after that commit, so nothing is sent
     before it is durable. Delivery marks wait up to MARK_LINGER_SECONDS for writes to ride
-    with, instead of a commit of their own.
+    with, instead of a commit of their own. The outbox items the group's writes queued are
+    told to the watchers (`Store.watch_outbox`) once committed, before the callers hear back.
 
     Failures. Each write runs in a savepoint: one that fails (a constraint, a value SQLite
     cannot hold) is rolled back and fails alone, and the others commit. One that fails so
