@@ -122,8 +122,10 @@ class RecognitionService:
         if row.member_id is None:
             return [], _record(facts, shown)
         sid = row.id
-        public = row.mode == "practice" and await self.store.is_public(row.member_id)
-        channels = [c for c in await self.store.cohorts_of(row.member_id) if c.channel_id is not None and c.guild_id == row.guild_id] if public else []
+        # What is read of the trainee, in one trip: nothing outside practice (no recognition there).
+        inputs = await self.store.recognition_inputs(row.member_id, history=facts.recognisable) if row.mode == "practice" else None
+        public = inputs is not None and inputs.public
+        channels = [c for c in inputs.cohorts if c.channel_id is not None and c.guild_id == row.guild_id] if inputs is not None and public else []
         items: list[NewItem] = []
         if recognition_due(score, self.settings):
             post = _well_done(scenario, score, row, self.mention)
@@ -137,8 +139,9 @@ class RecognitionService:
                 gamed=facts.gamed, penalties=facts.penalties, critical=facts.critical, start_mood=facts.start_mood,
                 peak_mood=facts.peak_mood, end_mood=facts.end_mood, shown=tuple(s.behaviour for s in facts.shown),
             )
-            history = [r for r in await self.store.session_results(member_ids=[row.member_id]) if r.session_id != sid] + [current]
-            held = {b.badge for b in await self.store.badges_of(row.member_id)}
+            assert inputs is not None  # practice
+            history = [r for r in inputs.results if r.session_id != sid] + [current]
+            held = {b.badge for b in inputs.badges}
             for earned in earned_badges(self.rules, history, held, self.audiences(), self.settings.zone):
                 badge = earned.badge
                 badges.append((badge.name, earned.session_id))

@@ -56,7 +56,7 @@ class Message:
     edit_of: str | None = None  # the outbox key of an earlier message this one changes
 
     def to_json(self) -> str:
-        return json.dumps(self._plain(), ensure_ascii=False, sort_keys=True)
+        return _JSON.encode(self._plain())
 
     def _plain(self) -> dict[str, Any]:
         # What dataclasses.asdict gives, key for key (the stored JSON is unchanged), without
@@ -85,6 +85,10 @@ class Message:
             mentions=tuple(data.get("mentions", ())), controls=tuple(data.get("controls", ())),
             mood=data.get("mood"), edit_of=data.get("edit_of"),
         )
+
+
+# json.dumps(..., ensure_ascii=False, sort_keys=True), without a new encoder each call.
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 def briefing(scenario: Scenario, trainee: str, trainee_id: int | None, mode: str, mention: Mention) -> Message:

@@ -10,6 +10,11 @@ makes the lane "uncertain": before sending again, it reads the channel's history
 the last item it knows was delivered and records the items it finds there instead of
 posting them again. After a restart every pending item is uncertain.
 
+A lane reads its channel's pending items from the store, except in a channel claimed by a
+session in progress (`claim`): there the outbox learns every item this process queues as
+it is committed (`Store.watch_outbox`), so after one read it knows what is pending without
+reading again. Any doubt (a failure, an uncertain lane, a record to retry) reads again.
+
 Recording a delivery does not hold the lane up: the mark rides with the store's next
 transaction (usually the next turn's commit) and the lane goes on sending. Until it is
 committed the item still reads as pending, so the lane remembers what it posted and never
@@ -53,10 +58,66 @@ class Outbox:
         self._wake: dict[int, asyncio.Event] = {}
         self._posted_events: dict[int, asyncio.Event] = {}  # set when a lane has nothing left to send
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Claimed channels: their pending items by id, None until a read (see `claim`).
+        self._known: dict[int, dict[int, OutboxItem] | None] = {}
+        self._released: set[int] = set()  # claimed channels to forget once their lane ends
+        # Claimed channels: key -> message id of the items posted there with buttons, the
+        # messages an edit later changes (the briefing's controls taken off at the end).
+        self._with_controls: dict[int, dict[str, str]] = {}
+        self._unwatch = store.watch_outbox(self._queued)
+
+    def claim(self, channel_id: int, *, fresh: bool = False) -> bool:
+        """A session in progress talks in this channel: what this process queues there is
+        told to the outbox as it is committed, so its lane need not read the store after
+        its first read. Only for channels no other process queues items in. `fresh`: a
+        channel just made (a new session's thread), so nothing can be pending there yet
+        unless this outbox knows of it. True when the channel was not claimed before."""
+        self._released.discard(channel_id)
+        if channel_id in self._known:
+            return False
+        self._known[channel_id] = {} if fresh and channel_id not in self._uncertain else None
+        return True
+
+    def release(self, channel_id: int) -> None:
+        """The session has ended: forget the channel once what it still sends is sent."""
+        lane = self._lanes.get(channel_id)
+        if lane is None or lane.done():
+            self._unclaim(channel_id)
+        elif channel_id in self._known:
+            self._released.add(channel_id)
+
+    def _unclaim(self, channel_id: int) -> None:
+        self._released.discard(channel_id)
+        self._known.pop(channel_id, None)
+        self._with_controls.pop(channel_id, None)
+
+    def _queued(self, items: list[OutboxItem]) -> None:
+        channels = []
+        for item in items:
+            if item.transport == self.transport.name:
+                known = self._known.get(item.channel_id)
+                if known is not None:
+                    known[item.id] = item
+                    channels.append(item.channel_id)
+        # Sent from the commit on, not from when its writer hears back (one pass of the event loop sooner).
+        for channel_id in dict.fromkeys(channels):
+            self.kick(channel_id)
+
+    def _forget_item(self, item: OutboxItem) -> None:
+        """The item left the pending ones (posted, or undeliverable)."""
+        known = self._known.get(item.channel_id)
+        if known is not None:
+            known.pop(item.id, None)
 
     def kick(self, channel_id: int) -> None:
         """Something was queued for `channel_id`: make sure its lane runs."""
         if self._closed:
+            return
+        lane = self._lanes.get(channel_id)
+        if (self._known.get(channel_id) == {} and (lane is None or lane.done()) and channel_id not in self._uncertain
+                and channel_id not in self._unrecorded.values()):
+            # A claimed channel whose queued items were all sent: what was queued there was
+            # told to `_queued` at its commit, which kicked the lane already.
             return
         self._dirty.add(channel_id)
         self._posted(channel_id).clear()
@@ -106,6 +167,7 @@ class Outbox:
 
     async def close(self) -> None:
         self._closed = True
+        self._unwatch()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -120,8 +182,12 @@ class Outbox:
                 # Taken before the read: a record committed while it runs leaves `_sent` at once,
                 # though the read may still show the item as pending.
                 posted = set(self._sent)
-                pending = await self.store.pending_items(self.transport.name, channel_id)
-                items = [item for item in pending if item.id not in posted]
+                known = self._known.get(channel_id)
+                if known is not None and channel_id not in self._uncertain and channel_id not in self._unrecorded.values():
+                    pending = queued = sorted(known.values(), key=lambda item: item.id)
+                else:
+                    pending, queued = await self._read(channel_id, posted)
+                items = [item for item in queued if item.id not in posted]
                 if not items and channel_id not in self._dirty:
                     # All sent: a front end waiting in `drain` never waits for the records too.
                     self._posted(channel_id).set()
@@ -148,6 +214,7 @@ class Outbox:
                 if channel_id not in self._dirty and channel_id not in self._unrecorded.values():
                     return self._lane_ended(channel_id)
             except DeliveryError as exc:
+                self._doubt(channel_id)
                 if exc.uncertain:
                     self._uncertain.add(channel_id)
                 wait = max(exc.retry_after or 0.0, pause)
@@ -155,15 +222,42 @@ class Outbox:
                 await self._pause(channel_id, wait)
                 pause = min(pause * 2, self.max_retry)
             except StoreError as exc:
+                self._doubt(channel_id)
                 log.warning("outbox of channel %s cannot reach the database (%s); retrying in %.0f s", channel_id, exc, pause)
                 await self._pause(channel_id, pause)
                 pause = min(pause * 2, self.max_retry)
+
+    async def _read(self, channel_id: int, posted: set[int]) -> tuple[list[OutboxItem], list[OutboxItem]]:
+        """The channel's pending items as the store has them, and with those queued since the
+        read began; a claimed channel knows them from now on."""
+        if channel_id not in self._known:
+            pending = await self.store.pending_items(self.transport.name, channel_id)
+            return pending, pending
+        # Collecting from before the read: an item committed while it runs is told to `_queued`
+        # and may be missing from what the read sees.
+        collected: dict[int, OutboxItem] = {}
+        self._known[channel_id] = collected
+        try:
+            pending = await self.store.pending_items(self.transport.name, channel_id)
+        except BaseException:
+            self._doubt(channel_id)
+            raise
+        # Not those posted (their record may not be committed yet): they are no longer pending here.
+        collected.update((item.id, item) for item in pending if item.id not in posted and item.id not in collected)
+        return pending, sorted(collected.values(), key=lambda item: item.id)
+
+    def _doubt(self, channel_id: int) -> None:
+        """Something failed: a claimed channel reads the store again before sending."""
+        if channel_id in self._known:
+            self._known[channel_id] = None
 
     def _lane_ended(self, channel_id: int) -> None:
         """Nothing left to send in this channel: forget its lane (a bot serves many channels
         over its life; the next item queued there starts a new one)."""
         self._posted(channel_id).set()  # a front end waiting in `drain` goes on
         self._lanes.pop(channel_id, None)
+        if channel_id in self._released:
+            self._unclaim(channel_id)
         self._posted_events.pop(channel_id, None)
         self._wake.pop(channel_id, None)
         self._uncertain.discard(channel_id)
@@ -200,21 +294,27 @@ class Outbox:
         message = Message.from_json(item.body)
         try:
             if message.edit_of is not None:
-                target = await self.store.outbox_item(message.edit_of)
-                # Posted by this lane a moment ago, maybe: its record may not be committed yet.
-                target_id = None if target is None else target.message_id or self._sent.get(target.id)
+                target_id = self._with_controls.get(item.channel_id, {}).get(message.edit_of)
+                if target_id is None:
+                    target = await self.store.outbox_item(message.edit_of)
+                    # Posted by this lane a moment ago, maybe: its record may not be committed yet.
+                    target_id = None if target is None else target.message_id or self._sent.get(target.id)
                 if target_id is None:
                     await self.store.mark_undeliverable(item.id, f"nothing to change: {message.edit_of} was never delivered")
+                    self._forget_item(item)
                     return
                 await self.transport.edit(item.channel_id, target_id, message)  # changing twice is harmless
                 message_id = target_id
             else:
                 message_id = await self.transport.post(item.channel_id, message, nonce=f"t{item.id}")
+                if message.controls and item.channel_id in self._known:
+                    self._with_controls.setdefault(item.channel_id, {})[item.key] = message_id
         except DeliveryError as exc:
             if not exc.permanent:
                 raise
             log.warning("%s (%s) cannot be delivered to channel %s: %s", item.key, item.kind, item.channel_id, exc)
             await self.store.mark_undeliverable(item.id, str(exc))
+            self._forget_item(item)
             return
         self._record(item, message_id)
 
@@ -222,6 +322,7 @@ class Outbox:
         """It went out: remember that at once, and record it with the store's next commit."""
         self._sent[item.id] = message_id
         self._unrecorded.pop(item.id, None)
+        self._forget_item(item)
         self.store.mark_delivered_soon(item.id, message_id).add_done_callback(partial(self._recorded, item, message_id))
 
     def _recorded(self, item: OutboxItem, message_id: str, done: asyncio.Future[None]) -> None:

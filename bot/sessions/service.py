@@ -200,24 +200,33 @@ class SessionService:
         for one picked with the seed, None for the default; the variant played is stored. Saved
         with its briefing and opening line before either is sent."""
         if trainee.user_id is not None:
-            await self.check_free(guild_id, trainee.user_id)
+            # Here; the store checks again in the session's transaction (one_at_a_time below).
+            tracked = self._by_trainee.get((guild_id, trainee.user_id))
+            if tracked is not None and not tracked.session.ended:
+                raise _already_playing(tracked.row)
         seed = secrets.randbelow(2**31) if seed is None else seed
         machine = self.scenarios.machine(scenario)
         session = Session.start(scenario, machine, seed=seed, persona=persona)
+        # A chat channel new to the outbox has nothing pending: it hears of the opening items
+        # as they are committed, and never reads them back.
+        claimed = channel_id is not None and self.outbox.claim(channel_id, fresh=True)
         try:
-            member = await self.store.ensure_member(trainee.name, guild_id=guild_id, discord_id=trainee.user_id)
+            # The trainee's member row is found or created in the session's own transaction.
             row = await self.store.start_session(
                 NewSession(
                     scenario_id=scenario.id, scenario_digest=scenario.digest, trainee=trainee.name, seed=seed,
                     state=session.state, mood=session.mood, mode=mode, guild_id=guild_id, channel_id=parent_id,
-                    thread_id=channel_id, trainee_id=trainee.user_id, member_id=member.id,
+                    thread_id=channel_id, trainee_id=trainee.user_id,
                     persona=session.persona.name if session.persona is not None else None,
                 ),
                 session.opening,
                 lambda session_id: self._opening_items(session_id, channel_id, scenario, trainee, mode, session),
+                with_member=True, one_at_a_time=True,
             )
         except BaseException:
             session.abandon()  # leaves the shared machine: a failed start leaks nothing
+            if claimed:
+                self.outbox.release(channel_id)  # type: ignore[arg-type]
             raise
         tracked = self._track(row, session, scenario, machine)
         self.outbox.kick(tracked.channel)
@@ -758,11 +767,13 @@ class SessionService:
         self._by_session[row.id] = tracked
         if row.trainee_id is not None:
             self._by_trainee[(row.guild_id, row.trainee_id)] = tracked
+        self.outbox.claim(tracked.channel)  # only this service queues items in a session's channel
         return tracked
 
     def _forget(self, tracked: _Tracked) -> None:
         if self._by_channel.get(tracked.channel) is tracked:
             del self._by_channel[tracked.channel]
+            self.outbox.release(tracked.channel)
         if self._by_session.get(tracked.row.id) is tracked:
             del self._by_session[tracked.row.id]
         if tracked.row.trainee_id is not None and self._by_trainee.get((tracked.row.guild_id, tracked.row.trainee_id)) is tracked:

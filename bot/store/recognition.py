@@ -24,6 +24,7 @@ from bot.store.rows import (
     SessionRecord,
     SessionResult,
     SkillEvidenceRow,
+    RecognitionInputs,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +53,9 @@ _RESULTS = (
     " FROM sessions s JOIN session_results r ON r.session_id = s.id"
     " WHERE s.status = 'ended' AND s.member_id IS NOT NULL AND s.score IS NOT NULL AND s.outcome IS NOT NULL"
 )
+
+
+_BADGES_OF = "SELECT member_id, badge, session_id, awarded_at FROM badges WHERE member_id = ? ORDER BY awarded_at, id"
 
 
 def _result(row: Any) -> SessionResult:
@@ -106,6 +110,7 @@ class RecognitionQueries:
         def _write(self) -> _Transaction: ...
         async def _one(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> Any: ...
         async def _all(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[Any]: ...
+        async def _read(self, reads: Callable[[sqlite3.Connection], Any]) -> Any: ...
         @staticmethod
         def _export_filter(cohort_id: int | None, since: str | None, guild_id: int | None) -> tuple[str, tuple[Any, ...]]: ...
 
@@ -155,6 +160,24 @@ class RecognitionQueries:
         async with self._write() as tx:
             await tx.execute("UPDATE members SET public_recognition = ? WHERE id = ?", (int(public), member_id))
 
+    async def recognition_inputs(self, member_id: int, *, history: bool) -> RecognitionInputs:
+        """`is_public`, and `cohorts_of` when public; with `history`, also `session_results`
+        and `badges_of`: all in one trip to the database's thread (a session's end reads them)."""
+        from bot.store.store import COHORTS_OF
+
+        def reads(db: sqlite3.Connection) -> RecognitionInputs:
+            row = db.execute("SELECT public_recognition FROM members WHERE id = ?", (member_id,)).fetchone()
+            public = bool(row[0]) if row is not None else False
+            cohorts = tuple(CohortRow(*r) for r in db.execute(COHORTS_OF, (member_id,)).fetchall()) if public else ()
+            if not history:
+                return RecognitionInputs(public, cohorts, (), ())
+            results = tuple(_result(r) for r in db.execute(_RESULTS + " AND s.member_id IN (?) ORDER BY s.ended_at, s.id", (member_id,)).fetchall())
+            badges = tuple(BadgeRow(*r) for r in db.execute(_BADGES_OF, (member_id,)).fetchall())
+            return RecognitionInputs(public, cohorts, results, badges)
+
+        inputs: RecognitionInputs = await self._read(reads)
+        return inputs
+
     async def is_public(self, member_id: int) -> bool:
         row = await self._one("SELECT public_recognition FROM members WHERE id = ?", (member_id,))
         return bool(row[0]) if row is not None else False
@@ -201,9 +224,7 @@ class RecognitionQueries:
 
     # -- badges --
     async def badges_of(self, member_id: int) -> list[BadgeRow]:
-        return [BadgeRow(*row) for row in await self._all(
-            "SELECT member_id, badge, session_id, awarded_at FROM badges WHERE member_id = ? ORDER BY awarded_at, id", (member_id,)
-        )]
+        return [BadgeRow(*row) for row in await self._all(_BADGES_OF, (member_id,))]
 
     async def badges_among(self, member_ids: Iterable[int], *, since: str | None = None) -> list[BadgeRow]:
         rows = await self._of_members("SELECT member_id, badge, session_id, awarded_at FROM badges", "member_id", member_ids, "awarded_at", since)

@@ -296,3 +296,13 @@ class RecordRow:
     override: OverrideRow | None
     instructor: str  # who started it for the trainee, or overrode its score; '' for self-practice
     clean: bool | None  # None: finished before recognition facts were kept
+
+
+@dataclass(frozen=True)
+class RecognitionInputs:
+    """What recognition reads of a trainee as a session ends, read in one trip."""
+
+    public: bool  # shown in their cohorts' channels (not opted out)
+    cohorts: tuple[CohortRow, ...]  # their cohorts; empty when not public
+    results: tuple[SessionResult, ...]  # their finished sessions, in the order they ended (when asked for)
+    badges: tuple[BadgeRow, ...]  # the badges they hold (when asked for)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
@@ -24,7 +26,7 @@ import aiosqlite
 import platformdirs
 
 from bot.background import spawn
-from bot.errors import AlreadyExists, StoreBusy, StoreError, StoreFull
+from bot.errors import AlreadyExists, AlreadyPlaying, StoreBusy, StoreError, StoreFull
 from bot.store.recognition import RecognitionQueries, write_record
 from bot.store.rows import (
     CohortRow,
@@ -42,6 +44,14 @@ from bot.store.rows import (
     TurnRow,
 )
 
+log = logging.getLogger("trainer.store")
+
+COHORTS_OF = (
+    "SELECT c.id, c.guild_id, c.name, c.channel_id FROM cohorts c JOIN cohort_members cm ON cm.cohort_id = c.id"
+    " WHERE cm.member_id = ? ORDER BY c.name"
+)
+_ACTIVE_SESSION_OF = "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1"
+
 BUSY_TIMEOUT_SECONDS = 30.0  # several processes may share one file; wait rather than fail
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL = 5, 6, 13
 
@@ -51,7 +61,14 @@ def default_db_path() -> Path:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """The time, UTC, to the second, as stored (several calls a turn: formatted once a second)."""
+    second = int(time.time())
+    if second != _NOW[0]:
+        _NOW[:] = [second, datetime.fromtimestamp(second, timezone.utc).isoformat(timespec="seconds")]
+    return _NOW[1]  # type: ignore[return-value]
+
+
+_NOW: list[int | str] = [-1, ""]
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -80,6 +97,15 @@ class Store(RecognitionQueries):
         self._outage = _Outage(busy_timeout)
         self._group = _GroupCommit(db, self._write_lock, path, self._outage)
 
+    def watch_outbox(self, listener: Callable[[list[OutboxItem]], None]) -> Callable[[], None]:
+        """Call `listener` with the outbox items each write queued, once they are committed
+        (before the write's caller hears back), so an outbox need not read back what was
+        just queued. Only writes of this Store are seen, not another process's. Returns
+        what stops it."""
+        listeners = self._group.listeners
+        listeners.append(listener)
+        return lambda: listeners.remove(listener) if listener in listeners else None
+
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> _Opener:
         """`create=False` for commands that only read or manage existing data: a mistyped
@@ -101,20 +127,32 @@ class Store(RecognitionQueries):
 
     # -- sessions --
     async def start_session(
-        self, new: NewSession, opening: str, items: Callable[[int], Iterable[NewItem]] | None = None
+        self, new: NewSession, opening: str, items: Callable[[int], Iterable[NewItem]] | None = None,
+        *, with_member: bool = False, one_at_a_time: bool = False,
     ) -> SessionRow:
         """Create a session, record the resident's opening line with it and queue what the
         new session sends (`items`, given the new session's id), atomically. `items` runs on
-        the database's thread, inside the transaction: it must only build values."""
+        the database's thread, inside the transaction: it must only build values.
+        `with_member`: the trainee's member (`ensure_member` of its name, server and chat id)
+        is found or created in the same transaction, and is the session's `member_id`.
+        `one_at_a_time`: AlreadyPlaying, and nothing written, when the trainee (chat id) has
+        a session in progress in the server (`active_session_of`, checked in the transaction)."""
         started = now()
 
         def write(db: sqlite3.Connection) -> Any:
+            if one_at_a_time and new.trainee_id is not None:
+                active = db.execute(_ACTIVE_SESSION_OF, (new.guild_id, new.trainee_id)).fetchone()
+                if active is not None:
+                    raise AlreadyPlaying(active["trainee"], active["id"], active["thread_id"])
+            member_id = new.member_id
+            if with_member:
+                member_id = _ensure_member(db, new.trainee, new.guild_id, new.trainee_id, "trainee", started).id
             cursor = db.execute(
                 "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
                 " guild_id, channel_id, thread_id, trainee_id, member_id, persona, started_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood,
-                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, new.member_id, new.persona, started),
+                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, member_id, new.persona, started),
             )
             session_id = cursor.lastrowid
             assert session_id is not None
@@ -180,10 +218,7 @@ class Store(RecognitionQueries):
         await self._group.write(write)
 
     async def active_session_of(self, guild_id: int, trainee_id: int) -> SessionRow | None:
-        row = await self._one(
-            "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1",
-            (guild_id, trainee_id),
-        )
+        row = await self._one(_ACTIVE_SESSION_OF, (guild_id, trainee_id))
         return _session(row) if row else None
 
     async def skill_evidence(self, session_id: int) -> list[SkillEvidenceRow]:
@@ -289,24 +324,8 @@ class Store(RecognitionQueries):
     # -- people --
     async def ensure_member(self, display_name: str, *, guild_id: int = 0, discord_id: int | None = None, role: str = "trainee") -> MemberRow:
         """The member with this Discord id (or, off Discord, this name), created on first sight."""
-        async with self._write() as tx:
-            if discord_id is None:
-                await tx.execute(
-                    "INSERT INTO members (guild_id, display_name, role, created_at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (guild_id, display_name) WHERE discord_id IS NULL DO NOTHING",
-                    (guild_id, display_name, role, now()),
-                )
-                query, args = "SELECT * FROM members WHERE guild_id = ? AND discord_id IS NULL AND display_name = ?", (guild_id, display_name)
-            else:
-                await tx.execute(
-                    "INSERT INTO members (guild_id, discord_id, display_name, role, created_at) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name",
-                    (guild_id, discord_id, display_name, role, now()),
-                )
-                query, args = "SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)
-            row = await tx.one(query, args)
-        assert row is not None
-        return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
+        stamp = now()
+        return await self._group.write(lambda db: _ensure_member(db, display_name, guild_id, discord_id, role, stamp))  # type: ignore[no-any-return]
 
     async def create_cohort(self, name: str, *, guild_id: int = 0, channel_id: int | None = None) -> CohortRow:
         async with self._write() as tx:
@@ -332,11 +351,7 @@ class Store(RecognitionQueries):
         return [CohortRow(*row) for row in await self._all("SELECT id, guild_id, name, channel_id FROM cohorts WHERE guild_id = ? ORDER BY name", (guild_id,))]
 
     async def cohorts_of(self, member_id: int) -> list[CohortRow]:
-        return [CohortRow(*row) for row in await self._all(
-            "SELECT c.id, c.guild_id, c.name, c.channel_id FROM cohorts c JOIN cohort_members cm ON cm.cohort_id = c.id"
-            " WHERE cm.member_id = ? ORDER BY c.name",
-            (member_id,),
-        )]
+        return [CohortRow(*row) for row in await self._all(COHORTS_OF, (member_id,))]
 
     async def members(self, *, guild_id: int | None = None) -> list[MemberRow]:
         where, args = ("WHERE guild_id = ?", (guild_id,)) if guild_id is not None else ("", ())
@@ -501,6 +516,16 @@ class Store(RecognitionQueries):
         except (sqlite3.Error, OverflowError, ValueError) as exc:  # (UnicodeEncodeError is a ValueError)
             raise _translate(exc, f"cannot read {self.path}") from exc
 
+    async def _read(self, reads: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Several queries in one trip to the reading connection's thread: `reads` runs there,
+        each query to its end (see `_all`), and must only read and build values."""
+        reader = self._reader
+        try:
+            # aiosqlite's queue to its thread, as `_GroupCommit._commit` uses it.
+            return await reader._execute(reads, reader._conn)
+        except (sqlite3.Error, OverflowError, ValueError) as exc:
+            raise _translate(exc, f"cannot read {self.path}") from exc
+
     async def _maintain(self, *statements: str) -> None:
         """Statements that must run outside a transaction (VACUUM), on the writing connection."""
         async with self._write_lock:
@@ -635,7 +660,7 @@ class _Write:
 class _Group:
     """What one trip to the database's thread did: the transaction's fate and each write's."""
 
-    __slots__ = ("failure", "busy", "culprit", "results", "marks_failure", "waited")
+    __slots__ = ("failure", "busy", "culprit", "results", "marks_failure", "waited", "queued")
 
     def __init__(self) -> None:
         self.failure: BaseException | None = None  # the transaction failed: nothing of it was kept
@@ -644,6 +669,7 @@ class _Group:
         self.results: list[tuple[bool, Any]] = []  # per write: (committed, value or exception)
         self.marks_failure: BaseException | None = None
         self.waited: float | None = None  # the busy timeout the connection now has
+        self.queued: list[OutboxItem] = []  # what the committed writes queued in the outbox
 
 
 class _GroupCommit:
@@ -655,7 +681,8 @@ class _GroupCommit:
     in flight, or in the same pass of the event loop, shares one BEGIN IMMEDIATE and one
     COMMIT (one fsync); each caller hears back only after that commit, so nothing is sent
     before it is durable. Delivery marks wait up to MARK_LINGER_SECONDS for writes to ride
-    with, instead of a commit of their own.
+    with, instead of a commit of their own. The outbox items the group's writes queued are
+    told to the watchers (`Store.watch_outbox`) once committed, before the callers hear back.
 
     Failures. Each write runs in a savepoint: one that fails (a constraint, a value SQLite
     cannot hold) is rolled back and fails alone, and the others commit. One that fails so
@@ -674,6 +701,7 @@ class _GroupCommit:
         self._writes: list[_Write] = []
         self._marks: dict[int, tuple[str, str]] = {}  # item id -> (message id, when)
         self._mark_waiters: list[asyncio.Future[None]] = []
+        self.listeners: list[Callable[[list[OutboxItem]], None]] = []  # see Store.watch_outbox
         self._marks_due = False  # the marks go with the next group even without writes
         self._linger: asyncio.TimerHandle | None = None
         self._runner: asyncio.Task[Any] | None = None
@@ -774,6 +802,13 @@ class _GroupCommit:
                 return
             writes, failure = [], None
             group.marks_failure = group.failure
+        if failure is None and group.queued:
+            # Before any caller hears back, so an outbox knows the items before it is kicked.
+            for listener in list(self.listeners):
+                try:
+                    listener(group.queued)
+                except Exception:
+                    log.exception("an outbox watcher failed")
         for index, write in enumerate(writes):
             if failure is not None:
                 _fail(write.future, _translate(failure, doing), failure)
@@ -837,6 +872,7 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
                 db.execute("RELEASE marks")
         for index, write in enumerate(writes):
             db.execute("SAVEPOINT write")
+            _QUEUED.items = []
             try:
                 value = write.work(db)
             except Exception as exc:
@@ -845,6 +881,9 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
             else:
                 db.execute("RELEASE write")
                 group.results.append((True, value))
+                group.queued += _QUEUED.items
+            finally:
+                _QUEUED.items = None
         db.execute("COMMIT")
     except BaseException as exc:
         with contextlib.suppress(sqlite3.Error, ValueError):
@@ -852,7 +891,7 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
         if isinstance(exc, _TransactionLost):
             group.culprit, exc = exc.culprit, exc.cause
         group.failure, group.busy = exc, _is_busy(exc)
-        group.results = []
+        group.results, group.queued = [], []
     return group
 
 
@@ -898,6 +937,28 @@ def _translate(exc: BaseException, doing: str) -> StoreError:
     return StoreError(f"{doing}: {exc}")
 
 
+def _ensure_member(db: sqlite3.Connection, display_name: str, guild_id: int, discord_id: int | None, role: str, stamp: str) -> MemberRow:
+    """The member with this chat id (or, off the chat, this name), created on first sight (inside a write)."""
+    if discord_id is None:
+        db.execute(
+            "INSERT INTO members (guild_id, display_name, role, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (guild_id, display_name) WHERE discord_id IS NULL DO NOTHING",
+            (guild_id, display_name, role, stamp),
+        )
+        row = db.execute(
+            "SELECT * FROM members WHERE guild_id = ? AND discord_id IS NULL AND display_name = ?", (guild_id, display_name)
+        ).fetchone()
+    else:
+        db.execute(
+            "INSERT INTO members (guild_id, discord_id, display_name, role, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name",
+            (guild_id, discord_id, display_name, role, stamp),
+        )
+        row = db.execute("SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)).fetchone()
+    assert row is not None
+    return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
+
+
 def _seen(db: sqlite3.Connection, source_message_id: str) -> bool:
     """Whether a chat message was played as a turn, or seen and set aside (inside a write)."""
     return db.execute(
@@ -917,10 +978,10 @@ def _insert_turns(db: sqlite3.Connection, turns: Iterable[TurnRow], stamp: str) 
 
 def _signals_json(signals: Iterable[EvidenceRow]) -> str:
     # What dataclasses.asdict gave, key for key, without its deep copy of every field.
-    return json.dumps(
-        [{"name": e.name, "start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail} for e in signals],
-        ensure_ascii=False,
-    )
+    return _JSON.encode([{"name": e.name, "start": e.start, "end": e.end, "quote": e.quote, "detail": e.detail} for e in signals])
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), without a new encoder each call
 
 
 def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str) -> None:
@@ -938,12 +999,28 @@ def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str)
         write_record(db, session_id, finish.record)
 
 
+class _Queued(threading.local):
+    """The outbox items the write running on this database thread has queued (None outside
+    `_commit_group`), told to the store's outbox watchers once committed."""
+
+    items: list[OutboxItem] | None = None
+
+
+_QUEUED = _Queued()
+
+
 def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> None:
-    db.executemany(
-        "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (key) DO NOTHING",
-        [(i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp) for i in items],
-    )
+    collected = _QUEUED.items
+    for i in items:
+        cursor = db.execute(
+            "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO NOTHING",
+            (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp),
+        )
+        # No row changed: the key was queued before, and that item stands. (Cheaper than RETURNING.)
+        if cursor.rowcount == 1 and collected is not None:
+            collected.append(OutboxItem(id=cursor.lastrowid, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,  # type: ignore[arg-type]
+                                        kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp))
 
 
 class _Opener:

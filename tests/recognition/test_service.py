@@ -93,6 +93,19 @@ async def test_a_clean_success_is_celebrated_with_its_badges_once(desk: Desk) ->
     assert [b.badge for b in await desk.store.badges_of(1)] == ["perfect_opening", "clean_run", "all_five"]
 
 
+async def test_what_a_sessions_end_reads_in_one_trip_is_what_the_single_reads_give(desk: Desk) -> None:
+    member = await desk.join("tom", 42)
+    await desk.play("tom", 42, COURTEOUS)
+    inputs = await desk.store.recognition_inputs(member, history=True)
+    assert inputs.public is await desk.store.is_public(member) is True
+    assert list(inputs.cohorts) == await desk.store.cohorts_of(member) and inputs.cohorts
+    assert list(inputs.results) == await desk.store.session_results(member_ids=[member]) and inputs.results
+    assert list(inputs.badges) == await desk.store.badges_of(member) and inputs.badges
+    assert (await desk.store.recognition_inputs(member, history=False)).results == ()
+    await desk.store.set_public(member, False)
+    assert (await desk.store.recognition_inputs(member, history=False)).cohorts == ()
+
+
 async def test_poor_gamed_and_assessed_results_are_never_public(desk: Desk) -> None:
     await desk.join("rita", 43)
     await desk.play("rita", 43, RUDE)

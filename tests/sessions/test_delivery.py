@@ -28,8 +28,38 @@ async def test_the_outbox_forgets_a_channel_once_everything_there_is_sent(quick:
         await quick.service.end(THREAD + 10 + index, by=TRAINEE + 10 + index, by_instructor=False)
     await quick.settle()
     outbox = quick.service.outbox
-    assert (outbox._lanes, outbox._posted_events, outbox._wake, outbox._sent) == ({}, {}, {}, {})
+    assert (outbox._lanes, outbox._posted_events, outbox._wake, outbox._sent, outbox._known, outbox._with_controls) == ({}, {}, {}, {}, {}, {})
     assert quick.service._by_channel == {}
+
+
+async def test_new_session_thread_is_never_read_back_from_the_store(quick: Bench) -> None:
+    """The outbox hears of what the service queues as it is committed: the opening, a line's
+    reply and the feedback go out without reading back the pending items of a new thread,
+    and the briefing's buttons come off without reading back which message carried it."""
+    assert quick.service is not None and quick.store is not None
+    reads: list[int | str] = []
+    real = quick.store.pending_items
+
+    async def counted(transport: str, channel_id: int) -> list:  # type: ignore[type-arg]
+        reads.append(channel_id)
+        return await real(transport, channel_id)
+
+    quick.store.pending_items = counted  # type: ignore[method-assign]
+    real_item = quick.store.outbox_item
+
+    async def item_read(key: str) -> object:
+        reads.append(key)
+        return await real_item(key)
+
+    quick.store.outbox_item = item_read  # type: ignore[method-assign, assignment]
+    sid = await quick.start()
+    for line in COURTEOUS[:3]:
+        await quick.say(line)
+    await quick.service.end(THREAD, by=TRAINEE, by_instructor=False)
+    await quick.settle()
+    assert reads == []
+    assert len(quick.residents()) == 4 and quick.chat.kinds(THREAD).count(kinds.FEEDBACK) == 1
+    assert all(item.status == "delivered" for item in await quick.store.outbox(sid))
 
 
 # -- C3: an item posted and never recorded, before one that was --

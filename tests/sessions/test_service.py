@@ -154,6 +154,22 @@ async def test_one_session_per_trainee(bench: Bench) -> None:
     await bench.start(trainee=TRAINEE + 1, thread=THREAD + 1)  # someone else may
 
 
+async def test_one_session_per_trainee_even_when_only_the_database_knows_it(bench: Bench) -> None:
+    await bench.start()
+    assert bench.store is not None
+    members = await bench.store.members()
+    # Another process on the same file: the session is not in its memory, the store refuses it.
+    other = SessionService(bench.store, ChatTransport(bench.chat), LIBRARY, bench.settings, clock=bench.clock)
+    try:
+        with pytest.raises(AlreadyPlaying):
+            await other.start(SCENARIO, Trainee("renamed", TRAINEE), guild_id=GUILD, channel_id=THREAD + 1, parent_id=PARENT, seed=3)
+        assert other.outbox._known == {}
+    finally:
+        await other.close()
+    assert len(await bench.store.list_sessions()) == 1
+    assert await bench.store.members() == members  # nothing written, not even the new name
+
+
 async def test_a_failed_start_leaks_nothing(bench: Bench) -> None:
     machine = LIBRARY.machine(SCENARIO)
     models = machine.model_count

@@ -209,6 +209,21 @@ async def test_items_are_queued_with_their_turn_once_and_in_order(tmp_path: Path
         assert await store.pending_items("terminal", 5) == []  # one transport never sends another's items
 
 
+async def test_outbox_watchers_hear_of_committed_items_only(tmp_path: Path) -> None:
+    heard: list[tuple[int, str, str]] = []
+    async with Store.open(tmp_path / "t.db") as store:
+        stop = store.watch_outbox(lambda items: heard.extend((i.id, i.key, i.status) for i in items))
+        session = await store.start_session(new_session(), "Hi", lambda sid: [item(f"{sid}:opening", session=sid)])
+        await store.enqueue([item(f"{session.id}:opening", session=session.id), item("n:1")])  # the first was queued before
+        with pytest.raises(StoreError):  # a write that fails queues nothing
+            await store.record_turn(TurnRow(999, 1, "trainee", "x", (), 50, "s"), TurnRow(999, 1, "resident", "y", (), 50, "s"), [item("n:2")])
+        assert heard == [(p.id, p.key, "pending") for p in await store.pending_items("discord", 5)]
+        assert [key for _, key, _ in heard] == [f"{session.id}:opening", "n:1"]
+        stop()
+        await store.enqueue([item("n:3")])
+        assert len(heard) == 2
+
+
 async def test_a_read_sees_every_write_committed_before_it_even_while_other_reads_run(tmp_path: Path) -> None:
     # The outbox reads what is pending right after recording a delivery; other lanes read
     # meanwhile on the same connection. A read that saw an older snapshot would send an item twice.
