@@ -165,9 +165,14 @@ def new_message(patterns: Iterable[Any]) -> None:
     """Give the budgets of these patterns (a scenario's) a full budget for the message about
     to be searched: each pass of the engine over a message starts afresh, so a pass finds
     the same whether or not another pass ran before it (a replay skips signal detection)."""
-    budgets = {id(p._budget): p._budget for p in patterns if isinstance(p, ScenarioPattern)}
-    for budget in budgets.values():
+    for budget in budgets(patterns):
         budget.new_message()
+
+
+def budgets(patterns: Iterable[Any]) -> tuple[PatternBudget, ...]:
+    """The distinct budgets these patterns charge (a caller that searches the same patterns
+    on every message can find them once and give each a `new_message()` itself)."""
+    return tuple({id(p._budget): p._budget for p in patterns if isinstance(p, ScenarioPattern)}.values())
 
 
 def compile_pattern(pattern: str, budget: PatternBudget | None = None) -> ScenarioPattern:

@@ -25,7 +25,7 @@ from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-fi
 
 from bot.engine import prefilter as _prefilter
 from bot.engine.lazy_pattern import LazyPattern, compile_lazily
-from bot.engine.patterns import new_message
+from bot.engine.patterns import budgets as _pattern_budgets
 from bot.engine.cues import LEARNED, load_cues
 
 log = logging.getLogger(__name__)
@@ -672,20 +672,113 @@ def _has_needles(low: str, needles: tuple[tuple[str, ...], ...]) -> bool:
     return True
 
 
+class _ExtraPlan:
+    """A scenario's own signals, prepared once for every message they are searched in.
+
+    Each pattern runs only on lines holding one literal of each of its needle groups
+    (`_needles`), exactly as `_has_needles` decides. The first (most selective) group is
+    checked for all patterns at once: one search finds which of those needles the line
+    holds, and only the few patterns they belong to check their other groups. Patterns
+    run in their mapping's order, so each charges its budget exactly as before.
+    """
+
+    __slots__ = ("entries", "budgets", "needles", "_finder", "_closure", "_by_needle", "_always", "_rest")
+
+    def __init__(self, extra: Mapping[str, Sequence[re.Pattern[str]]], needles: Callable[[re.Pattern[str]], tuple[tuple[str, ...], ...] | None]) -> None:
+        entries = []
+        for name, patterns in extra.items():
+            for pattern in patterns:
+                entries.append((str(name), pattern, needles(pattern) or ()))
+        self.entries: tuple[tuple[str, re.Pattern[str], tuple[tuple[str, ...], ...]], ...] = tuple(entries)
+        self.budgets = _pattern_budgets(pattern for _name, pattern, _groups in self.entries)
+        self._always = frozenset(i for i, (_n, _p, groups) in enumerate(self.entries) if not groups)
+        self._rest = tuple(groups[1:] for _n, _p, groups in self.entries)  # checked by substring search
+        by_needle: dict[str, list[int]] = {}
+        for i, (_name, _pattern, groups) in enumerate(self.entries):
+            if groups:
+                for needle in groups[0]:
+                    by_needle.setdefault(needle, []).append(i)
+        self._by_needle = {needle: tuple(ids) for needle, ids in by_needle.items()}
+        self.needles = frozenset(by_needle)  # every pattern's first group, together
+        # The finder reports, at each place, the longest needle starting there; the others
+        # starting there are its prefixes, so each reported needle stands for those too.
+        self._closure = {needle: frozenset(n for n in self.needles if needle.startswith(n)) for needle in self.needles}
+        self._finder = re.compile(f"(?=({_trie_source(self.needles)}))") if self.needles else None
+
+    def present(self, low: str) -> set[str]:
+        """The first-group needles that occur in `low`: exactly {n for n in needles if n in low}."""
+        found: set[str] = set()
+        if self._finder is not None:
+            closure = self._closure
+            for needle in self._finder.findall(low):
+                found |= closure[needle]
+        return found
+
+    def runnable(self, low: str) -> list[int]:
+        """The patterns (indexes into `entries`, in order) whose needles are all in `low`."""
+        candidates = set(self._always)
+        by_needle = self._by_needle
+        for needle in self.present(low):
+            candidates.update(by_needle[needle])
+        rest = self._rest
+        return [i for i in sorted(candidates) if _has_needles(low, rest[i])]
+
+
+def _trie_source(words: Iterable[str]) -> str:
+    """A regex matching any of `words`, factored by common prefixes, that tries longer
+    words first: at a place where several match, it matches the longest."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def source(node: dict[str, Any]) -> str:
+        alternatives = [re.escape(char) + source(child) for char, child in sorted(node.items()) if char]
+        if not alternatives:
+            return ""
+        body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return source(root)
+
+
+_PLANS: dict[int, tuple[Mapping[str, Sequence[re.Pattern[str]]], tuple[Any, ...], tuple[Any, ...], _ExtraPlan]] = {}
+
+
+def _extra_plan(extra: Mapping[str, Sequence[re.Pattern[str]]]) -> _ExtraPlan:
+    """The plan of a mapping of scenario signals, made once per mapping (a scenario's stays
+    the same for its life); a mapping changed since is planned again."""
+    keys, values = tuple(extra), tuple(extra.values())
+    cached = _PLANS.get(id(extra))
+    if (
+        cached is not None and cached[0] is extra and cached[1] == keys
+        and len(cached[2]) == len(values) and all(a is b for a, b in zip(cached[2], values))
+        and all(type(v) is tuple for v in values)  # a list may have changed in place
+    ):
+        return cached[3]
+    plan = _ExtraPlan(extra, _needles)
+    if len(_PLANS) > 256:  # mappings of scenarios loaded and dropped again
+        _PLANS.clear()
+    _PLANS[id(extra)] = (extra, keys, values, plan)  # the mapping is kept, so its id stays its own
+    return plan
+
+
 def _extra_evidence(
     line: _Line, text: str, extra: Mapping[str, Sequence[re.Pattern[str]]]
 ) -> list[Evidence]:
     found = []
     norm = line.norm
-    new_message(pattern for patterns in extra.values() for pattern in patterns)
-    for name, patterns in extra.items():
-        for pattern in patterns:
-            needles = _needles(pattern)
-            if needles is not None and not _has_needles(line.folded, needles):
-                continue
-            for m in pattern.finditer(norm):
-                if m.end() > m.start():
-                    found.append(Evidence(str(name), m.start(), m.end(), text[m.start() : m.end()]))
+    plan = _extra_plan(extra)
+    for budget in plan.budgets:  # a full budget for this message (patterns.new_message)
+        budget.new_message()
+    entries = plan.entries
+    for i in plan.runnable(line.folded):
+        name, pattern, _groups = entries[i]
+        for m in pattern.finditer(norm):
+            if m.end() > m.start():
+                found.append(Evidence(name, m.start(), m.end(), text[m.start() : m.end()]))
     return found
 
 
