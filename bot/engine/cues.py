@@ -52,37 +52,47 @@ class CueModel:
     def features(self, text: str) -> tuple[dict[int, float], dict[int, tuple[int, int]]]:
         """TF-IDF of the line (L2-normalised, as scikit-learn computes it) and where each feature
         first occurs (character span). `text` is already normalised and lower-cased."""
-        tokens = [(m.group(0), m.start(), m.end()) for m in TOKEN.finditer(text)]
+        matches = list(TOKEN.finditer(text))
+        words = [m.group() for m in matches]
+        lookup = self.vocabulary.get
         counts: dict[int, int] = {}
         where: dict[int, tuple[int, int]] = {}
-        grams = [(t, s, e) for t, s, e in tokens]
-        grams += [(f"{a[0]} {b[0]}", a[1], b[2]) for a, b in zip(tokens, tokens[1:])]
-        for gram, start, end in grams:
-            index = self.vocabulary.get(gram)
-            if index is None:
-                continue
-            counts[index] = counts.get(index, 0) + 1
-            where.setdefault(index, (start, end))
-        weighted = {index: count * self.idf[index] for index, count in counts.items()}
+        # Words, then word pairs, each feature counted and placed where it first occurs.
+        for k, word in enumerate(words):
+            index = lookup(word)
+            if index is not None:
+                if index in counts:
+                    counts[index] += 1
+                else:
+                    counts[index] = 1
+                    where[index] = matches[k].span()
+        for k in range(len(words) - 1):
+            index = lookup(f"{words[k]} {words[k + 1]}")
+            if index is not None:
+                if index in counts:
+                    counts[index] += 1
+                else:
+                    counts[index] = 1
+                    where[index] = (matches[k].start(), matches[k + 1].end())
+        idf = self.idf
+        weighted = {index: count * idf[index] for index, count in counts.items()}
         norm = math.sqrt(sum(v * v for v in weighted.values())) or 1.0
         return {index: v / norm for index, v in weighted.items()}, where
 
     @functools.cached_property
     def _dense(self) -> _Dense:
-        """The weights as one matrix (feature row x behaviour), for a first pass that finds
-        which behaviours can reach their threshold at all."""
+        """The weights as one matrix (feature x behaviour, zero where a behaviour does not use
+        the feature), for a first pass that finds which behaviours can reach their threshold."""
         import numpy  # here, not at the top: a start of the trainer need not pay for it
 
-        rows = sorted({feature for cue in self.cues.values() for feature in cue.weights})
-        row_of = {feature: row for row, feature in enumerate(rows)}
-        weights = numpy.zeros((len(rows), len(self.cues)))
+        weights = numpy.zeros((len(self.idf), len(self.cues)))
         for position, cue in enumerate(self.cues.values()):
             for feature, weight in cue.weights.items():
-                weights[row_of[feature], position] = weight
+                weights[feature, position] = weight
         bias = numpy.array([cue.bias for cue in self.cues.values()])
         # The threshold on the logit scale: p >= t exactly when z >= log(t / (1 - t)).
         logit = numpy.array([math.log(c.threshold / (1 - c.threshold)) if 0 < c.threshold < 1 else -math.inf for c in self.cues.values()])
-        return _Dense(row_of, weights, bias, logit)
+        return _Dense(weights, bias, logit - MARGIN, tuple(self.cues))
 
     def propose(self, text: str, skip: frozenset[str]) -> list[tuple[str, float, tuple[int, int], tuple[int, int]]]:
         """(behaviour, probability, span of its strongest feature, span to quote) for each
@@ -93,30 +103,28 @@ class CueModel:
         if not x:
             return []
         dense = self._dense
-        rows = [(dense.row_of[i], v) for i, v in x.items() if i in dense.row_of]
-        if rows:
-            index, values = zip(*rows)
-            near = dense.bias + numpy.asarray(values) @ dense.weights[list(index)]
-        else:
-            near = dense.bias.copy()
+        count = len(x)
+        rows = dense.weights[numpy.fromiter(x, numpy.intp, count)]
+        near = dense.bias + numpy.fromiter(x.values(), float, count) @ rows
         # A first pass in floating point that may round differently from Python's sum():
         # only behaviours within a wide margin of their threshold are computed exactly, as
         # before, so what is proposed is the same, float for float.
-        candidates = numpy.flatnonzero(near >= dense.logit - MARGIN)
+        candidates = numpy.flatnonzero(near >= dense.lowest)
         found = []
-        names = list(self.cues)
+        names = dense.names
         for position in candidates.tolist():
             name = names[position]
             if name in skip or name in RULES_ONLY:
                 continue
             cue = self.cues[name]
+            weights = cue.weights
             # The behaviour's terms in the order of the line's features, so sum() comes out
             # exactly as a list comprehension over its own weights would give it.
-            z = cue.bias + sum([cue.weights[i] * v for i, v in x.items() if i in cue.weights])
+            contributions = [(weights[i] * v, i) for i, v in x.items() if i in weights]
+            z = cue.bias + sum([c for c, _ in contributions])
             p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
             if p < cue.threshold:
                 continue
-            contributions = [(cue.weights[i] * v, i) for i, v in x.items() if i in cue.weights]
             # Quote the words that weighed most: the span of the three strongest features.
             strongest = [where[i] for c, i in sorted(contributions, reverse=True)[:QUOTED] if c > 0]
             if not strongest:
@@ -127,10 +135,10 @@ class CueModel:
 
 @dataclass(frozen=True)
 class _Dense:
-    row_of: dict[int, int]  # feature index -> row of `weights`
-    weights: Any  # numpy array, features x behaviours
+    weights: Any  # numpy array, feature index x behaviour
     bias: Any
-    logit: Any  # each behaviour's threshold as a logit
+    lowest: Any  # each behaviour's threshold as a logit, less the margin
+    names: tuple[str, ...]  # the behaviours, in column order
 
 
 @functools.lru_cache(maxsize=1)
