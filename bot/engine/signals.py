@@ -563,7 +563,7 @@ def _sentence_around(norm: str, start: int, end: int, lex: Lexicon) -> str:
     return head[cut:] + norm[start:end] + (tail[: stop.start()] if stop else tail)
 
 
-def _scan(prefilter: _prefilter.Prefilter, norm: str) -> dict[int, list[tuple[int, int]]] | None:
+def _scan(prefilter: _prefilter.Prefilter, norm: str) -> _prefilter.Hits | None:
     try:
         return prefilter.scan(norm)
     except Exception:  # the scan only saves work: without it every pattern runs (same result)

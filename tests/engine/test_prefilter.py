@@ -55,13 +55,16 @@ def unfiltered() -> Iterator[None]:
 
 @contextlib.contextmanager
 def windows_everywhere() -> Iterator[None]:
-    """Make even short lines take the windowed search that long lines take."""
+    """Make even short lines take the scan and the windowed search that long lines take
+    (the line detected last is forgotten: its scan may have been a short line's)."""
     saved = prefilter.SHORT_LINE
     prefilter.SHORT_LINE = 0
+    signals._last_line = None
     try:
         yield
     finally:
         prefilter.SHORT_LINE = saved
+        signals._last_line = None
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,7 +187,8 @@ def test_compiled_database_is_cached_and_rebuilt_when_damaged(tmp_path: Path) ->
     assert first is not None
     (cached,) = tmp_path.glob("prefilter-*.bin")
     again = prefilter.load(SMALL, cache_dir=tmp_path)
-    assert again is not None and again.plans == first.plans
+    assert again is not None and again.plans == first.plans and again.from_cache
+    assert first._short is not None and again._short is not None  # the short lines' database too
     cached.write_bytes(b"not a database")
     rebuilt = prefilter.load(SMALL, cache_dir=tmp_path)
     assert rebuilt is not None and rebuilt.plans == first.plans
@@ -203,6 +207,28 @@ def test_compiled_database_is_cached_and_rebuilt_when_damaged(tmp_path: Path) ->
     assert other_file(tmp_path, SMALL[:2]) in after
     hits = rebuilt.scan("Yes sir, I'm upset")
     assert set(hits) == {0, 2}
+
+
+@needs_hyperscan
+def test_short_lines_are_scanned_only_for_which_patterns_can_match() -> None:
+    scanner = LEX.prefilter
+    assert scanner is not None and scanner._short is not None
+    located = 0
+    for text in LINES:
+        norm = _normalise(text)
+        if len(norm) > prefilter.SHORT_LINE:
+            continue
+        short = scanner.scan(norm)
+        assert not short.located
+        saved = prefilter.SHORT_LINE
+        prefilter.SHORT_LINE = 0
+        try:
+            full = scanner.scan(norm)
+        finally:
+            prefilter.SHORT_LINE = saved
+        assert full.located and set(short) >= set(full), text  # never fewer patterns than the full scan
+        located += len(full)
+    assert located > 1000
 
 
 def other_file(folder: Path, patterns: list[re.Pattern[str]]) -> Path:
