@@ -241,34 +241,39 @@ def _byte_source(code: int) -> str:
     return char if char.isascii() and char.isalnum() else f"\\x{code:02x}"
 
 
-def _emit(items: Any, flags: int) -> str:
+_LINE_ANCHORS = ("AT_BEGINNING", "AT_BEGINNING_STRING", "AT_END", "AT_END_STRING")
+
+
+def _emit(items: Any, flags: int, anchors: bool = True) -> str:
+    """Hyperscan source for a parsed pattern; without `anchors`, ^ and $ are left out
+    (dropping an assertion only widens the match set)."""
     out = []
     for op, av in items:
         name = op.name
         if name in _ATOMS:
             out.append(_byte_class(name, av, flags))
         elif name == "AT":
-            out.append(_anchor(av.name, flags))
+            out.append(_anchor(av.name, flags) if anchors or av.name not in _LINE_ANCHORS else "")
         elif name in ("ASSERT", "ASSERT_NOT"):
             continue  # dropping a look-around only widens the match set
         elif name == "BRANCH":
-            out.append("(?:" + "|".join(_emit(alt, flags) for alt in av[1]) + ")")
+            out.append("(?:" + "|".join(_emit(alt, flags, anchors) for alt in av[1]) + ")")
         elif name == "SUBPATTERN":
             _group, add, remove, sub = av
-            out.append("(?:" + _emit(sub, (flags | add) & ~remove) + ")")
+            out.append("(?:" + _emit(sub, (flags | add) & ~remove, anchors) + ")")
         elif name == "ATOMIC_GROUP":
-            out.append("(?:" + _emit(av, flags) + ")")
+            out.append("(?:" + _emit(av, flags, anchors) + ")")
         elif name in _REPEATS:
             low, high, sub = av
             if high == 0:
                 continue
             bound = f"{{{low},}}" if high == _sre_const.MAXREPEAT else f"{{{low},{high}}}"
-            out.append("(?:" + _emit(sub, flags) + ")" + bound)
+            out.append("(?:" + _emit(sub, flags, anchors) + ")" + bound)
         elif name == "GROUPREF":
             out.append("[\\x00-\\xff]*")  # whatever the group held
         elif name == "GROUPREF_EXISTS":
             _group, yes, no = av
-            out.append("(?:" + _emit(yes, flags) + "|" + (_emit(no, flags) if no else "") + ")")
+            out.append("(?:" + _emit(yes, flags, anchors) + "|" + (_emit(no, flags, anchors) if no else "") + ")")
         else:
             raise _Untranslatable(name)
     return "".join(out)
@@ -560,6 +565,28 @@ def _failing(hs: Any, plans: dict[int, Plan]) -> set[int]:
     return _failing(hs, {i: plans[i] for i in ids[:middle]}) | _failing(hs, {i: plans[i] for i in ids[middle:]})
 
 
+def _unanchored(pattern: re.Pattern[str]) -> str | None:
+    """The pattern's expression without ^ and $, or None. Hyperscan rejects a start anchor
+    inside a pattern ("(?:^|, )maybe ..."); without it, the pattern can still be filtered."""
+    try:
+        parsed = _sre_parse.parse(pattern.pattern, pattern.flags)
+        return _emit(parsed, parsed.state.flags, anchors=False)
+    except (_Untranslatable, re.error, RecursionError, ValueError):
+        return None
+
+
+def _downgrade(current: Plan, pattern: re.Pattern[str]) -> Plan:
+    """The next plan to try for a pattern Hyperscan rejected: som -> presence -> presence
+    without anchors -> always (window -> always)."""
+    if current.mode == SOM:
+        return Plan(PRESENCE, current.expression)
+    if current.mode == PRESENCE:
+        wider = _unanchored(pattern)
+        if wider and wider != current.expression:
+            return Plan(PRESENCE, wider)
+    return Plan(ALWAYS)
+
+
 def _build(hs: Any, patterns: Sequence[re.Pattern[str]]) -> tuple[Any, list[Plan]] | None:
     plans = [plan(p) for p in patterns]
     # Start-of-match tracking is what Hyperscan most often rejects ("too large"); trying
@@ -567,7 +594,7 @@ def _build(hs: Any, patterns: Sequence[re.Pattern[str]]) -> tuple[Any, list[Plan
     for i, p in enumerate(plans):
         if p.mode == SOM and _failing(hs, {i: p}):
             plans[i] = Plan(PRESENCE, p.expression)
-    for _round in range(3):  # window/som -> presence -> always
+    for _round in range(4):  # as many rounds as _downgrade has steps
         active = {i: p for i, p in enumerate(plans) if p.mode != ALWAYS}
         if not active:
             return None
@@ -576,8 +603,7 @@ def _build(hs: Any, patterns: Sequence[re.Pattern[str]]) -> tuple[Any, list[Plan
         except hs.error:
             for i in _failing(hs, active):
                 log.debug("hyperscan rejects %r (%s)", patterns[i].pattern, plans[i].mode)
-                downgrade = PRESENCE if plans[i].mode == SOM else ALWAYS
-                plans[i] = Plan(downgrade, plans[i].expression if downgrade == PRESENCE else "")
+                plans[i] = _downgrade(plans[i], patterns[i])
     return None
 
 

@@ -210,6 +210,18 @@ def test_compiled_database_is_cached_and_rebuilt_when_damaged(tmp_path: Path) ->
 
 
 @needs_hyperscan
+def test_a_start_anchor_inside_a_pattern_is_left_out_rather_than_the_filter(tmp_path: Path) -> None:
+    # Hyperscan rejects "embedded start anchors"; without the anchor the scan still filters.
+    advice = re.compile(r"\b(?:you should \w+|(?:^|(?<=[.!?,;]\s))maybe (?:try|just))\b", re.IGNORECASE)
+    loaded = prefilter.load([advice], cache_dir=tmp_path)
+    assert loaded is not None and not loaded.unfiltered and loaded.plans[0].mode == prefilter.PRESENCE
+    for text in ("Maybe try again.", "Well, maybe just rest", "you should rest, maybe try", "nothing to see"):
+        found = [m.span() for m in loaded.finditer(0, advice, text, loaded.scan(text))]
+        assert found == [m.span() for m in advice.finditer(text)], text
+    assert not loaded.scan("nothing to see here")  # filtered: not reported where it cannot match
+
+
+@needs_hyperscan
 def test_short_lines_are_scanned_only_for_which_patterns_can_match() -> None:
     scanner = LEX.prefilter
     assert scanner is not None and scanner._short is not None
