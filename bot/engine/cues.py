@@ -52,32 +52,39 @@ class CueModel:
     def features(self, text: str) -> tuple[dict[int, float], dict[int, tuple[int, int]]]:
         """TF-IDF of the line (L2-normalised, as scikit-learn computes it) and where each feature
         first occurs (character span). `text` is already normalised and lower-cased."""
-        matches = list(TOKEN.finditer(text))
-        words = [m.group() for m in matches]
+        x = self._weights(text)
+        return x, self._where(text, x)
+
+    def _weights(self, text: str) -> dict[int, float]:
+        """The TF-IDF part of `features`: words, then word pairs, in order of first occurrence."""
+        words = TOKEN.findall(text)
         lookup = self.vocabulary.get
         counts: dict[int, int] = {}
-        where: dict[int, tuple[int, int]] = {}
-        # Words, then word pairs, each feature counted and placed where it first occurs.
-        for k, word in enumerate(words):
-            index = lookup(word)
+        for gram in (*words, *[f"{a} {b}" for a, b in zip(words, words[1:])]):
+            index = lookup(gram)
             if index is not None:
-                if index in counts:
-                    counts[index] += 1
-                else:
-                    counts[index] = 1
-                    where[index] = matches[k].span()
-        for k in range(len(words) - 1):
-            index = lookup(f"{words[k]} {words[k + 1]}")
-            if index is not None:
-                if index in counts:
-                    counts[index] += 1
-                else:
-                    counts[index] = 1
-                    where[index] = (matches[k].start(), matches[k + 1].end())
+                counts[index] = counts.get(index, 0) + 1
         idf = self.idf
         weighted = {index: count * idf[index] for index, count in counts.items()}
         norm = math.sqrt(sum(v * v for v in weighted.values())) or 1.0
-        return {index: v / norm for index, v in weighted.items()}, where
+        return {index: v / norm for index, v in weighted.items()}
+
+    def _where(self, text: str, x: dict[int, float]) -> dict[int, tuple[int, int]]:
+        """Where each of the line's features first occurs (character span): only asked for
+        when a behaviour is proposed, which most lines never have."""
+        spans = [m.span() for m in TOKEN.finditer(text)]
+        words = [text[a:b] for a, b in spans]
+        lookup = self.vocabulary.get
+        where: dict[int, tuple[int, int]] = {}
+        for k, word in enumerate(words):
+            index = lookup(word)
+            if index is not None and index not in where:
+                where[index] = spans[k]
+        for k in range(len(words) - 1):
+            index = lookup(f"{words[k]} {words[k + 1]}")
+            if index is not None and index not in where:
+                where[index] = (spans[k][0], spans[k + 1][1])
+        return where
 
     @functools.cached_property
     def _dense(self) -> _Dense:
@@ -92,26 +99,27 @@ class CueModel:
         bias = numpy.array([cue.bias for cue in self.cues.values()])
         # The threshold on the logit scale: p >= t exactly when z >= log(t / (1 - t)).
         logit = numpy.array([math.log(c.threshold / (1 - c.threshold)) if 0 < c.threshold < 1 else -math.inf for c in self.cues.values()])
-        return _Dense(weights, bias, logit - MARGIN, tuple(self.cues))
+        return _Dense(weights, logit - MARGIN - bias, tuple(self.cues))
 
     def propose(self, text: str, skip: frozenset[str]) -> list[tuple[str, float, tuple[int, int], tuple[int, int]]]:
         """(behaviour, probability, span of its strongest feature, span to quote) for each
         behaviour not in `skip` whose probability reaches its threshold."""
         import numpy
 
-        x, where = self.features(text)
+        x = self._weights(text)
         if not x:
             return []
         dense = self._dense
         count = len(x)
         rows = dense.weights[numpy.fromiter(x, numpy.intp, count)]
-        near = dense.bias + numpy.fromiter(x.values(), float, count) @ rows
+        near = numpy.fromiter(x.values(), float, count) @ rows
         # A first pass in floating point that may round differently from Python's sum():
         # only behaviours within a wide margin of their threshold are computed exactly, as
         # before, so what is proposed is the same, float for float.
-        candidates = numpy.flatnonzero(near >= dense.lowest)
+        candidates = numpy.flatnonzero(near >= dense.lowest_less_bias)
         found = []
         names = dense.names
+        where: dict[int, tuple[int, int]] | None = None
         for position in candidates.tolist():
             name = names[position]
             if name in skip or name in RULES_ONLY:
@@ -126,6 +134,8 @@ class CueModel:
             if p < cue.threshold:
                 continue
             # Quote the words that weighed most: the span of the three strongest features.
+            if where is None:
+                where = self._where(text, x)
             strongest = [where[i] for c, i in sorted(contributions, reverse=True)[:QUOTED] if c > 0]
             if not strongest:
                 continue
@@ -136,8 +146,7 @@ class CueModel:
 @dataclass(frozen=True)
 class _Dense:
     weights: Any  # numpy array, feature index x behaviour
-    bias: Any
-    lowest: Any  # each behaviour's threshold as a logit, less the margin
+    lowest_less_bias: Any  # what a behaviour's features must sum to: its threshold as a logit, less the margin and its bias
     names: tuple[str, ...]  # the behaviours, in column order
 
 
