@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 from bot.engine.yamlnodes import load_safe
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
@@ -574,7 +574,7 @@ def _scan(prefilter: _prefilter.Prefilter, norm: str) -> _prefilter.Hits | None:
 class _Line:
     """One normalised line and what its pre-filter found: computed once, asked per pattern."""
 
-    __slots__ = ("norm", "_prefilter", "_hits", "_grams", "_folded")
+    __slots__ = ("norm", "_prefilter", "_hits", "_grams", "_folded", "_keys")
 
     def __init__(self, norm: str, lex: Lexicon) -> None:
         self.norm = norm
@@ -582,6 +582,15 @@ class _Line:
         self._hits = _scan(lex.prefilter, norm) if lex.prefilter is not None else None
         self._grams: frozenset[str] | None = None
         self._folded: str | None = None
+        self._keys: Collection[int] | None = None
+
+    def _runnable(self) -> Collection[int]:
+        """Indexes of the patterns worth running: those the scan reported, and any it cannot speak for."""
+        keys = self._keys
+        if keys is None:
+            unfiltered = self._prefilter.unfiltered  # type: ignore[union-attr]
+            keys = self._keys = self._hits.keys() | unfiltered if unfiltered else self._hits.keys()  # type: ignore[union-attr]
+        return keys
 
     @property
     def folded(self) -> str:
@@ -594,15 +603,14 @@ class _Line:
         """The branches worth running, in detection order (all of them without Hyperscan)."""
         if self._hits is None:
             return lex.branches
-        keys = self._hits.keys() | self._prefilter.unfiltered  # type: ignore[union-attr]
         count = len(lex.branches)
-        return [lex.branches[key] for key in sorted(keys) if key < count]
+        return [lex.branches[key] for key in sorted(self._runnable()) if key < count]
 
     def features(self, features: Sequence[_Feature]) -> Sequence[_Feature]:
         """The features worth running, in order (all of them without Hyperscan)."""
         if self._hits is None:
             return features
-        keys = self._hits.keys() | self._prefilter.unfiltered  # type: ignore[union-attr]
+        keys = self._runnable()
         return [f for f in features if f.key in keys]
 
     def finditer(self, pattern: re.Pattern[str], key: int, groups: tuple[frozenset[str], ...] | None) -> Iterable[re.Match[str]]:
@@ -831,7 +839,7 @@ def _with_learned(norm: str, text: str, evidence: tuple[Evidence, ...]) -> tuple
         return evidence
     found = frozenset(e.signal for e in evidence)
     lex = load_lexicon()
-    rules = {rule.name: rule for rule in lex.rules}
+    rules = _tables(lex).by_name
     # A learned cue passes the same context checks as its signal's rules: "no thanks" is not
     # thanks, "I'm not sorry" no apology, however strongly "thanks" or "sorry" weigh.
     # Nor where the rules already explained the same words as another behaviour ("have a good
@@ -848,7 +856,7 @@ def _with_learned(norm: str, text: str, evidence: tuple[Evidence, ...]) -> tuple
 
 
 def _without_yielded(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
-    yields = {rule.name: rule.yields_to for rule in lex.rules if rule.yields_to}
+    yields = _tables(lex).yields
     if not any(e.signal in yields for e in evidence):
         return evidence
     return tuple(
@@ -858,7 +866,7 @@ def _without_yielded(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evid
 
 
 def _with_implied(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
-    implies = {rule.name: rule.implies for rule in lex.rules if rule.implies}
+    implies = _tables(lex).implies
     extra = [
         Evidence(implied, e.start, e.end, e.quote)
         for e in evidence for implied in implies.get(e.signal, ())
@@ -872,7 +880,7 @@ def _with_implied(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidenc
 def _without_vetoed(norm: str, evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
     """Drop evidence whose sentence also shows a signal that cancels it ("I stopped you because
     you're going to jail" is a threat, never a reason)."""
-    vetoes = {rule.name: rule for rule in lex.rules if rule.vetoed_by}
+    vetoes = _tables(lex).vetoes
     if not vetoes or not any(e.signal in vetoes for e in evidence):
         return evidence
     sentence = _sentence_index(norm, lex)
@@ -939,7 +947,40 @@ def substantive(signal: str) -> bool:
 
 
 def _rule_named(name: str) -> _Rule | None:
-    return next((rule for rule in load_lexicon().rules if rule.name == name), None)
+    return _tables(load_lexicon()).by_name.get(name)
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """A lexicon's rules looked up by name, for what every line asks of them."""
+
+    by_name: Mapping[str, _Rule]
+    yields: Mapping[str, tuple[str, ...]]  # rule -> signals it yields to (non-empty only)
+    implies: Mapping[str, tuple[str, ...]]
+    vetoes: Mapping[str, _Rule]  # rules with a `vetoed_by`
+
+    @classmethod
+    def of(cls, lex: Lexicon) -> _Tables:
+        return cls(
+            by_name={rule.name: rule for rule in lex.rules},
+            yields={rule.name: rule.yields_to for rule in lex.rules if rule.yields_to},
+            implies={rule.name: rule.implies for rule in lex.rules if rule.implies},
+            vetoes={rule.name: rule for rule in lex.rules if rule.vetoed_by},
+        )
+
+
+_last_tables: tuple[Lexicon, _Tables] | None = None
+
+
+def _tables(lex: Lexicon) -> _Tables:
+    """The tables of `lex`, made once (a process has one lexicon; tests make a few more)."""
+    global _last_tables
+    last = _last_tables
+    if last is not None and last[0] is lex:
+        return last[1]
+    tables = _Tables.of(lex)
+    _last_tables = (lex, tables)
+    return tables
 
 
 _last_line: tuple[Lexicon, _Line] | None = None
