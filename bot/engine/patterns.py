@@ -62,7 +62,8 @@ class _Assertion:
 
 
 class ScenarioPattern:
-    """A compiled scenario pattern: `.pattern`, `.search(text)`, `.finditer(text)`.
+    """A compiled scenario pattern: `.pattern`, `.search(text)`, `.finditer(text)`, and
+    `.spans(text)` when only where the matches are is needed.
 
     Matches have `.start()`, `.end()`, `.span()` and `.group()`. Case-insensitive.
     """
@@ -84,10 +85,24 @@ class ScenarioPattern:
         return next(self.finditer(text), None)
 
     def finditer(self, text: str) -> Iterator[Any]:
-        budget = self._budget
-        if not budget.open_for(text):
+        if not self._budget.open_for(text):
             return
-        text = _matchable(text)
+        yield from self._matches(_matchable(text))
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """(start, end) of each match `finditer` finds, after the same searches, charged the
+        same. An ASCII message (nearly every one) is searched as bytes, whose offsets are its
+        characters': the RE2 wrapper then has no offsets to convert, which is most of what
+        a search costs on a short message."""
+        if not self._budget.open_for(text):
+            return
+        head = text[:MAX_TEXT_CHARS]
+        for match in self._matches(head.encode("ascii") if head.isascii() else _matchable(text)):
+            yield match.span()
+
+    def _matches(self, text: Any) -> Iterator[Any]:
+        """The searches of one message (`text` as RE2 takes it: str, or bytes of ASCII text)."""
+        budget = self._budget
         searches = self._body.finditer(text) if not self._assertions else None
         pos, tries, found = 0, 0, 0
         while pos <= len(text) and tries < MAX_TRIES and found < MAX_MATCHES:

@@ -690,7 +690,7 @@ class _ExtraPlan:
     run in their mapping's order, so each charges its budget exactly as before.
     """
 
-    __slots__ = ("entries", "budgets", "needles", "_finder", "_closure", "_by_needle", "_always", "_rest")
+    __slots__ = ("entries", "budgets", "needles", "_finder", "_closure", "_by_needle", "_always", "_rest", "_candidates")
 
     def __init__(self, extra: Mapping[str, Sequence[re.Pattern[str]]], needles: Callable[[re.Pattern[str]], tuple[tuple[str, ...], ...] | None]) -> None:
         entries = []
@@ -711,6 +711,8 @@ class _ExtraPlan:
         # The finder reports, at each place, the longest needle starting there; the others
         # starting there are its prefixes, so each reported needle stands for those too.
         self._closure = {needle: frozenset(n for n in self.needles if needle.startswith(n)) for needle in self.needles}
+        # The patterns a reported needle (and so each of its prefixes) lets through its first group.
+        self._candidates = {needle: frozenset(i for n in prefixes for i in self._by_needle[n]) for needle, prefixes in self._closure.items()}
         self._finder = re.compile(f"(?=({_trie_source(self.needles)}))") if self.needles else None
 
     def present(self, low: str) -> set[str]:
@@ -725,9 +727,10 @@ class _ExtraPlan:
     def runnable(self, low: str) -> list[int]:
         """The patterns (indexes into `entries`, in order) whose needles are all in `low`."""
         candidates = set(self._always)
-        by_needle = self._by_needle
-        for needle in self.present(low):
-            candidates.update(by_needle[needle])
+        if self._finder is not None:
+            of = self._candidates
+            for needle in self._finder.findall(low):
+                candidates |= of[needle]
         rest = self._rest
         return [i for i in sorted(candidates) if _has_needles(low, rest[i])]
 
@@ -760,16 +763,14 @@ def _extra_plan(extra: Mapping[str, Sequence[re.Pattern[str]]]) -> _ExtraPlan:
     the same for its life); a mapping changed since is planned again."""
     keys, values = tuple(extra), tuple(extra.values())
     cached = _PLANS.get(id(extra))
-    if (
-        cached is not None and cached[0] is extra and cached[1] == keys
-        and len(cached[2]) == len(values) and all(a is b for a, b in zip(cached[2], values))
-        and all(type(v) is tuple for v in values)  # a list may have changed in place
-    ):
+    # Tuples of the same patterns: the same plan (a tuple compares its items by identity first).
+    if cached is not None and cached[0] is extra and cached[1] == keys and cached[2] == values:
         return cached[3]
     plan = _ExtraPlan(extra, _needles)
-    if len(_PLANS) > 256:  # mappings of scenarios loaded and dropped again
-        _PLANS.clear()
-    _PLANS[id(extra)] = (extra, keys, values, plan)  # the mapping is kept, so its id stays its own
+    if all(type(v) is tuple for v in values):  # a list may change in place: never kept
+        if len(_PLANS) > 256:  # mappings of scenarios loaded and dropped again
+            _PLANS.clear()
+        _PLANS[id(extra)] = (extra, keys, values, plan)  # the mapping is kept, so its id stays its own
     return plan
 
 
@@ -784,9 +785,10 @@ def _extra_evidence(
     entries = plan.entries
     for i in plan.runnable(line.folded):
         name, pattern, _groups = entries[i]
-        for m in pattern.finditer(norm):
-            if m.end() > m.start():
-                found.append(Evidence(name, m.start(), m.end(), text[m.start() : m.end()]))
+        spans = getattr(pattern, "spans", None)  # a scenario's patterns have it; a plain re.Pattern does not
+        for start, end in spans(norm) if spans is not None else (m.span() for m in pattern.finditer(norm)):
+            if end > start:
+                found.append(Evidence(name, start, end, text[start:end]))
     return found
 
 
