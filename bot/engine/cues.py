@@ -111,12 +111,12 @@ class CueModel:
             return []
         dense = self._dense
         count = len(x)
-        rows = dense.weights[numpy.fromiter(x, numpy.intp, count)]
+        rows = dense.weights.take(numpy.fromiter(x, numpy.intp, count), axis=0)
         near = numpy.fromiter(x.values(), float, count) @ rows
         # A first pass in floating point that may round differently from Python's sum():
         # only behaviours within a wide margin of their threshold are computed exactly, as
         # before, so what is proposed is the same, float for float.
-        candidates = numpy.flatnonzero(near >= dense.lowest_less_bias)
+        candidates = (near >= dense.lowest_less_bias).nonzero()[0]
         found = []
         names = dense.names
         where: dict[int, tuple[int, int]] | None = None
