@@ -52,72 +52,90 @@ class CueModel:
     def features(self, text: str) -> tuple[dict[int, float], dict[int, tuple[int, int]]]:
         """TF-IDF of the line (L2-normalised, as scikit-learn computes it) and where each feature
         first occurs (character span). `text` is already normalised and lower-cased."""
-        tokens = [(m.group(0), m.start(), m.end()) for m in TOKEN.finditer(text)]
+        x = self._weights(text)
+        return x, self._where(text, x)
+
+    def _weights(self, text: str) -> dict[int, float]:
+        """The TF-IDF part of `features`: words, then word pairs, in order of first occurrence."""
+        words = TOKEN.findall(text)
+        lookup = self.vocabulary.get
         counts: dict[int, int] = {}
-        where: dict[int, tuple[int, int]] = {}
-        grams = [(t, s, e) for t, s, e in tokens]
-        grams += [(f"{a[0]} {b[0]}", a[1], b[2]) for a, b in zip(tokens, tokens[1:])]
-        for gram, start, end in grams:
-            index = self.vocabulary.get(gram)
-            if index is None:
-                continue
-            counts[index] = counts.get(index, 0) + 1
-            where.setdefault(index, (start, end))
-        weighted = {index: count * self.idf[index] for index, count in counts.items()}
+        for gram in (*words, *[f"{a} {b}" for a, b in zip(words, words[1:])]):
+            index = lookup(gram)
+            if index is not None:
+                counts[index] = counts.get(index, 0) + 1
+        idf = self.idf
+        weighted = {index: count * idf[index] for index, count in counts.items()}
         norm = math.sqrt(sum(v * v for v in weighted.values())) or 1.0
-        return {index: v / norm for index, v in weighted.items()}, where
+        return {index: v / norm for index, v in weighted.items()}
+
+    def _where(self, text: str, x: dict[int, float]) -> dict[int, tuple[int, int]]:
+        """Where each of the line's features first occurs (character span): only asked for
+        when a behaviour is proposed, which most lines never have."""
+        spans = [m.span() for m in TOKEN.finditer(text)]
+        words = [text[a:b] for a, b in spans]
+        lookup = self.vocabulary.get
+        where: dict[int, tuple[int, int]] = {}
+        for k, word in enumerate(words):
+            index = lookup(word)
+            if index is not None and index not in where:
+                where[index] = spans[k]
+        for k in range(len(words) - 1):
+            index = lookup(f"{words[k]} {words[k + 1]}")
+            if index is not None and index not in where:
+                where[index] = (spans[k][0], spans[k + 1][1])
+        return where
 
     @functools.cached_property
     def _dense(self) -> _Dense:
-        """The weights as one matrix (feature row x behaviour), for a first pass that finds
-        which behaviours can reach their threshold at all."""
+        """The weights as one matrix (feature x behaviour, zero where a behaviour does not use
+        the feature), for a first pass that finds which behaviours can reach their threshold."""
         import numpy  # here, not at the top: a start of the trainer need not pay for it
 
-        rows = sorted({feature for cue in self.cues.values() for feature in cue.weights})
-        row_of = {feature: row for row, feature in enumerate(rows)}
-        weights = numpy.zeros((len(rows), len(self.cues)))
+        weights = numpy.zeros((len(self.idf), len(self.cues)))
         for position, cue in enumerate(self.cues.values()):
             for feature, weight in cue.weights.items():
-                weights[row_of[feature], position] = weight
+                weights[feature, position] = weight
         bias = numpy.array([cue.bias for cue in self.cues.values()])
         # The threshold on the logit scale: p >= t exactly when z >= log(t / (1 - t)).
         logit = numpy.array([math.log(c.threshold / (1 - c.threshold)) if 0 < c.threshold < 1 else -math.inf for c in self.cues.values()])
-        return _Dense(row_of, weights, bias, logit)
+        return _Dense(weights, logit - MARGIN - bias, tuple(self.cues))
 
     def propose(self, text: str, skip: frozenset[str]) -> list[tuple[str, float, tuple[int, int], tuple[int, int]]]:
         """(behaviour, probability, span of its strongest feature, span to quote) for each
         behaviour not in `skip` whose probability reaches its threshold."""
         import numpy
 
-        x, where = self.features(text)
+        x = self._weights(text)
         if not x:
             return []
         dense = self._dense
-        rows = [(dense.row_of[i], v) for i, v in x.items() if i in dense.row_of]
-        if rows:
-            index, values = zip(*rows)
-            near = dense.bias + numpy.asarray(values) @ dense.weights[list(index)]
-        else:
-            near = dense.bias.copy()
+        count = len(x)
+        rows = dense.weights.take(numpy.fromiter(x, numpy.intp, count), axis=0)
+        near = numpy.fromiter(x.values(), float, count) @ rows
         # A first pass in floating point that may round differently from Python's sum():
         # only behaviours within a wide margin of their threshold are computed exactly, as
         # before, so what is proposed is the same, float for float.
-        candidates = numpy.flatnonzero(near >= dense.logit - MARGIN)
+        candidates = (near >= dense.lowest_less_bias).nonzero()[0]
         found = []
-        names = list(self.cues)
+        names = dense.names
+        where: dict[int, tuple[int, int]] | None = None
         for position in candidates.tolist():
             name = names[position]
             if name in skip or name in RULES_ONLY:
                 continue
             cue = self.cues[name]
+            weights = cue.weights
             # The behaviour's terms in the order of the line's features, so sum() comes out
             # exactly as a list comprehension over its own weights would give it.
-            z = cue.bias + sum([cue.weights[i] * v for i, v in x.items() if i in cue.weights])
+            contributions = [(weights[i] * v, i) for i, v in x.items() if i in weights]
+            z = cue.bias + sum([c for c, _ in contributions])
             p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
             if p < cue.threshold:
                 continue
-            contributions = [(cue.weights[i] * v, i) for i, v in x.items() if i in cue.weights]
             # Quote the words that weighed most: the span of the three strongest features.
+            if where is None:
+                where = self._where(text, x)
             strongest = [where[i] for c, i in sorted(contributions, reverse=True)[:QUOTED] if c > 0]
             if not strongest:
                 continue
@@ -127,10 +145,9 @@ class CueModel:
 
 @dataclass(frozen=True)
 class _Dense:
-    row_of: dict[int, int]  # feature index -> row of `weights`
-    weights: Any  # numpy array, features x behaviours
-    bias: Any
-    logit: Any  # each behaviour's threshold as a logit
+    weights: Any  # numpy array, feature index x behaviour
+    lowest_less_bias: Any  # what a behaviour's features must sum to: its threshold as a logit, less the margin and its bias
+    names: tuple[str, ...]  # the behaviours, in column order
 
 
 @functools.lru_cache(maxsize=1)

@@ -62,7 +62,8 @@ class _Assertion:
 
 
 class ScenarioPattern:
-    """A compiled scenario pattern: `.pattern`, `.search(text)`, `.finditer(text)`.
+    """A compiled scenario pattern: `.pattern`, `.search(text)`, `.finditer(text)`, and
+    `.spans(text)` when only where the matches are is needed.
 
     Matches have `.start()`, `.end()`, `.span()` and `.group()`. Case-insensitive.
     """
@@ -84,10 +85,24 @@ class ScenarioPattern:
         return next(self.finditer(text), None)
 
     def finditer(self, text: str) -> Iterator[Any]:
-        budget = self._budget
-        if not budget.open_for(text):
+        if not self._budget.open_for(text):
             return
-        text = _matchable(text)
+        yield from self._matches(_matchable(text))
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """(start, end) of each match `finditer` finds, after the same searches, charged the
+        same. An ASCII message (nearly every one) is searched as bytes, whose offsets are its
+        characters': the RE2 wrapper then has no offsets to convert, which is most of what
+        a search costs on a short message."""
+        if not self._budget.open_for(text):
+            return
+        head = text[:MAX_TEXT_CHARS]
+        for match in self._matches(head.encode("ascii") if head.isascii() else _matchable(text)):
+            yield match.span()
+
+    def _matches(self, text: Any) -> Iterator[Any]:
+        """The searches of one message (`text` as RE2 takes it: str, or bytes of ASCII text)."""
+        budget = self._budget
         searches = self._body.finditer(text) if not self._assertions else None
         pos, tries, found = 0, 0, 0
         while pos <= len(text) and tries < MAX_TRIES and found < MAX_MATCHES:
@@ -125,7 +140,7 @@ class PatternScreen:
 
     def __init__(self, patterns: Sequence[Any]) -> None:
         self.patterns = tuple(patterns)
-        self._budgets = tuple({id(p._budget): p._budget for p in self.patterns if isinstance(p, ScenarioPattern)}.values())
+        self._budgets = budgets(self.patterns)
         self._any: Any = None
         if self.patterns and all(isinstance(p, ScenarioPattern) for p in self.patterns):
             try:
@@ -214,9 +229,14 @@ def new_message(patterns: Iterable[Any]) -> None:
     """Give the budgets of these patterns (a scenario's) a full budget for the message about
     to be searched: each pass of the engine over a message starts afresh, so a pass finds
     the same whether or not another pass ran before it (a replay skips signal detection)."""
-    budgets = {id(p._budget): p._budget for p in patterns if isinstance(p, ScenarioPattern)}
-    for budget in budgets.values():
+    for budget in budgets(patterns):
         budget.new_message()
+
+
+def budgets(patterns: Iterable[Any]) -> tuple[PatternBudget, ...]:
+    """The distinct budgets these patterns charge (a caller that searches the same patterns
+    on every message can find them once and give each a `new_message()` itself)."""
+    return tuple({id(p._budget): p._budget for p in patterns if isinstance(p, ScenarioPattern)}.values())
 
 
 def compile_pattern(pattern: str, budget: PatternBudget | None = None) -> ScenarioPattern:

@@ -18,7 +18,12 @@ by `re` as before: on short lines over the whole line; on long lines only from w
 match can start (see `Prefilter.finditer`), which keeps detection linear in line length.
 A pattern that cannot be translated or compiled simply runs unfiltered.
 
-Compiling ~460 patterns takes seconds, so the compiled database is cached in the user
+Short lines (up to SHORT_LINE characters, nearly every message) need only to know which
+patterns can match, not where: they are scanned with a second, smaller database of the
+same expressions that reports each pattern once and tracks no match starts, which scans
+in less than half the time.
+
+Compiling ~460 patterns takes seconds, so the compiled databases are cached in the user
 cache directory, keyed by a hash of the patterns, this module's source and the Hyperscan
 version; a missing, stale or unreadable cache is rebuilt. Without the `hyperscan`
 package, or with ``TRAINER_PREFILTER=re``, `load()` returns None and callers use `re`.
@@ -51,7 +56,7 @@ log = logging.getLogger(__name__)
 
 ENV_SWITCH = "TRAINER_PREFILTER"  # "re": do not use Hyperscan
 SHORT_LINE = 256  # up to this many characters a reported pattern simply runs over the line
-_FORMAT = b"trainer-prefilter-1\n"
+_FORMAT = b"trainer-prefilter-2\n"
 
 # Non-ASCII characters that `re.IGNORECASE` lets match an ASCII letter (checked against
 # a brute-force scan of every code point by the tests).
@@ -236,34 +241,39 @@ def _byte_source(code: int) -> str:
     return char if char.isascii() and char.isalnum() else f"\\x{code:02x}"
 
 
-def _emit(items: Any, flags: int) -> str:
+_LINE_ANCHORS = ("AT_BEGINNING", "AT_BEGINNING_STRING", "AT_END", "AT_END_STRING")
+
+
+def _emit(items: Any, flags: int, anchors: bool = True) -> str:
+    """Hyperscan source for a parsed pattern; without `anchors`, ^ and $ are left out
+    (dropping an assertion only widens the match set)."""
     out = []
     for op, av in items:
         name = op.name
         if name in _ATOMS:
             out.append(_byte_class(name, av, flags))
         elif name == "AT":
-            out.append(_anchor(av.name, flags))
+            out.append(_anchor(av.name, flags) if anchors or av.name not in _LINE_ANCHORS else "")
         elif name in ("ASSERT", "ASSERT_NOT"):
             continue  # dropping a look-around only widens the match set
         elif name == "BRANCH":
-            out.append("(?:" + "|".join(_emit(alt, flags) for alt in av[1]) + ")")
+            out.append("(?:" + "|".join(_emit(alt, flags, anchors) for alt in av[1]) + ")")
         elif name == "SUBPATTERN":
             _group, add, remove, sub = av
-            out.append("(?:" + _emit(sub, (flags | add) & ~remove) + ")")
+            out.append("(?:" + _emit(sub, (flags | add) & ~remove, anchors) + ")")
         elif name == "ATOMIC_GROUP":
-            out.append("(?:" + _emit(av, flags) + ")")
+            out.append("(?:" + _emit(av, flags, anchors) + ")")
         elif name in _REPEATS:
             low, high, sub = av
             if high == 0:
                 continue
             bound = f"{{{low},}}" if high == _sre_const.MAXREPEAT else f"{{{low},{high}}}"
-            out.append("(?:" + _emit(sub, flags) + ")" + bound)
+            out.append("(?:" + _emit(sub, flags, anchors) + ")" + bound)
         elif name == "GROUPREF":
             out.append("[\\x00-\\xff]*")  # whatever the group held
         elif name == "GROUPREF_EXISTS":
             _group, yes, no = av
-            out.append("(?:" + _emit(yes, flags) + "|" + (_emit(no, flags) if no else "") + ")")
+            out.append("(?:" + _emit(yes, flags, anchors) + "|" + (_emit(no, flags, anchors) if no else "") + ")")
         else:
             raise _Untranslatable(name)
     return "".join(out)
@@ -360,21 +370,40 @@ def plan(pattern: re.Pattern[str]) -> Plan:
 # --------------------------------------------------------------------------- the database
 
 
-class Prefilter:
-    """A compiled Hyperscan database over a fixed list of patterns (their indexes are ids)."""
+class Hits(dict[int, list[tuple[int, int]]]):
+    """What a scan reported: pattern index -> (start, end) of its reported matches.
 
-    def __init__(self, hs: Any, database: Any, plans: Sequence[Plan], *, from_cache: bool = False) -> None:
+    ``located`` is False when the scan only said which patterns can match (a short line's
+    scan, one match each): then a reported pattern runs over the whole line."""
+
+    __slots__ = ("located",)
+
+    def __init__(self, located: bool = True) -> None:
+        super().__init__()
+        self.located = located
+
+
+class Prefilter:
+    """A compiled Hyperscan database over a fixed list of patterns (their indexes are ids),
+    and optionally the same patterns compiled to say only whether each can match, for
+    short lines."""
+
+    def __init__(self, hs: Any, database: Any, plans: Sequence[Plan], *, short: Any = None, from_cache: bool = False) -> None:
         self._hs = hs
         self._db = database
+        self._short = short
         self.plans = tuple(plans)
         self.from_cache = from_cache  # read from a file written once its patterns had all compiled
-        self._local = threading.local()  # one scratch space per thread
+        self._local = threading.local()  # one scratch space per thread and database
 
         # Patterns that run on every line (the scan cannot speak for them).
         self.unfiltered = frozenset(i for i, p in enumerate(self.plans) if p.mode == ALWAYS)
 
-    def scan(self, norm: str) -> dict[int, list[tuple[int, int]]]:
-        """Pattern index -> (start, end) of every reported match (start 0 unless som)."""
+    def scan(self, norm: str) -> Hits:
+        """Pattern index -> (start, end) of every reported match (start 0 unless som); on a
+        short line, of one match each, without its start (``located`` False)."""
+        if self._short is not None and len(norm) <= SHORT_LINE:
+            return self._scan_short(norm)
         found: list[tuple[int, int, int]] = []
         add = found.append
 
@@ -385,7 +414,7 @@ class Prefilter:
         if scratch is None:
             scratch = self._local.scratch = self._hs.Scratch(self._db)
         self._db.scan(stand_in(norm), match_event_handler=on_match, scratch=scratch)
-        hits: dict[int, list[tuple[int, int]]] = {}
+        hits = Hits()
         for index, start, end in found:
             spans = hits.get(index)
             if spans is None:
@@ -394,9 +423,19 @@ class Prefilter:
                 spans.append((start, end))
         return hits
 
-    def finditer(
-        self, index: int, pattern: re.Pattern[str], norm: str, hits: dict[int, list[tuple[int, int]]]
-    ) -> Iterator[re.Match[str]]:
+    def _scan_short(self, norm: str) -> Hits:
+        hits = Hits(located=False)
+
+        def on_match(index: int, start: int, end: int, flags: int, context: Any) -> None:
+            hits[index] = [(0, end)]  # each pattern is reported once (single match)
+
+        scratch = getattr(self._local, "short", None)
+        if scratch is None:
+            scratch = self._local.short = self._hs.Scratch(self._short)
+        self._short.scan(stand_in(norm), match_event_handler=on_match, scratch=scratch)
+        return hits
+
+    def finditer(self, index: int, pattern: re.Pattern[str], norm: str, hits: Hits) -> Iterator[re.Match[str]]:
         """Exactly ``pattern.finditer(norm)``, with `re` run only where the scan allows."""
         mode = self.plans[index].mode
         if mode == ALWAYS:
@@ -404,7 +443,7 @@ class Prefilter:
         spans = hits.get(index)
         if not spans:
             return iter(())
-        if mode == PRESENCE or len(norm) <= SHORT_LINE:
+        if mode == PRESENCE or len(norm) <= SHORT_LINE or not hits.located:
             return pattern.finditer(norm)
         if mode == SOM:
             return _from_starts(pattern, norm, spans)
@@ -492,6 +531,27 @@ def _compile(hs: Any, plans: dict[int, Plan]) -> Any:
     return database
 
 
+def _compile_short(hs: Any, plans: Sequence[Plan]) -> Any:
+    """The database for short lines: every filtered pattern, reported once, no match starts
+    (a pre-filter's superset of each expression, so still a superset of what `re` matches).
+    None if Hyperscan will not take it: short lines then use the other database."""
+    ids = [i for i, p in enumerate(plans) if p.mode != ALWAYS]
+    if not ids:
+        return None
+    database = hs.Database(mode=hs.HS_MODE_BLOCK)
+    try:
+        database.compile(
+            expressions=[plans[i].expression.encode("ascii") for i in ids],
+            ids=ids,
+            elements=len(ids),
+            flags=[hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH] * len(ids),
+        )
+    except hs.error as exc:
+        log.debug("no short-line database: %s", exc)
+        return None
+    return database
+
+
 def _failing(hs: Any, plans: dict[int, Plan]) -> set[int]:
     """The patterns Hyperscan rejects (it does not say which one failed: bisect)."""
     try:
@@ -505,6 +565,28 @@ def _failing(hs: Any, plans: dict[int, Plan]) -> set[int]:
     return _failing(hs, {i: plans[i] for i in ids[:middle]}) | _failing(hs, {i: plans[i] for i in ids[middle:]})
 
 
+def _unanchored(pattern: re.Pattern[str]) -> str | None:
+    """The pattern's expression without ^ and $, or None. Hyperscan rejects a start anchor
+    inside a pattern ("(?:^|, )maybe ..."); without it, the pattern can still be filtered."""
+    try:
+        parsed = _sre_parse.parse(pattern.pattern, pattern.flags)
+        return _emit(parsed, parsed.state.flags, anchors=False)
+    except (_Untranslatable, re.error, RecursionError, ValueError):
+        return None
+
+
+def _downgrade(current: Plan, pattern: re.Pattern[str]) -> Plan:
+    """The next plan to try for a pattern Hyperscan rejected: som -> presence -> presence
+    without anchors -> always (window -> always)."""
+    if current.mode == SOM:
+        return Plan(PRESENCE, current.expression)
+    if current.mode == PRESENCE:
+        wider = _unanchored(pattern)
+        if wider and wider != current.expression:
+            return Plan(PRESENCE, wider)
+    return Plan(ALWAYS)
+
+
 def _build(hs: Any, patterns: Sequence[re.Pattern[str]]) -> tuple[Any, list[Plan]] | None:
     plans = [plan(p) for p in patterns]
     # Start-of-match tracking is what Hyperscan most often rejects ("too large"); trying
@@ -512,7 +594,7 @@ def _build(hs: Any, patterns: Sequence[re.Pattern[str]]) -> tuple[Any, list[Plan
     for i, p in enumerate(plans):
         if p.mode == SOM and _failing(hs, {i: p}):
             plans[i] = Plan(PRESENCE, p.expression)
-    for _round in range(3):  # window/som -> presence -> always
+    for _round in range(4):  # as many rounds as _downgrade has steps
         active = {i: p for i, p in enumerate(plans) if p.mode != ALWAYS}
         if not active:
             return None
@@ -521,8 +603,7 @@ def _build(hs: Any, patterns: Sequence[re.Pattern[str]]) -> tuple[Any, list[Plan
         except hs.error:
             for i in _failing(hs, active):
                 log.debug("hyperscan rejects %r (%s)", patterns[i].pattern, plans[i].mode)
-                downgrade = PRESENCE if plans[i].mode == SOM else ALWAYS
-                plans[i] = Plan(downgrade, plans[i].expression if downgrade == PRESENCE else "")
+                plans[i] = _downgrade(plans[i], patterns[i])
     return None
 
 
@@ -550,8 +631,13 @@ def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
         plans = [Plan(**item) for item in header["plans"]]
         if len(plans) != count:
             return None
-        database = hs.loadb(data[offset + header_size :], hs.HS_MODE_BLOCK)
-        return Prefilter(hs, database, plans, from_cache=True)
+        offset += header_size
+        full_size, short_size = header["databases"]
+        if offset + full_size + short_size != len(data):
+            return None
+        database = hs.loadb(data[offset : offset + full_size], hs.HS_MODE_BLOCK)
+        short = hs.loadb(data[offset + full_size :], hs.HS_MODE_BLOCK) if short_size else None
+        return Prefilter(hs, database, plans, short=short, from_cache=True)
     except FileNotFoundError:
         return None
     except Exception as exc:  # a damaged or foreign cache file is simply rebuilt
@@ -560,8 +646,10 @@ def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
 
 
 def _write_cache(hs: Any, path: Path, prefilter: Prefilter) -> None:
-    header = json.dumps({"plans": [dataclasses.asdict(p) for p in prefilter.plans]}).encode()
-    data = _FORMAT + struct.pack(">I", len(header)) + header + hs.dumpb(prefilter._db)
+    full = hs.dumpb(prefilter._db)
+    short = hs.dumpb(prefilter._short) if prefilter._short is not None else b""
+    header = json.dumps({"plans": [dataclasses.asdict(p) for p in prefilter.plans], "databases": [len(full), len(short)]}).encode()
+    data = _FORMAT + struct.pack(">I", len(header)) + header + full + short
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written beside and renamed: another process never reads half a file.
@@ -614,7 +702,7 @@ def load(patterns: Sequence[re.Pattern[str]], cache_dir: Path | None = None) -> 
         built = _build(hs, patterns)
         if built is None:
             return None
-        prefilter = Prefilter(hs, built[0], built[1])
+        prefilter = Prefilter(hs, built[0], built[1], short=_compile_short(hs, built[1]))
         _write_cache(hs, path, prefilter)
         return prefilter
     except Exception:  # the filter is an optimisation: never let it stop detection

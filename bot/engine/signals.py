@@ -18,14 +18,14 @@ import math
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 from bot.engine.yamlnodes import load_safe
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
 
 from bot.engine import prefilter as _prefilter
 from bot.engine.lazy_pattern import LazyPattern, compile_lazily
-from bot.engine.patterns import new_message
+from bot.engine.patterns import budgets as _pattern_budgets
 from bot.engine.cues import LEARNED, load_cues
 
 log = logging.getLogger(__name__)
@@ -209,14 +209,6 @@ class Lexicon:
     prefilter: _prefilter.Prefilter | None = None
     # Every (rule, branch) in detection order; a branch's key is its index here.
     branches: tuple[tuple[_Rule, _Branch], ...] = ()
-
-    @functools.cached_property
-    def rules_by_name(self) -> Mapping[str, _Rule]:
-        # The judge asks for a rule by its signal's name for every piece of evidence.
-        found: dict[str, _Rule] = {}
-        for rule in self.rules:
-            found.setdefault(rule.name, rule)
-        return found
 
 
 # --------------------------------------------------------------------------- loading
@@ -571,7 +563,7 @@ def _sentence_around(norm: str, start: int, end: int, lex: Lexicon) -> str:
     return head[cut:] + norm[start:end] + (tail[: stop.start()] if stop else tail)
 
 
-def _scan(prefilter: _prefilter.Prefilter, norm: str) -> dict[int, list[tuple[int, int]]] | None:
+def _scan(prefilter: _prefilter.Prefilter, norm: str) -> _prefilter.Hits | None:
     try:
         return prefilter.scan(norm)
     except Exception:  # the scan only saves work: without it every pattern runs (same result)
@@ -582,7 +574,7 @@ def _scan(prefilter: _prefilter.Prefilter, norm: str) -> dict[int, list[tuple[in
 class _Line:
     """One normalised line and what its pre-filter found: computed once, asked per pattern."""
 
-    __slots__ = ("norm", "_prefilter", "_hits", "_grams", "_folded")
+    __slots__ = ("norm", "_prefilter", "_hits", "_grams", "_folded", "_keys")
 
     def __init__(self, norm: str, lex: Lexicon, *, scan: bool = True) -> None:
         self.norm = norm
@@ -590,6 +582,15 @@ class _Line:
         self._hits = _scan(lex.prefilter, norm) if lex.prefilter is not None and scan else None
         self._grams: frozenset[str] | None = None
         self._folded: str | None = None
+        self._keys: Collection[int] | None = None
+
+    def _runnable(self) -> Collection[int]:
+        """Indexes of the patterns worth running: those the scan reported, and any it cannot speak for."""
+        keys = self._keys
+        if keys is None:
+            unfiltered = self._prefilter.unfiltered  # type: ignore[union-attr]
+            keys = self._keys = self._hits.keys() | unfiltered if unfiltered else self._hits.keys()  # type: ignore[union-attr]
+        return keys
 
     @property
     def folded(self) -> str:
@@ -602,15 +603,14 @@ class _Line:
         """The branches worth running, in detection order (all of them without Hyperscan)."""
         if self._hits is None:
             return lex.branches
-        keys = self._hits.keys() | self._prefilter.unfiltered  # type: ignore[union-attr]
         count = len(lex.branches)
-        return [lex.branches[key] for key in sorted(keys) if key < count]
+        return [lex.branches[key] for key in sorted(self._runnable()) if key < count]
 
     def features(self, features: Sequence[_Feature]) -> Sequence[_Feature]:
         """The features worth running, in order (all of them without Hyperscan)."""
         if self._hits is None:
             return features
-        keys = self._hits.keys() | self._prefilter.unfiltered  # type: ignore[union-attr]
+        keys = self._runnable()
         return [f for f in features if f.key in keys]
 
     def finditer(self, pattern: re.Pattern[str], key: int, groups: tuple[frozenset[str], ...] | None) -> Iterable[re.Match[str]]:
@@ -680,20 +680,115 @@ def _has_needles(low: str, needles: tuple[tuple[str, ...], ...]) -> bool:
     return True
 
 
+class _ExtraPlan:
+    """A scenario's own signals, prepared once for every message they are searched in.
+
+    Each pattern runs only on lines holding one literal of each of its needle groups
+    (`_needles`), exactly as `_has_needles` decides. The first (most selective) group is
+    checked for all patterns at once: one search finds which of those needles the line
+    holds, and only the few patterns they belong to check their other groups. Patterns
+    run in their mapping's order, so each charges its budget exactly as before.
+    """
+
+    __slots__ = ("entries", "budgets", "needles", "_finder", "_closure", "_by_needle", "_always", "_rest", "_candidates")
+
+    def __init__(self, extra: Mapping[str, Sequence[re.Pattern[str]]], needles: Callable[[re.Pattern[str]], tuple[tuple[str, ...], ...] | None]) -> None:
+        entries = []
+        for name, patterns in extra.items():
+            for pattern in patterns:
+                entries.append((str(name), pattern, needles(pattern) or ()))
+        self.entries: tuple[tuple[str, re.Pattern[str], tuple[tuple[str, ...], ...]], ...] = tuple(entries)
+        self.budgets = _pattern_budgets(pattern for _name, pattern, _groups in self.entries)
+        self._always = frozenset(i for i, (_n, _p, groups) in enumerate(self.entries) if not groups)
+        self._rest = tuple(groups[1:] for _n, _p, groups in self.entries)  # checked by substring search
+        by_needle: dict[str, list[int]] = {}
+        for i, (_name, _pattern, groups) in enumerate(self.entries):
+            if groups:
+                for needle in groups[0]:
+                    by_needle.setdefault(needle, []).append(i)
+        self._by_needle = {needle: tuple(ids) for needle, ids in by_needle.items()}
+        self.needles = frozenset(by_needle)  # every pattern's first group, together
+        # The finder reports, at each place, the longest needle starting there; the others
+        # starting there are its prefixes, so each reported needle stands for those too.
+        self._closure = {needle: frozenset(n for n in self.needles if needle.startswith(n)) for needle in self.needles}
+        # The patterns a reported needle (and so each of its prefixes) lets through its first group.
+        self._candidates = {needle: frozenset(i for n in prefixes for i in self._by_needle[n]) for needle, prefixes in self._closure.items()}
+        self._finder = re.compile(f"(?=({_trie_source(self.needles)}))") if self.needles else None
+
+    def present(self, low: str) -> set[str]:
+        """The first-group needles that occur in `low`: exactly {n for n in needles if n in low}."""
+        found: set[str] = set()
+        if self._finder is not None:
+            closure = self._closure
+            for needle in self._finder.findall(low):
+                found |= closure[needle]
+        return found
+
+    def runnable(self, low: str) -> list[int]:
+        """The patterns (indexes into `entries`, in order) whose needles are all in `low`."""
+        candidates = set(self._always)
+        if self._finder is not None:
+            of = self._candidates
+            for needle in self._finder.findall(low):
+                candidates |= of[needle]
+        rest = self._rest
+        return [i for i in sorted(candidates) if _has_needles(low, rest[i])]
+
+
+def _trie_source(words: Iterable[str]) -> str:
+    """A regex matching any of `words`, factored by common prefixes, that tries longer
+    words first: at a place where several match, it matches the longest."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def source(node: dict[str, Any]) -> str:
+        alternatives = [re.escape(char) + source(child) for char, child in sorted(node.items()) if char]
+        if not alternatives:
+            return ""
+        body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return source(root)
+
+
+_PLANS: dict[int, tuple[Mapping[str, Sequence[re.Pattern[str]]], tuple[Any, ...], tuple[Any, ...], _ExtraPlan]] = {}
+
+
+def _extra_plan(extra: Mapping[str, Sequence[re.Pattern[str]]]) -> _ExtraPlan:
+    """The plan of a mapping of scenario signals, made once per mapping (a scenario's stays
+    the same for its life); a mapping changed since is planned again."""
+    keys, values = tuple(extra), tuple(extra.values())
+    cached = _PLANS.get(id(extra))
+    # Tuples of the same patterns: the same plan (a tuple compares its items by identity first).
+    if cached is not None and cached[0] is extra and cached[1] == keys and cached[2] == values:
+        return cached[3]
+    plan = _ExtraPlan(extra, _needles)
+    if all(type(v) is tuple for v in values):  # a list may change in place: never kept
+        if len(_PLANS) > 256:  # mappings of scenarios loaded and dropped again
+            _PLANS.clear()
+        _PLANS[id(extra)] = (extra, keys, values, plan)  # the mapping is kept, so its id stays its own
+    return plan
+
+
 def _extra_evidence(
     line: _Line, text: str, extra: Mapping[str, Sequence[re.Pattern[str]]]
 ) -> list[Evidence]:
     found = []
     norm = line.norm
-    new_message(pattern for patterns in extra.values() for pattern in patterns)
-    for name, patterns in extra.items():
-        for pattern in patterns:
-            needles = _needles(pattern)
-            if needles is not None and not _has_needles(line.folded, needles):
-                continue
-            for m in pattern.finditer(norm):
-                if m.end() > m.start():
-                    found.append(Evidence(str(name), m.start(), m.end(), text[m.start() : m.end()]))
+    plan = _extra_plan(extra)
+    for budget in plan.budgets:  # a full budget for this message (patterns.new_message)
+        budget.new_message()
+    entries = plan.entries
+    for i in plan.runnable(line.folded):
+        name, pattern, _groups = entries[i]
+        spans = getattr(pattern, "spans", None)  # a scenario's patterns have it; a plain re.Pattern does not
+        for start, end in spans(norm) if spans is not None else (m.span() for m in pattern.finditer(norm)):
+            if end > start:
+                found.append(Evidence(name, start, end, text[start:end]))
     return found
 
 
@@ -746,7 +841,7 @@ def _with_learned(norm: str, text: str, evidence: tuple[Evidence, ...]) -> tuple
         return evidence
     found = frozenset(e.signal for e in evidence)
     lex = load_lexicon()
-    rules = {rule.name: rule for rule in lex.rules}
+    rules = _tables(lex).by_name
     # A learned cue passes the same context checks as its signal's rules: "no thanks" is not
     # thanks, "I'm not sorry" no apology, however strongly "thanks" or "sorry" weigh.
     # Nor where the rules already explained the same words as another behaviour ("have a good
@@ -763,7 +858,7 @@ def _with_learned(norm: str, text: str, evidence: tuple[Evidence, ...]) -> tuple
 
 
 def _without_yielded(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
-    yields = {rule.name: rule.yields_to for rule in lex.rules if rule.yields_to}
+    yields = _tables(lex).yields
     if not any(e.signal in yields for e in evidence):
         return evidence
     return tuple(
@@ -773,7 +868,7 @@ def _without_yielded(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evid
 
 
 def _with_implied(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
-    implies = {rule.name: rule.implies for rule in lex.rules if rule.implies}
+    implies = _tables(lex).implies
     extra = [
         Evidence(implied, e.start, e.end, e.quote)
         for e in evidence for implied in implies.get(e.signal, ())
@@ -787,7 +882,7 @@ def _with_implied(evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidenc
 def _without_vetoed(norm: str, evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
     """Drop evidence whose sentence also shows a signal that cancels it ("I stopped you because
     you're going to jail" is a threat, never a reason)."""
-    vetoes = {rule.name: rule for rule in lex.rules if rule.vetoed_by}
+    vetoes = _tables(lex).vetoes
     if not vetoes or not any(e.signal in vetoes for e in evidence):
         return evidence
     sentence = _sentence_index(norm, lex)
@@ -854,7 +949,40 @@ def substantive(signal: str) -> bool:
 
 
 def _rule_named(name: str) -> _Rule | None:
-    return load_lexicon().rules_by_name.get(name)
+    return _tables(load_lexicon()).by_name.get(name)
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """A lexicon's rules looked up by name, for what every line asks of them."""
+
+    by_name: Mapping[str, _Rule]
+    yields: Mapping[str, tuple[str, ...]]  # rule -> signals it yields to (non-empty only)
+    implies: Mapping[str, tuple[str, ...]]
+    vetoes: Mapping[str, _Rule]  # rules with a `vetoed_by`
+
+    @classmethod
+    def of(cls, lex: Lexicon) -> _Tables:
+        return cls(
+            by_name={rule.name: rule for rule in lex.rules},
+            yields={rule.name: rule.yields_to for rule in lex.rules if rule.yields_to},
+            implies={rule.name: rule.implies for rule in lex.rules if rule.implies},
+            vetoes={rule.name: rule for rule in lex.rules if rule.vetoed_by},
+        )
+
+
+_last_tables: tuple[Lexicon, _Tables] | None = None
+
+
+def _tables(lex: Lexicon) -> _Tables:
+    """The tables of `lex`, made once (a process has one lexicon; tests make a few more)."""
+    global _last_tables
+    last = _last_tables
+    if last is not None and last[0] is lex:
+        return last[1]
+    tables = _Tables.of(lex)
+    _last_tables = (lex, tables)
+    return tables
 
 
 _last_line: tuple[Lexicon, _Line] | None = None

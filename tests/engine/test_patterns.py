@@ -277,3 +277,34 @@ def test_the_screen_finds_the_same_contradictions_as_every_pattern_run(monkeypat
         assert screened == searched, scenario.id
         contradicted += sum(bool(j.contradictions) for j in screened)
     assert contradicted  # the lines do contradict some scenes
+
+
+SHIPPED = [p for s in LIBRARY.scenarios.values() for group in s.signals.values() for p in group]
+GOLDEN_LINES = [str(turn["officer"]) for path in sorted((ROOT / "dialogues" / "golden").glob("*/*.yaml"))
+                for turn in yaml.safe_load(path.read_text(encoding="utf-8"))["turns"]]
+
+
+def same_as_finditer(pattern: ScenarioPattern, text: str) -> None:
+    """`spans` (bytes for an ASCII message) finds what `finditer` finds, charging the same."""
+    budget = PatternBudget()
+    alone = ScenarioPattern(pattern.pattern, pattern._body, pattern._assertions, pattern.size, budget)
+    expected = [m.span() for m in alone.finditer(text)]
+    spent = budget.spent
+    budget.new_message()
+    assert list(alone.spans(text)) == expected, (pattern.pattern, text)
+    assert budget.spent == spent
+
+
+def test_spans_are_finditers_spans_for_every_shipped_pattern() -> None:
+    assert len(SHIPPED) > 100 and len(GOLDEN_LINES) > 100
+    texts = GOLDEN_LINES + ["Ma\u2019am, your tag is exp\u00efred", "tags \ud800 expired", " ".join(GOLDEN_LINES)[: MAX_TEXT_CHARS + 50]]
+    for pattern in SHIPPED:
+        for text in texts:
+            same_as_finditer(pattern, text)
+
+
+@pytest.mark.parametrize("pattern", LOOKAROUND_PATTERNS + [r"\b(tag|tags)\b", r"a|ab", r"\bb\w*"])
+@settings(max_examples=40, deadline=None)
+@given(text=st.lists(st.sampled_from(list("ab ,é") + ["we will", "promise ", "not ", "sir, ", "please", "good ", "morning", "\ud800"]), max_size=30).map("".join))
+def test_spans_are_finditers_spans_with_lookarounds_and_any_text(pattern: str, text: str) -> None:
+    same_as_finditer(compile_pattern(pattern), text)

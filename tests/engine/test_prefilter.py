@@ -47,20 +47,24 @@ UNFILTERED = dataclasses.replace(  # no grams either: every pattern over every l
 
 @contextlib.contextmanager
 def unfiltered() -> Iterator[None]:
-    """A scenario's own signals over every line too: the ground truth."""
-    with mock.patch.object(signals, "_needles", lambda pattern: None):
+    """A scenario's own signals over every line too: the ground truth (a plan made afresh,
+    with no needles, so no pattern is ever skipped)."""
+    with mock.patch.object(signals, "_extra_plan", lambda extra: signals._ExtraPlan(extra, lambda pattern: None)):
         yield
 
 
 @contextlib.contextmanager
 def windows_everywhere() -> Iterator[None]:
-    """Make even short lines take the windowed search that long lines take."""
+    """Make even short lines take the scan and the windowed search that long lines take
+    (the line detected last is forgotten: its scan may have been a short line's)."""
     saved = prefilter.SHORT_LINE
     prefilter.SHORT_LINE = 0
+    signals._last_line = None
     try:
         yield
     finally:
         prefilter.SHORT_LINE = saved
+        signals._last_line = None
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,6 +81,9 @@ def outcome(text: str, lex: Lexicon) -> tuple[object, ...]:
 def scenario_evidence(text: str, extra: dict[str, tuple[re.Pattern[str], ...]]) -> tuple[object, ...]:
     """A scenario's own signals, filtered (by literals they need) and not."""
     line = _Line(_normalise(text), RE_PATH)
+    plan = signals._extra_plan(extra)
+    # One search finds the needles in the line: exactly those a substring check finds.
+    assert plan.present(line.folded) == {needle for needle in plan.needles if needle in line.folded}, text
     with unfiltered():
         naive = _extra_evidence(line, text, extra)
     return naive, _extra_evidence(line, text, extra)
@@ -180,7 +187,8 @@ def test_compiled_database_is_cached_and_rebuilt_when_damaged(tmp_path: Path) ->
     assert first is not None
     (cached,) = tmp_path.glob("prefilter-*.bin")
     again = prefilter.load(SMALL, cache_dir=tmp_path)
-    assert again is not None and again.plans == first.plans
+    assert again is not None and again.plans == first.plans and again.from_cache
+    assert first._short is not None and again._short is not None  # the short lines' database too
     cached.write_bytes(b"not a database")
     rebuilt = prefilter.load(SMALL, cache_dir=tmp_path)
     assert rebuilt is not None and rebuilt.plans == first.plans
@@ -199,6 +207,40 @@ def test_compiled_database_is_cached_and_rebuilt_when_damaged(tmp_path: Path) ->
     assert other_file(tmp_path, SMALL[:2]) in after
     hits = rebuilt.scan("Yes sir, I'm upset")
     assert set(hits) == {0, 2}
+
+
+@needs_hyperscan
+def test_a_start_anchor_inside_a_pattern_is_left_out_rather_than_the_filter(tmp_path: Path) -> None:
+    # Hyperscan rejects "embedded start anchors"; without the anchor the scan still filters.
+    advice = re.compile(r"\b(?:you should \w+|(?:^|(?<=[.!?,;]\s))maybe (?:try|just))\b", re.IGNORECASE)
+    loaded = prefilter.load([advice], cache_dir=tmp_path)
+    assert loaded is not None and not loaded.unfiltered and loaded.plans[0].mode == prefilter.PRESENCE
+    for text in ("Maybe try again.", "Well, maybe just rest", "you should rest, maybe try", "nothing to see"):
+        found = [m.span() for m in loaded.finditer(0, advice, text, loaded.scan(text))]
+        assert found == [m.span() for m in advice.finditer(text)], text
+    assert not loaded.scan("nothing to see here")  # filtered: not reported where it cannot match
+
+
+@needs_hyperscan
+def test_short_lines_are_scanned_only_for_which_patterns_can_match() -> None:
+    scanner = LEX.prefilter
+    assert scanner is not None and scanner._short is not None
+    located = 0
+    for text in LINES:
+        norm = _normalise(text)
+        if len(norm) > prefilter.SHORT_LINE:
+            continue
+        short = scanner.scan(norm)
+        assert not short.located
+        saved = prefilter.SHORT_LINE
+        prefilter.SHORT_LINE = 0
+        try:
+            full = scanner.scan(norm)
+        finally:
+            prefilter.SHORT_LINE = saved
+        assert full.located and set(short) >= set(full), text  # never fewer patterns than the full scan
+        located += len(full)
+    assert located > 1000
 
 
 def other_file(folder: Path, patterns: list[re.Pattern[str]]) -> Path:
