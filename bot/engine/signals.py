@@ -222,18 +222,24 @@ def _read_yaml(name: str) -> dict[str, Any]:
     return data
 
 
+# What shapes a pattern for `_optional_apostrophes`: an escape, a class's brackets, a group's
+# parentheses, an apostrophe. Everything between them is copied as it is.
+_APOSTROPHE_SHAPE = re.compile(r"\\.|[\[\]()']", re.DOTALL)
+
+
 def _optional_apostrophes(pattern: str) -> str:
     """Make literal apostrophes optional ("don't" ~ "dont"), except in classes and look-behinds."""
+    if "'" not in pattern:
+        return pattern
     out: list[str] = []
     groups: list[bool] = []  # per open group: is it a look-behind (must stay fixed-width)?
-    in_class = escaped = False
-    for i, ch in enumerate(pattern):
-        out.append(ch)
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif in_class:
+    in_class = False
+    copied = 0
+    for m in _APOSTROPHE_SHAPE.finditer(pattern):
+        ch, i = m.group(), m.start()
+        if len(ch) == 2:  # an escape: whatever it escapes stays as it is
+            continue
+        if in_class:
             in_class = ch != "]"
         elif ch == "[":
             in_class = True
@@ -242,7 +248,10 @@ def _optional_apostrophes(pattern: str) -> str:
         elif ch == ")" and groups:
             groups.pop()
         elif ch == "'" and pattern[i + 1 : i + 2] != "?" and not any(groups):
+            out.append(pattern[copied : i + 1])
             out.append("?")
+            copied = i + 1
+    out.append(pattern[copied:])
     return "".join(out)
 
 

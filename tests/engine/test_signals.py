@@ -339,3 +339,35 @@ def test_review_positive(signal: str, text: str) -> None:
 ])
 def test_review_negative(signal: str, text: str) -> None:
     assert detect(text, learned=False).first(signal) is None
+
+
+def _apostrophes_char_by_char(pattern: str) -> str:
+    """The rule `_optional_apostrophes` follows, walked one character at a time."""
+    out: list[str] = []
+    groups: list[bool] = []
+    in_class = escaped = False
+    for i, ch in enumerate(pattern):
+        out.append(ch)
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            groups.append(pattern.startswith(("(?<=", "(?<!"), i))
+        elif ch == ")" and groups:
+            groups.pop()
+        elif ch == "'" and pattern[i + 1 : i + 2] != "?" and not any(groups):
+            out.append("?")
+    return "".join(out)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="ab'?[]()\\<=!^-", max_size=16))
+def test_apostrophes_are_made_optional_as_the_character_walk_does(pattern: str) -> None:
+    from bot.engine.signals import _optional_apostrophes
+
+    assert _optional_apostrophes(pattern) == _apostrophes_char_by_char(pattern)
