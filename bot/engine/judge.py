@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from bot.engine import mood as mood_rules
-from bot.engine.scenario import Fact, Scenario, Skill
+from bot.engine.scenario import Fact, Scenario
 from bot.engine.cues import LEARNED
 from bot.engine.patterns import PatternScreen, new_message
 from bot.engine.signals import Detection, Evidence, answers_feelings, asserted, is_weak, normalise, substantive
@@ -183,8 +183,9 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
             continue
         if shown_by_now is None:
             shown_by_now = history.credited | {e.signal for i, e in enumerate(evidence) if i not in dropped}
-        if all(rubric.unmet(skill, shown_by_now) for skill in skills):
-            drop(index, f"came before {_requirements(skills)}", keeps_signal=True)
+        unmet = [rubric.unmet(skill, shown_by_now) for skill in skills]
+        if all(unmet):
+            drop(index, f"came before {_requirements(unmet)}", keeps_signal=True)
 
     message_words = tuple(_WORD.findall(norm.lower()))  # words(detection.text), its normal form at hand
     repeat_of = _repeat_of(message_words, history.lines)
@@ -374,8 +375,9 @@ def _has_strong(detection: Detection, signal: str) -> bool:
     return any(e.signal == signal and not is_weak(e) and e.detail != LEARNED for e in detection.evidence)
 
 
-def _requirements(skills: Sequence[Skill]) -> str:
-    names = sorted({name for skill in skills for name in skill.requires})
+def _requirements(unmet: Sequence[Sequence[str]]) -> str:
+    """The requirements not yet met, as feedback names them (those already shown are left out)."""
+    names = sorted({name for names in unmet for name in names})
     return " and ".join(name.replace("_", " ") for name in names)
 
 

@@ -200,6 +200,18 @@ def test_a_closing_before_the_business_earns_nothing_but_ends_the_visit(noise: S
     assert good.outcome is Outcome.SUCCESS and good.score().skill_points()["closing"] == 30
 
 
+def test_a_closing_too_soon_names_only_what_was_still_missing() -> None:
+    """The next steps were explained, the reason was not (a wrong one was given): the goodbye
+    is told it came before the reason, not before the next steps too."""
+    scenario = load_checked(Path(__file__).resolve().parents[2] / "dialogues" / "traffic_stop.yaml")
+    session = play(scenario, "Good evening, ma'am. I'm Officer Diaz. The reason I stopped you is your tail light is out.",
+                   "You're not in trouble; I'm going to give you a repair notice, not a ticket.",
+                   "Thank you for your patience, drive safe tonight.")
+    session.abandon()
+    note = next(s.note for s in session.score().skills if s.name == "closing")
+    assert note.endswith("came before reason for contact"), note
+
+
 # ------------------------------------------------------------------ gaming
 
 
