@@ -27,14 +27,7 @@ from bot.recognition.reports import cohort_report, progress_report  # noqa: E402
 from bot.recognition.service import RecognitionService  # noqa: E402
 from bot.store import NewSession, Store, TurnRow  # noqa: E402
 from bot.store.rows import SkillEvidenceRow  # noqa: E402
-
-COURTEOUS = [
-    "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
-    "The reason I pulled you over is that your registration tag expired in July.",
-    "I understand, a twelve-hour shift is exhausting. I appreciate your patience.",
-    "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
-    "Thank you for your patience, ma'am. Drive safe and get home safe.",
-]
+from tests.scripts import COURTEOUS  # noqa: E402
 
 
 async def _finished(store: Store, service: RecognitionService, library: Library, member: str, *, record: bool) -> tuple[float, float]:

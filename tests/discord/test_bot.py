@@ -21,17 +21,10 @@ from bot.sessions import messages
 from bot.store import Store, TurnRow
 from bot.store.rows import NewItem
 from tests.discord import simharness as sh
+from tests.scripts import COURTEOUS, RUDE
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = Library(ROOT / "dialogues")
-COURTEOUS = [
-    "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
-    "The reason I pulled you over is that your registration tag expired in July.",
-    "I understand, a twelve-hour shift is exhausting. I appreciate your patience.",
-    "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
-    "Thank you for your patience, ma'am. Drive safe and get home safe.",
-]
-RUDE = ["License and registration.", "Don't argue with me. Give me your license.", "Keep talking and you're going to jail."]
 
 
 def make_settings(db: Path, **changes: object) -> Settings:

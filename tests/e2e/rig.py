@@ -12,18 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakediscord import FakeDiscord
+from tests.scripts import COURTEOUS
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-test-token-" + "x" * 40
 MANAGE_THREADS = 1 << 34
 RESIDENT = "**Denise Carter:**"
-COURTEOUS = [
-    "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
-    "The reason I pulled you over is that your registration tag expired in July.",
-    "I understand, a twelve-hour shift is exhausting. I appreciate your patience.",
-    "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
-    "Thank you for your patience, ma'am. Drive safe and get home safe.",
-]
 Json = dict[str, Any]
 
 

@@ -11,18 +11,12 @@ from bot.engine.session import Session
 from bot.recognition.facts import SessionFacts, session_facts
 from bot.recognition.rules import BadgeRules, load_rules
 from bot.store.rows import SessionResult
+from tests.scripts import COURTEOUS, RUDE
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = Library(ROOT / "dialogues")
 RULES: BadgeRules = load_rules()
 
-COURTEOUS = [
-    "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
-    "The reason I pulled you over is that your registration tag expired in July.",
-    "I understand, a twelve-hour shift is exhausting. I appreciate your patience.",
-    "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
-    "Thank you for your patience, ma'am. Drive safe and get home safe.",
-]
 # Opens with a bare command (the driver turns hostile), then recovers to a good ending.
 RECOVERED = [
     "License and registration.",
@@ -32,7 +26,6 @@ RECOVERED = [
     "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
     "Thank you for your patience, ma'am. Drive safe and get home safe.",
 ]
-RUDE = ["License and registration.", "Don't argue with me. Give me your license.", "Keep talking and you're going to jail."]
 # The reason after a request for ID: not "reason before request".
 LATE_REASON = [
     "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",

@@ -18,18 +18,12 @@ from bot.sessions import AlreadyPlaying, LineResult, ServiceSettings, SessionSer
 from bot.sessions import messages as kinds
 from bot.store import Store
 from tests.sessions.chat import Chat, ChatTransport
+from tests.scripts import COURTEOUS
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = Library(ROOT / "dialogues")
 SCENARIO = LIBRARY.get("traffic_stop")
 GUILD, THREAD, PARENT, TRAINEE, OBSERVER = 7, 500, 400, 42, 43
-COURTEOUS = [
-    "Good evening, ma'am. I'm Officer Smith with the Metro Police Department.",
-    "The reason I pulled you over is that your registration tag expired in July.",
-    "I understand, a twelve-hour shift is exhausting. I appreciate your patience.",
-    "I'm going to write you a warning today. It will take about five minutes, and you can renew online tonight.",
-    "Thank you for your patience, ma'am. Drive safe and get home safe.",
-]
 FAST = ServiceSettings(first_retry_seconds=0.01, max_retry_seconds=0.05, delay_notice_seconds=0.05, lines_per_minute=0)
 
 
