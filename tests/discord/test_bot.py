@@ -495,6 +495,15 @@ async def test_a_kudos_reason_pings_nobody_else(world: sh.World) -> None:
     assert {str(u) for u in allowed.get("users", [])} == {str(world.instructor.id), str(world.trainee.id)}
 
 
+async def test_every_command_naming_a_cohort_refuses_one_that_does_not_exist(world: sh.World) -> None:
+    # (The board answers in the channel, so its refusal does too; the instructors' answers are private.)
+    for actor, command, private in ((world.trainee, "leaderboard", False), (world.instructor, "report cohort", True),
+                                    (world.instructor, "assignment list", True)):
+        missing = await world.slash(actor, command, cohort="Nope")
+        assert "no cohort named 'Nope'" in (missing.response.content or ""), command
+        assert missing.ephemeral or not private, command
+
+
 async def test_leaderboard_answers_discord_before_reading(world: sh.World) -> None:
     board = await world.slash(world.trainee, "leaderboard", period="all")
     callbacks = [r.json for r in world.env.http_requests if r.method == "POST" and r.path.endswith("/callback")]

@@ -54,7 +54,7 @@ class CohortCog(commands.Cog):
     async def add(self, interaction: discord.Interaction, cohort: str, member: discord.Member) -> None:
         """Add a member to a cohort."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self._cohort(interaction, cohort)
+        found = await cohort_named(self.bot, interaction, cohort)
         if found is None:
             return
         if member.bot:
@@ -68,7 +68,7 @@ class CohortCog(commands.Cog):
     async def remove(self, interaction: discord.Interaction, cohort: str, member: discord.Member) -> None:
         """Remove a member from a cohort."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self._cohort(interaction, cohort)
+        found = await cohort_named(self.bot, interaction, cohort)
         if found is None:
             return
         row = await self.bot.store.ensure_member(member.display_name, guild_id=found.guild_id, discord_id=member.id)
@@ -81,12 +81,13 @@ class CohortCog(commands.Cog):
     async def cohort_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await cohort_choices(self.bot, interaction, current)
 
-    async def _cohort(self, interaction: discord.Interaction, name: str) -> CohortRow | None:
-        assert interaction.guild is not None
-        found = await self.bot.store.cohort(name, guild_id=interaction.guild.id)
-        if found is None:
-            await refuse(interaction, f"There is no cohort named '{name}' in this server.")
-        return found
+async def cohort_named(bot: TrainerBot, interaction: discord.Interaction, name: str) -> CohortRow | None:
+    """The server's cohort of that name; None, and the user told so, when there is none."""
+    assert interaction.guild is not None
+    found = await bot.store.cohort(name, guild_id=interaction.guild.id)
+    if found is None:
+        await refuse(interaction, f"There is no cohort named '{name}' in this server.")
+    return found
 
 
 async def cohort_choices(bot: TrainerBot, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

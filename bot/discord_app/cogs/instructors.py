@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.discord_app import embeds
 from bot.discord_app.checks import is_instructor, refuse
-from bot.discord_app.cogs.cohorts import cohort_choices
+from bot.discord_app.cogs.cohorts import cohort_choices, cohort_named
 from bot.errors import SessionError, StoreError, TrainerError
 from bot.recognition import charts
 from bot.recognition.reports import cohort_report, progress_report
@@ -76,9 +76,9 @@ class InstructorCog(commands.Cog):
         """A cohort's table (CSV) and a heatmap of skills by trainee, to see what to reteach."""
         assert interaction.guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self.bot.store.cohort(cohort, guild_id=interaction.guild.id)
+        found = await cohort_named(self.bot, interaction, cohort)
         if found is None:
-            return await refuse(interaction, f"There is no cohort named '{cohort}' in this server.")
+            return None
         report = await cohort_report(self.bot.store, found, five=self.bot.recognition.rules.oakland_five, titles=self.titles(),
                                      badge_titles=self.badge_titles())
         name = re.sub(r"[^A-Za-z0-9_-]+", "-", found.name).strip("-") or "cohort"
@@ -112,9 +112,9 @@ class InstructorCog(commands.Cog):
         except TrainerError as exc:
             return await refuse(interaction, str(exc))
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self.bot.store.cohort(cohort, guild_id=interaction.guild.id)
+        found = await cohort_named(self.bot, interaction, cohort)
         if found is None:
-            return await refuse(interaction, f"There is no cohort named '{cohort}' in this server.")
+            return None
         me = await self.bot.store.ensure_member(interaction.user.display_name, guild_id=interaction.guild.id, discord_id=interaction.user.id, role="instructor")
         made = await self.bot.store.create_assignment(found.id, chosen.id, due_at, pass_mark, me.id)
         log.info("assignment %d: %s for cohort %d by %d", made.id, chosen.id, found.id, interaction.user.id)
@@ -137,9 +137,9 @@ class InstructorCog(commands.Cog):
         """A cohort's assignments and who has not passed them yet."""
         assert interaction.guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self.bot.store.cohort(cohort, guild_id=interaction.guild.id)
+        found = await cohort_named(self.bot, interaction, cohort)
         if found is None:
-            return await refuse(interaction, f"There is no cohort named '{cohort}' in this server.")
+            return None
         report = await cohort_report(self.bot.store, found, five=(), titles=self.titles(), badge_titles={})
         if not report.assignments:
             return await refuse(interaction, f"**{found.name}** has no assignments.")

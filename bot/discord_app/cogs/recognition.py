@@ -15,7 +15,7 @@ from discord.ext import commands, tasks
 
 from bot.discord_app import embeds
 from bot.discord_app.checks import refuse
-from bot.discord_app.cogs.cohorts import cohort_choices
+from bot.discord_app.cogs.cohorts import cohort_choices, cohort_named
 from bot.errors import TrainerError
 from bot.recognition.service import Board, KudosRefused
 
@@ -58,9 +58,9 @@ class RecognitionCog(commands.Cog):
         await interaction.response.defer(thinking=True)
         found = None
         if cohort is not None:
-            found = await self.bot.store.cohort(cohort, guild_id=interaction.guild.id)
+            found = await cohort_named(self.bot, interaction, cohort)
             if found is None:
-                return await refuse(interaction, f"There is no cohort named '{cohort}' in this server.")
+                return None
         heading = PERIOD_WORDS[period] + (f" \u00b7 {cohort}" if cohort else "")
         board = await self.service.board(await self.service.members_of(interaction.guild.id, found), period, heading)
         await interaction.followup.send(
