@@ -198,11 +198,7 @@ class ScenarioMachine:
                 self._machine.set_state(state, model=cursor)
             cursor.context, cursor.fired = context, None
             try:
-                known = self._machine.events.get(event)
-                if known is not None:
-                    known.trigger(cursor)  # what `cursor.trigger(event)` calls, without looking the event up by name
-                else:
-                    cursor.trigger(event)  # fails as transitions does for an event it does not know
+                cursor.trigger(event)
                 return cursor.state, picked or cursor.fired
             finally:
                 cursor.context = cursor.fired = None
