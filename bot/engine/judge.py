@@ -117,6 +117,8 @@ class _Lookups:
         self.skill_signals = tuple(frozenset(skill.signals) for skill in scenario.rubric.skills)
         self.wrong = tuple(pattern for fact in scenario.facts for pattern in fact.wrong)
         self.screen = PatternScreen(self.wrong)
+        # The facts with wrong wordings, each with the claims it checks (none: always looked at).
+        self.checked_facts = tuple((fact, frozenset(fact.checks)) for fact in scenario.facts if fact.wrong)
 
     def costly(self, signal: str) -> bool:
         known = self._costly.get(signal)
@@ -382,19 +384,18 @@ def _requirements(unmet: Sequence[Sequence[str]]) -> str:
 
 
 def _contradictions(scenario: Scenario, norm: str, detection: Detection, lookups: _Lookups) -> tuple[Contradiction, ...]:
-    found: list[Contradiction] = []
     lookups.screen.new_message()
-    screened: bool | None = None  # whether any wrong wording may be in the message: one search, on first need
-    for fact in scenario.facts:
-        if not fact.wrong:
-            continue
-        if fact.checks and not any(detection.has(name) for name in fact.checks):
-            continue
-        if screened is None:
-            screened = lookups.screen.may_match(norm)
-        if not screened:
-            lookups.screen.pass_over(fact.wrong, norm)
-            continue
+    names = detection.names
+    # A fact is looked at when the message makes one of the claims it checks.
+    facts = [fact for fact, checks in lookups.checked_facts if not checks or not checks.isdisjoint(names)]
+    if not facts:
+        return ()
+    # Whether any wrong wording may be in the message: one search for all of them.
+    if not lookups.screen.may_match(norm):
+        lookups.screen.pass_over([pattern for fact in facts for pattern in fact.wrong], norm)
+        return ()
+    found: list[Contradiction] = []
+    for fact in facts:
         true_spans = [(e.start, e.end) for e in detection.evidence if e.signal == fact.name]
         for pattern in fact.wrong:
             # Wrong wording inside right wording is not wrong: a case number of the right shape.
