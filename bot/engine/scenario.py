@@ -239,6 +239,11 @@ class Rubric:
         return frozenset(name for skill in self.skills for name in skill.signals)
 
     @cached_property
+    def rival_signals(self) -> frozenset[str]:
+        """Every signal some skill must come before (its `before`)."""
+        return frozenset(name for skill in self.skills for name in skill.before)
+
+    @cached_property
     def _skills_by_signal(self) -> dict[str, tuple[Skill, ...]]:
         found: dict[str, list[Skill]] = {}
         for skill in self.skills:

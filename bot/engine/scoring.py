@@ -15,7 +15,7 @@ Rules, so an instructor can explain any number:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -164,7 +164,9 @@ def coaching() -> Mapping[str, Tip]:
 
 def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -> Score:
     rubric = scenario.rubric
-    credited, detected = _Firsts(turns, credited=True), _Firsts(turns, credited=False)
+    # Rivals (`before`) count whether or not they earned anything: only their signals are
+    # looked up in all that was detected.
+    credited, detected = _Firsts(turns, credited=True), _Firsts(turns, credited=False, only=rubric.rival_signals)
     not_counted = _NotCounted(turns)
     skills = tuple(_skill_result(skill, credited, detected, not_counted, rubric) for skill in rubric.skills)
     penalties = tuple(_hits(turns, rubric.penalties, rubric.penalty_labels))
@@ -227,22 +229,28 @@ class _Firsts:
     all the skills (each skill then looks up only its own signals), and, for `requires`, what
     had been shown by the end of each turn."""
 
-    def __init__(self, turns: Sequence[Turn], *, credited: bool) -> None:
+    def __init__(self, turns: Sequence[Turn], *, credited: bool, only: Container[str] | None = None) -> None:
+        """`only`: the signals that will be asked about (None: all of them; `shown` then holds
+        every signal shown, as a skill's `requires` may name any)."""
         self.turns = turns
         # signal -> (turn index, character offset, place in the message's evidence, evidence) of
         # its earliest evidence in each turn that has some, in turn order
         self.by_signal: dict[str, list[tuple[int, int, int, Evidence]]] = {}
         self._signals_by_turn: list[list[str]] = []
+        self._shown: list[frozenset[str]] | None = None
+        if only is not None and not only:
+            return
         for k, turn in enumerate(turns):
             firsts: dict[str, tuple[int, int, int, Evidence]] = {}
             for place, e in enumerate(_credited(turn) if credited else turn.detection.evidence):
+                if only is not None and e.signal not in only:
+                    continue
                 known = firsts.get(e.signal)
                 if known is None or e.start < known[1]:
                     firsts[e.signal] = (k, e.start, place, e)
             for name, found in firsts.items():
                 self.by_signal.setdefault(name, []).append(found)
             self._signals_by_turn.append(list(firsts))
-        self._shown: list[frozenset[str]] | None = None
 
     @property
     def shown(self) -> list[frozenset[str]]:
