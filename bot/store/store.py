@@ -992,7 +992,7 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
 
 
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)  # UPDATE ... FROM
-_ROWS_PER_INSERT = 50  # rows of one INSERT: well under SQLite's oldest limit of 999 values
+_ROWS_PER_INSERT = 50  # rows of one statement: well under SQLite's oldest limit of 999 values
 
 
 def _run_in_savepoints(db: sqlite3.Connection, writes: list[_Write], marks: dict[int, tuple[str, str]], group: _Group) -> None:
@@ -1023,10 +1023,21 @@ def _run_in_savepoints(db: sqlite3.Connection, writes: list[_Write], marks: dict
 
 
 def _mark(db: sqlite3.Connection, marks: dict[int, tuple[str, str]]) -> None:
-    db.executemany(
-        "UPDATE outbox SET status = 'delivered', message_id = ?, delivered_at = ? WHERE id = ?",
-        [(message_id, stamp, item_id) for item_id, (message_id, stamp) in marks.items()],
-    )
+    """Record the delivery marks: in one statement (see `_run_plain`) where SQLite can."""
+    if not _UPDATE_FROM or len(marks) == 1:
+        db.executemany(
+            "UPDATE outbox SET status = 'delivered', message_id = ?, delivered_at = ? WHERE id = ?",
+            [(message_id, stamp, item_id) for item_id, (message_id, stamp) in marks.items()],
+        )
+        return
+    items = list(marks.items())
+    for start in range(0, len(items), _ROWS_PER_INSERT):
+        chunk = items[start:start + _ROWS_PER_INSERT]
+        db.execute(
+            "UPDATE outbox SET status = 'delivered', message_id = v.column2, delivered_at = v.column3"
+            f" FROM (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) AS v WHERE outbox.id = v.column1",
+            [value for item_id, (message_id, stamp) in chunk for value in (item_id, message_id, stamp)],
+        )
 
 
 def _undo(db: sqlite3.Connection, savepoint: str, culprit: int, exc: BaseException) -> None:

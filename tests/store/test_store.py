@@ -505,6 +505,19 @@ async def test_delivery_marks_ride_with_the_next_write(tmp_path: Path, monkeypat
         assert await store.pending_items("discord", 5) == []
 
 
+async def test_many_delivery_marks_ride_with_one_write_each_with_its_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        session = await store.start_session(new_session(), "Hi", lambda sid: [item(f"{sid}:{n}", session=sid) for n in range(7)])
+        pending = await store.pending_items("discord", 5)
+        groups = Groups(monkeypatch)
+        marked = [store.mark_delivered_soon(p.id, f"m{p.id}") for p in pending[:6]]
+        assert await store.record_turn(*turn_of(session.id))
+        await asyncio.gather(*marked)
+        assert groups.seen == [(1, 6)]
+        after = {i.key: i for i in await store.outbox(session.id)}
+        assert [(after[p.key].status, after[p.key].message_id) for p in pending] == [("delivered", f"m{p.id}") for p in pending[:6]] + [("pending", None)]
+
+
 async def test_closing_commits_what_waits_for_the_next_transaction(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     async with Store.open(path) as store:
