@@ -291,7 +291,8 @@ class Outbox:
         return self._posted_events.setdefault(channel_id, asyncio.Event())
 
     async def _deliver(self, item: OutboxItem) -> None:
-        message = Message.from_json(item.body)
+        # Queued by this process: the message as built, not decoded again from its body.
+        message = item.message if isinstance(item.message, Message) else Message.from_json(item.body)
         try:
             if message.edit_of is not None:
                 target_id = self._with_controls.get(item.channel_id, {}).get(message.edit_of)

@@ -787,7 +787,7 @@ class SessionService:
 
     def _item(self, key: str, channel_id: int, session_id: int | None, message: Message) -> NewItem:
         return NewItem(key=key, transport=self.transport.name, channel_id=channel_id, kind=message.kind,
-                       body=message.to_json(), session_id=session_id)
+                       body=message.to_json(), session_id=session_id, message=message)
 
     def _notice(self, tracked: _Tracked, what: str, text: str) -> NewItem:
         return self._item(f"{tracked.row.id}:notice:{what}", tracked.channel, tracked.row.id, messages.notice(text))

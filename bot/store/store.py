@@ -987,7 +987,7 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
         # One statement, every row inserted: AUTOINCREMENT gave them consecutive ids, in order.
         first = cursor.lastrowid - len(chunk) + 1  # type: ignore[operator]
         queued += [OutboxItem(id=first + n, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,
-                              kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp)
+                              kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp, message=i.message)
                    for n, (i, stamp) in enumerate(chunk)]
 
 
@@ -1169,7 +1169,8 @@ def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> No
         # No row changed: the key was queued before, and that item stands. (Cheaper than RETURNING.)
         if cursor.rowcount == 1 and collected is not None:
             collected.append(OutboxItem(id=cursor.lastrowid, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,  # type: ignore[arg-type]
-                                        kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp))
+                                        kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp,
+                                        message=i.message))
 
 
 class _Opener:

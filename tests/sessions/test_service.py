@@ -605,6 +605,27 @@ async def test_recognition_is_posted_once_in_the_cohort_channel(bench: Bench) ->
     assert len(bench.chat.bot_messages(900)) == 4
 
 
+async def test_what_a_session_queues_is_sent_as_built_which_is_what_its_stored_body_says(bench: Bench) -> None:
+    # The outbox sends the message a session built, without decoding its stored body again:
+    # the two must be the same message, for every kind a session and recognition queue.
+    from bot.sessions.messages import Message
+
+    assert bench.store is not None
+    member = await bench.store.ensure_member("t42", guild_id=GUILD, discord_id=TRAINEE)
+    cohort = await bench.store.create_cohort("Spring", guild_id=GUILD, channel_id=900)
+    await bench.store.add_to_cohort(cohort.id, member.id)
+    heard: list = []  # type: ignore[type-arg]
+    bench.store.watch_outbox(heard.extend)
+    await bench.start()
+    for line in COURTEOUS:
+        await bench.say(line)
+    assert {item.kind for item in heard} >= {kinds.BRIEFING, kinds.OPENING, kinds.RESIDENT, kinds.FEEDBACK, kinds.CONTROLS_OFF, kinds.RECOGNITION}
+    for item in heard:
+        assert isinstance(item.message, Message) and item.message == Message.from_json(item.body)
+    sent = [m.message for channel in (THREAD, 900) for m in bench.chat.bot_messages(channel)]
+    assert sent == [item.message for item in sorted(heard, key=lambda i: (i.channel_id != THREAD, i.id)) if item.message.edit_of is None]
+
+
 async def test_a_fault_in_recognition_never_keeps_a_session_from_ending(bench: Bench, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in the badge rules, say: the session still ends with its feedback, the trainee
     can start again, and a restart has nothing left to redo."""
