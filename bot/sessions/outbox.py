@@ -288,7 +288,10 @@ class Outbox:
         return left
 
     def _posted(self, channel_id: int) -> asyncio.Event:
-        return self._posted_events.setdefault(channel_id, asyncio.Event())
+        event = self._posted_events.get(channel_id)
+        if event is None:  # (not setdefault: it would build an Event at every call)
+            event = self._posted_events[channel_id] = asyncio.Event()
+        return event
 
     async def _deliver(self, item: OutboxItem) -> None:
         # Queued by this process: the message as built, not decoded again from its body.

@@ -15,6 +15,7 @@ from bot.engine.scoring import Score
 from bot.engine.session import Session
 from bot.errors import DeliveryError, SessionError, StoreError
 from bot.sessions import AlreadyPlaying, LineResult, ServiceSettings, SessionService, Trainee, recognition_due
+from bot.sessions.service import NOTICES
 from bot.sessions import messages as kinds
 from bot.store import Store
 from tests.sessions.chat import Chat, ChatTransport
@@ -276,6 +277,25 @@ async def test_a_line_that_cannot_be_saved_is_answered_once_the_lock_is_gone(ben
     assert [t.text for t in await bench.store.turns(sid) if t.speaker == "trainee"] == COURTEOUS[:3]  # in order, once
     assert len(bench.residents()) == 4
     assert bench.service is not None and len(bench.service._by_channel[THREAD].session.turns) == 3
+
+
+async def test_a_line_whose_save_waits_gets_a_one_moment_notice_then_its_reply(bench: Bench) -> None:
+    await bench.start()
+    other = hold_write_lock(bench.path)
+    try:
+        line = asyncio.ensure_future(bench.say(COURTEOUS[0], settle=False))
+        await asyncio.sleep(0.15)  # past the notice's delay (0.05 s), within the busy timeout (0.3 s)
+        assert not line.done()
+    finally:
+        other.rollback()
+        other.close()
+    assert await line is LineResult.PLAYED
+    await bench.settle()
+    notices = [m.text for m in bench.chat.bot_messages(THREAD) if m.message is not None and m.message.kind == kinds.NOTICE]
+    assert notices == [NOTICES["delayed"]]
+    assert len(bench.residents()) == 2
+    assert await bench.say(COURTEOUS[1]) is LineResult.PLAYED  # saved at once: no notice
+    assert len([m for m in bench.chat.bot_messages(THREAD) if m.message is not None and m.message.kind == kinds.NOTICE]) == 1
 
 
 async def test_a_full_disk_drops_no_line(bench: Bench) -> None:
