@@ -703,10 +703,10 @@ class _GroupCommit:
     write in a savepoint: the failing one is rolled back and fails alone, and the others
     commit. A write may thus run twice: it must only read and write the database and build
     values. One that fails so that SQLite rolls back the whole transaction (a full disk)
-    fails alone too: the others run again at once, in a transaction without it. When the transaction itself cannot be
-    had or kept (the lock is held past the busy timeout, the commit fails), every write of
-    the group fails with the same StoreError and nothing of it is kept: each caller treats
-    its write as not saved, as it would alone, and tries again.
+    fails alone too: the others run again at once, in a transaction without it. When the
+    transaction itself cannot be had or kept (the lock is held past the busy timeout, the
+    commit fails), every write of the group fails with the same StoreError and nothing of it
+    is kept: each caller treats its write as not saved, as it would alone, and tries again.
     """
 
     def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock, path: Path, outage: _Outage) -> None:
@@ -941,8 +941,9 @@ def _turns_from(writes: list[_Write], start: int) -> list[_Turn]:
     return turns
 
 
-class _Seen(Exception):
-    """A turn's message was already played or set aside: its write says so on its own."""
+class _Apart(Exception):
+    """These turns cannot share statements (a message seen before, an item queued before):
+    each write runs on its own, and finds out what to do about it."""
 
 
 def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[OutboxItem]) -> None:
@@ -958,7 +959,7 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
             f" UNION ALL SELECT 1 FROM ignored_messages WHERE message_id IN ({marks}) LIMIT 1",
             messages * 2,
         ).fetchone() is not None:
-            raise _Seen()
+            raise _Apart()
     rows = [_turn_values(line, t.stamp) for t in turns for line in (t.trainee, t.resident)]
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start:start + _ROWS_PER_INSERT]
@@ -983,7 +984,7 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
             [value for i, stamp in chunk for value in (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp)],
         )
         if cursor.rowcount != len(chunk):
-            raise _Seen()  # a key queued before: which one, each write finds out on its own
+            raise _Apart()  # an item queued before (which one, its write finds out)
         # One statement, every row inserted: AUTOINCREMENT gave them consecutive ids, in order.
         first = cursor.lastrowid - len(chunk) + 1  # type: ignore[operator]
         queued += [OutboxItem(id=first + n, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,
