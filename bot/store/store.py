@@ -1192,8 +1192,14 @@ class _Opener:
             await self.store.close()
 
 
+# Prepared statements each connection keeps (Python's default is 128): a group's turns and
+# marks share statements whose text depends on how many there are (up to TURNS_TOGETHER, and
+# _ROWS_PER_INSERT), and those, with every other statement, must not push each other out.
+CACHED_STATEMENTS = 512
+
+
 async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
+    db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout, cached_statements=CACHED_STATEMENTS)
     db.row_factory = aiosqlite.Row
     await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     return db
