@@ -28,6 +28,7 @@ import platformdirs
 from bot.background import spawn
 from bot.errors import AlreadyExists, AlreadyPlaying, StoreBusy, StoreError, StoreFull
 from bot.store.recognition import RecognitionQueries, write_record
+from bot.store.rowsql import ROWS_PER_STATEMENT, insert_rows
 from bot.store.rows import (
     CohortRow,
     EvidenceRow,
@@ -961,9 +962,7 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
         ).fetchone() is not None:
             raise _Apart()
     rows = [_turn_values(line, t.stamp) for t in turns for line in (t.trainee, t.resident)]
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start:start + _ROWS_PER_INSERT]
-        db.execute(_INSERT_TURNS + ", ".join([_TURN_VALUES] * len(chunk)), [value for row in chunk for value in row])
+    insert_rows(db, _INSERT_TURNS, rows)
     if _UPDATE_FROM:
         db.execute(
             "UPDATE sessions SET state = v.column2, mood = v.column3, turns = v.column4"
@@ -976,8 +975,8 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
             [(t.resident.state, t.resident.mood, t.trainee.seq, t.trainee.session_id) for t in turns],
         )
     items = [(item, t.stamp) for t in turns for item in t.items]
-    for start in range(0, len(items), _ROWS_PER_INSERT):
-        chunk = items[start:start + _ROWS_PER_INSERT]
+    for start in range(0, len(items), ROWS_PER_STATEMENT):
+        chunk = items[start:start + ROWS_PER_STATEMENT]
         cursor = db.execute(
             "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)"
             f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(chunk))} ON CONFLICT (key) DO NOTHING",
@@ -993,7 +992,6 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
 
 
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)  # UPDATE ... FROM
-_ROWS_PER_INSERT = 50  # rows of one statement: well under SQLite's oldest limit of 999 values
 
 
 def _run_in_savepoints(db: sqlite3.Connection, writes: list[_Write], marks: dict[int, tuple[str, str]], group: _Group) -> None:
@@ -1032,8 +1030,8 @@ def _mark(db: sqlite3.Connection, marks: dict[int, tuple[str, str]]) -> None:
         )
         return
     items = list(marks.items())
-    for start in range(0, len(items), _ROWS_PER_INSERT):
-        chunk = items[start:start + _ROWS_PER_INSERT]
+    for start in range(0, len(items), ROWS_PER_STATEMENT):
+        chunk = items[start:start + ROWS_PER_STATEMENT]
         db.execute(
             "UPDATE outbox SET status = 'delivered', message_id = v.column2, delivered_at = v.column3"
             f" FROM (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) AS v WHERE outbox.id = v.column1",
@@ -1114,7 +1112,7 @@ def _seen(db: sqlite3.Connection, source_message_id: str) -> bool:
 
 
 def _insert_turns(db: sqlite3.Connection, turns: Iterable[TurnRow], stamp: str) -> None:
-    db.executemany(_INSERT_TURNS + _TURN_VALUES, [_turn_values(turn, stamp) for turn in turns])
+    db.executemany(_INSERT_TURNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [_turn_values(turn, stamp) for turn in turns])
 
 
 def _turn_values(turn: TurnRow, stamp: str) -> tuple[Any, ...]:
@@ -1122,8 +1120,7 @@ def _turn_values(turn: TurnRow, stamp: str) -> tuple[Any, ...]:
             turn.mood, turn.state, turn.source_message_id, turn.created_at or stamp)
 
 
-_INSERT_TURNS = "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at) VALUES "
-_TURN_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_TURNS = "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at)"
 
 
 def _signals_json(signals: Iterable[EvidenceRow]) -> str:
@@ -1140,9 +1137,8 @@ def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str)
         (finish.outcome, finish.score, stamp, session_id),
     )
     db.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
-    db.executemany(
-        "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    insert_rows(
+        db, "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)",
         [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in finish.skills],
     )
     if finish.record is not None:
@@ -1194,7 +1190,7 @@ class _Opener:
 
 # Prepared statements each connection keeps (Python's default is 128): a group's turns and
 # marks share statements whose text depends on how many there are (up to TURNS_TOGETHER, and
-# _ROWS_PER_INSERT), and those, with every other statement, must not push each other out.
+# ROWS_PER_STATEMENT), and those, with every other statement, must not push each other out.
 CACHED_STATEMENTS = 512
 
 
