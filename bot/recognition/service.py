@@ -111,7 +111,8 @@ class RecognitionService:
         self.kick = kick
 
     def item(self, key: str, channel_id: int, session_id: int | None, message: Message) -> NewItem:
-        return NewItem(key=key, transport=self.transport_name, channel_id=channel_id, kind=message.kind, body=message.to_json(), session_id=session_id)
+        return NewItem(key=key, transport=self.transport_name, channel_id=channel_id, kind=message.kind, body=message.to_json(),
+                       session_id=session_id, message=message)
 
     # -- the end of a session --
     async def at_finish(self, row: SessionRow, scenario: Scenario, play: Session, score: Score, channel: int) -> tuple[list[NewItem], SessionRecord]:

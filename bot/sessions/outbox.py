@@ -288,10 +288,14 @@ class Outbox:
         return left
 
     def _posted(self, channel_id: int) -> asyncio.Event:
-        return self._posted_events.setdefault(channel_id, asyncio.Event())
+        event = self._posted_events.get(channel_id)
+        if event is None:  # (not setdefault: it would build an Event at every call)
+            event = self._posted_events[channel_id] = asyncio.Event()
+        return event
 
     async def _deliver(self, item: OutboxItem) -> None:
-        message = Message.from_json(item.body)
+        # Queued by this process: the message as built, not decoded again from its body.
+        message = item.message if isinstance(item.message, Message) else Message.from_json(item.body)
         try:
             if message.edit_of is not None:
                 target_id = self._with_controls.get(item.channel_id, {}).get(message.edit_of)

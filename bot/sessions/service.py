@@ -17,12 +17,11 @@ same seed: the engine is deterministic, so it comes back exactly as it was.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -314,7 +313,8 @@ class SessionService:
                 score = tracked.session.score()
                 closing, finish = await self._closing(tracked, score)
                 items += closing
-            async with self._delay_notice(tracked):
+            late = self._delay_notice(tracked)
+            try:
                 recorded = await self.store.record_turn(
                     TurnRow(
                         session_id=sid, seq=turn.number, speaker="trainee", text=turn.trainee,
@@ -324,6 +324,8 @@ class SessionService:
                     TurnRow(sid, turn.number, "resident", turn.reply, (), turn.mood_after, turn.state_after),
                     items, finish,
                 )
+            finally:
+                late.cancel()
         except StoreError as exc:
             # Unsaved means unplayed: back to what the store has, and the line's flood-control
             # token back too, so its retries (the same line) never count as a flood.
@@ -359,20 +361,17 @@ class SessionService:
             await self.outbox.post_now(tracked.channel, messages.notice(NOTICES["again"].format(why=why)))
         return LineResult.NOT_SAVED
 
-    @contextlib.asynccontextmanager
-    async def _delay_notice(self, tracked: _Tracked) -> AsyncIterator[None]:
-        """A write still waiting after a few seconds (another process holds the database) gets a 'one moment'."""
+    def _delay_notice(self, tracked: _Tracked) -> asyncio.TimerHandle:
+        """A write still waiting after a few seconds (another process holds the database) gets a
+        'one moment'; cancel the handle once it is done. (A plain timer, not a context manager:
+        this runs at every turn.)"""
 
         def late() -> None:
             if "delayed" not in tracked.notified:
                 tracked.notified.add("delayed")
                 spawn(self.outbox.post_now(tracked.channel, messages.notice(NOTICES["delayed"])), f"notice-{tracked.row.id}", self._tasks)
 
-        handle = asyncio.get_running_loop().call_later(self.settings.delay_notice_seconds, late)
-        try:
-            yield
-        finally:
-            handle.cancel()
+        return asyncio.get_running_loop().call_later(self.settings.delay_notice_seconds, late)
 
     # -- hints and ending --
     def hint(self, channel_id: int, *, by: int, by_instructor: bool) -> str:
@@ -787,7 +786,7 @@ class SessionService:
 
     def _item(self, key: str, channel_id: int, session_id: int | None, message: Message) -> NewItem:
         return NewItem(key=key, transport=self.transport.name, channel_id=channel_id, kind=message.kind,
-                       body=message.to_json(), session_id=session_id)
+                       body=message.to_json(), session_id=session_id, message=message)
 
     def _notice(self, tracked: _Tracked, what: str, text: str) -> NewItem:
         return self._item(f"{tracked.row.id}:notice:{what}", tracked.channel, tracked.row.id, messages.notice(text))

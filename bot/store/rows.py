@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,9 @@ class NewItem:
     kind: str
     body: str  # the message, as JSON
     session_id: int | None = None
+    # The message `body` encodes, as its caller built it: not stored, only handed on with the
+    # queued item to the outbox watchers (Store.watch_outbox), so a sender need not decode it.
+    message: object | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ class OutboxItem:
     message_id: str | None
     error: str | None
     created_at: str
+    message: object | None = field(default=None, compare=False, repr=False)  # NewItem.message, when this process queued it
 
 
 @dataclass(frozen=True)

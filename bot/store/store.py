@@ -28,6 +28,7 @@ import platformdirs
 from bot.background import spawn
 from bot.errors import AlreadyExists, AlreadyPlaying, StoreBusy, StoreError, StoreFull
 from bot.store.recognition import RecognitionQueries, write_record
+from bot.store.rowsql import ROWS_PER_STATEMENT, insert_rows
 from bot.store.rows import (
     CohortRow,
     EvidenceRow,
@@ -188,7 +189,7 @@ class Store(RecognitionQueries):
             _enqueue(db, queued, stamp)
             return True
 
-        return bool(await self._group.write(write))
+        return bool(await self._group.write(write, _Turn(trainee, resident, queued, stamp) if finish is None else None))
 
     async def finish_session(
         self, session_id: int, outcome: str, score: int, skills: tuple[SkillEvidenceRow, ...] = (), items: Iterable[NewItem] = (),
@@ -650,11 +651,25 @@ MARKS = -1  # `_Group.culprit` when the delivery marks lost the transaction
 
 
 class _Write:
-    __slots__ = ("work", "future")
+    __slots__ = ("work", "future", "turn")
 
-    def __init__(self, work: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]) -> None:
+    def __init__(self, work: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any], turn: _Turn | None = None) -> None:
         self.work = work
         self.future = future
+        self.turn = turn  # what `work` writes, as values, when it is a turn (see `_record_turns`)
+
+
+class _Turn:
+    """A turn that does not end its session, as `Store.record_turn` writes it: a write whose
+    rows can share statements with other sessions' turns."""
+
+    __slots__ = ("trainee", "resident", "items", "stamp")
+
+    def __init__(self, trainee: TurnRow, resident: TurnRow, items: tuple[NewItem, ...], stamp: str) -> None:
+        self.trainee = trainee
+        self.resident = resident
+        self.items = items
+        self.stamp = stamp
 
 
 class _Group:
@@ -684,13 +699,15 @@ class _GroupCommit:
     with, instead of a commit of their own. The outbox items the group's writes queued are
     told to the watchers (`Store.watch_outbox`) once committed, before the callers hear back.
 
-    Failures. Each write runs in a savepoint: one that fails (a constraint, a value SQLite
-    cannot hold) is rolled back and fails alone, and the others commit. One that fails so
-    that SQLite rolls back the whole transaction (a full disk) fails alone too: the others
-    run again at once, in a transaction without it. When the transaction itself cannot be
-    had or kept (the lock is held past the busy timeout, the commit fails), every write of
-    the group fails with the same StoreError and nothing of it is kept: each caller treats
-    its write as not saved, as it would alone, and tries again.
+    Failures. A group runs first with no savepoint per write. When a write fails (a
+    constraint, a value SQLite cannot hold), the group is undone and runs again with each
+    write in a savepoint: the failing one is rolled back and fails alone, and the others
+    commit. A write may thus run twice: it must only read and write the database and build
+    values. One that fails so that SQLite rolls back the whole transaction (a full disk)
+    fails alone too: the others run again at once, in a transaction without it. When the
+    transaction itself cannot be had or kept (the lock is held past the busy timeout, the
+    commit fails), every write of the group fails with the same StoreError and nothing of it
+    is kept: each caller treats its write as not saved, as it would alone, and tries again.
     """
 
     def __init__(self, db: aiosqlite.Connection, lock: asyncio.Lock, path: Path, outage: _Outage) -> None:
@@ -707,10 +724,11 @@ class _GroupCommit:
         self._runner: asyncio.Task[Any] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def write(self, work: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
-        """Run `work` in the next group's transaction; the future is done once that committed."""
+    def write(self, work: Callable[[sqlite3.Connection], Any], turn: _Turn | None = None) -> asyncio.Future[Any]:
+        """Run `work` in the next group's transaction; the future is done once that committed.
+        `turn`: what `work` writes, when it is a turn (it may then share statements with others)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._writes.append(_Write(work, future))
+        self._writes.append(_Write(work, future, turn))
         self._run_soon(marks=False)
         return future
 
@@ -858,32 +876,19 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
         group.failure, group.busy = exc, _is_busy(exc)
         return group
     try:
-        if marks:
-            db.execute("SAVEPOINT marks")
-            try:
-                db.executemany(
-                    "UPDATE outbox SET status = 'delivered', message_id = ?, delivered_at = ? WHERE id = ?",
-                    [(message_id, stamp, item_id) for item_id, (message_id, stamp) in marks.items()],
-                )
-            except sqlite3.Error as exc:
-                _undo(db, "marks", MARKS, exc)
-                group.marks_failure = exc
+        # First in as few statements as can be (see `_run_plain`): nearly always, nothing fails.
+        # When something does, the group starts again from this savepoint, each write in a
+        # savepoint of its own, so that only the failing one fails.
+        db.execute("SAVEPOINT batch")
+        try:
+            _run_plain(db, writes, marks, group)
+        except Exception:
+            group.results, group.queued = [], []
+            if db.in_transaction:
+                db.execute("ROLLBACK TO batch")
             else:
-                db.execute("RELEASE marks")
-        for index, write in enumerate(writes):
-            db.execute("SAVEPOINT write")
-            _QUEUED.items = []
-            try:
-                value = write.work(db)
-            except Exception as exc:
-                _undo(db, "write", index, exc)
-                group.results.append((False, exc))
-            else:
-                db.execute("RELEASE write")
-                group.results.append((True, value))
-                group.queued += _QUEUED.items
-            finally:
-                _QUEUED.items = None
+                _begin(db, wait)  # SQLite rolled it all back (a full disk): the savepoints find the culprit
+            _run_in_savepoints(db, writes, marks, group)
         db.execute("COMMIT")
     except BaseException as exc:
         with contextlib.suppress(sqlite3.Error, ValueError):
@@ -893,6 +898,145 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
         group.failure, group.busy = exc, _is_busy(exc)
         group.results, group.queued = [], []
     return group
+
+
+def _run_plain(db: sqlite3.Connection, writes: list[_Write], marks: dict[int, tuple[str, str]], group: _Group) -> None:
+    """The marks and every write, in order, with no savepoint of their own, consecutive turns
+    of different sessions together (`_record_turns`). Every statement SQLite runs here hands
+    Python's GIL to the event loop's thread and waits to get it back, so the fewer the better.
+    Raises at the first failure, and the caller undoes it all."""
+    if marks:
+        _mark(db, marks)
+    queued: list[OutboxItem] = []
+    _QUEUED.items = queued
+    try:
+        index = 0
+        while index < len(writes):
+            turns = _turns_from(writes, index)
+            if len(turns) > 1:
+                _record_turns(db, turns, queued)
+                group.results += [(True, True)] * len(turns)
+                index += len(turns)
+            else:
+                group.results.append((True, writes[index].work(db)))
+                index += 1
+    finally:
+        _QUEUED.items = None
+    group.queued = queued
+
+
+TURNS_TOGETHER = 16  # at most this many turns share statements (a bounded set of statement texts)
+
+
+def _turns_from(writes: list[_Write], start: int) -> list[_Turn]:
+    """The turns of different sessions among the writes from `start` on, up to the first
+    write that is not one (or is a second turn of a session already there)."""
+    turns: list[_Turn] = []
+    sessions: set[int] = set()
+    for write in writes[start:start + TURNS_TOGETHER]:
+        turn = write.turn
+        if turn is None or turn.trainee.session_id in sessions:
+            break
+        sessions.add(turn.trainee.session_id)
+        turns.append(turn)
+    return turns
+
+
+class _Apart(Exception):
+    """These turns cannot share statements (a message seen before, an item queued before):
+    each write runs on its own, and finds out what to do about it."""
+
+
+def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[OutboxItem]) -> None:
+    """What `Store.record_turn` writes for each turn, for several sessions' turns at once, in
+    four statements: the seen-check, the lines, the sessions' progress, the outbox. Anything
+    unusual (a message seen before, an item queued before) raises, and each write then runs
+    on its own (see `_commit_group`)."""
+    messages = [t.trainee.source_message_id for t in turns if t.trainee.source_message_id is not None]
+    if messages:
+        marks = ", ".join("?" * len(messages))
+        if db.execute(
+            f"SELECT 1 FROM turns WHERE source_message_id IN ({marks})"
+            f" UNION ALL SELECT 1 FROM ignored_messages WHERE message_id IN ({marks}) LIMIT 1",
+            messages * 2,
+        ).fetchone() is not None:
+            raise _Apart()
+    rows = [_turn_values(line, t.stamp) for t in turns for line in (t.trainee, t.resident)]
+    insert_rows(db, _INSERT_TURNS, rows)
+    if _UPDATE_FROM:
+        db.execute(
+            "UPDATE sessions SET state = v.column2, mood = v.column3, turns = v.column4"
+            f" FROM (VALUES {', '.join(['(?, ?, ?, ?)'] * len(turns))}) AS v WHERE sessions.id = v.column1",
+            [value for t in turns for value in (t.trainee.session_id, t.resident.state, t.resident.mood, t.trainee.seq)],
+        )
+    else:
+        db.executemany(
+            "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
+            [(t.resident.state, t.resident.mood, t.trainee.seq, t.trainee.session_id) for t in turns],
+        )
+    items = [(item, t.stamp) for t in turns for item in t.items]
+    for start in range(0, len(items), ROWS_PER_STATEMENT):
+        chunk = items[start:start + ROWS_PER_STATEMENT]
+        cursor = db.execute(
+            "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)"
+            f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(chunk))} ON CONFLICT (key) DO NOTHING",
+            [value for i, stamp in chunk for value in (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp)],
+        )
+        if cursor.rowcount != len(chunk):
+            raise _Apart()  # an item queued before (which one, its write finds out)
+        # One statement, every row inserted: AUTOINCREMENT gave them consecutive ids, in order.
+        first = cursor.lastrowid - len(chunk) + 1  # type: ignore[operator]
+        queued += [OutboxItem(id=first + n, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,
+                              kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp, message=i.message)
+                   for n, (i, stamp) in enumerate(chunk)]
+
+
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)  # UPDATE ... FROM
+
+
+def _run_in_savepoints(db: sqlite3.Connection, writes: list[_Write], marks: dict[int, tuple[str, str]], group: _Group) -> None:
+    """The marks and every write, each in a savepoint: one that fails is rolled back alone."""
+    if marks:
+        db.execute("SAVEPOINT marks")
+        try:
+            _mark(db, marks)
+        except sqlite3.Error as exc:
+            _undo(db, "marks", MARKS, exc)
+            group.marks_failure = exc
+        else:
+            db.execute("RELEASE marks")
+    for index, write in enumerate(writes):
+        db.execute("SAVEPOINT write")
+        _QUEUED.items = []
+        try:
+            value = write.work(db)
+        except Exception as exc:
+            _undo(db, "write", index, exc)
+            group.results.append((False, exc))
+        else:
+            db.execute("RELEASE write")
+            group.results.append((True, value))
+            group.queued += _QUEUED.items
+        finally:
+            _QUEUED.items = None
+
+
+def _mark(db: sqlite3.Connection, marks: dict[int, tuple[str, str]]) -> None:
+    """Record the delivery marks: in one statement (see `_run_plain`) where SQLite can."""
+    if not _UPDATE_FROM or len(marks) == 1:
+        db.executemany(
+            "UPDATE outbox SET status = 'delivered', message_id = ?, delivered_at = ? WHERE id = ?",
+            [(message_id, stamp, item_id) for item_id, (message_id, stamp) in marks.items()],
+        )
+        return
+    items = list(marks.items())
+    for start in range(0, len(items), ROWS_PER_STATEMENT):
+        chunk = items[start:start + ROWS_PER_STATEMENT]
+        db.execute(
+            "UPDATE outbox SET status = 'delivered', message_id = v.column2, delivered_at = v.column3"
+            f" FROM (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) AS v WHERE outbox.id = v.column1",
+            [value for item_id, (message_id, stamp) in chunk for value in (item_id, message_id, stamp)],
+        )
 
 
 def _undo(db: sqlite3.Connection, savepoint: str, culprit: int, exc: BaseException) -> None:
@@ -968,12 +1112,15 @@ def _seen(db: sqlite3.Connection, source_message_id: str) -> bool:
 
 
 def _insert_turns(db: sqlite3.Connection, turns: Iterable[TurnRow], stamp: str) -> None:
-    db.executemany(
-        "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(turn.session_id, turn.seq, turn.speaker, turn.text, _signals_json(turn.signals),
-          turn.mood, turn.state, turn.source_message_id, turn.created_at or stamp) for turn in turns],
-    )
+    db.executemany(_INSERT_TURNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [_turn_values(turn, stamp) for turn in turns])
+
+
+def _turn_values(turn: TurnRow, stamp: str) -> tuple[Any, ...]:
+    return (turn.session_id, turn.seq, turn.speaker, turn.text, _signals_json(turn.signals),
+            turn.mood, turn.state, turn.source_message_id, turn.created_at or stamp)
+
+
+_INSERT_TURNS = "INSERT INTO turns (session_id, seq, speaker, text, signals, mood, state, source_message_id, created_at)"
 
 
 def _signals_json(signals: Iterable[EvidenceRow]) -> str:
@@ -990,9 +1137,8 @@ def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str)
         (finish.outcome, finish.score, stamp, session_id),
     )
     db.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
-    db.executemany(
-        "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    insert_rows(
+        db, "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)",
         [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in finish.skills],
     )
     if finish.record is not None:
@@ -1020,7 +1166,8 @@ def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> No
         # No row changed: the key was queued before, and that item stands. (Cheaper than RETURNING.)
         if cursor.rowcount == 1 and collected is not None:
             collected.append(OutboxItem(id=cursor.lastrowid, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,  # type: ignore[arg-type]
-                                        kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp))
+                                        kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp,
+                                        message=i.message))
 
 
 class _Opener:
@@ -1041,8 +1188,14 @@ class _Opener:
             await self.store.close()
 
 
+# Prepared statements each connection keeps (Python's default is 128): a group's turns and
+# marks share statements whose text depends on how many there are (up to TURNS_TOGETHER, and
+# ROWS_PER_STATEMENT), and those, with every other statement, must not push each other out.
+CACHED_STATEMENTS = 512
+
+
 async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
+    db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout, cached_statements=CACHED_STATEMENTS)
     db.row_factory = aiosqlite.Row
     await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     return db

@@ -15,6 +15,7 @@ from bot.engine.scoring import Score
 from bot.engine.session import Session
 from bot.errors import DeliveryError, SessionError, StoreError
 from bot.sessions import AlreadyPlaying, LineResult, ServiceSettings, SessionService, Trainee, recognition_due
+from bot.sessions.service import NOTICES
 from bot.sessions import messages as kinds
 from bot.store import Store
 from tests.sessions.chat import Chat, ChatTransport
@@ -276,6 +277,25 @@ async def test_a_line_that_cannot_be_saved_is_answered_once_the_lock_is_gone(ben
     assert [t.text for t in await bench.store.turns(sid) if t.speaker == "trainee"] == COURTEOUS[:3]  # in order, once
     assert len(bench.residents()) == 4
     assert bench.service is not None and len(bench.service._by_channel[THREAD].session.turns) == 3
+
+
+async def test_a_line_whose_save_waits_gets_a_one_moment_notice_then_its_reply(bench: Bench) -> None:
+    await bench.start()
+    other = hold_write_lock(bench.path)
+    try:
+        line = asyncio.ensure_future(bench.say(COURTEOUS[0], settle=False))
+        await asyncio.sleep(0.15)  # past the notice's delay (0.05 s), within the busy timeout (0.3 s)
+        assert not line.done()
+    finally:
+        other.rollback()
+        other.close()
+    assert await line is LineResult.PLAYED
+    await bench.settle()
+    notices = [m.text for m in bench.chat.bot_messages(THREAD) if m.message is not None and m.message.kind == kinds.NOTICE]
+    assert notices == [NOTICES["delayed"]]
+    assert len(bench.residents()) == 2
+    assert await bench.say(COURTEOUS[1]) is LineResult.PLAYED  # saved at once: no notice
+    assert len([m for m in bench.chat.bot_messages(THREAD) if m.message is not None and m.message.kind == kinds.NOTICE]) == 1
 
 
 async def test_a_full_disk_drops_no_line(bench: Bench) -> None:
@@ -603,6 +623,27 @@ async def test_recognition_is_posted_once_in_the_cohort_channel(bench: Bench) ->
     assert bench.chat.bot_messages(901) == []  # another server's cohort never hears of it
     await bench.restart()
     assert len(bench.chat.bot_messages(900)) == 4
+
+
+async def test_what_a_session_queues_is_sent_as_built_which_is_what_its_stored_body_says(bench: Bench) -> None:
+    # The outbox sends the message a session built, without decoding its stored body again:
+    # the two must be the same message, for every kind a session and recognition queue.
+    from bot.sessions.messages import Message
+
+    assert bench.store is not None
+    member = await bench.store.ensure_member("t42", guild_id=GUILD, discord_id=TRAINEE)
+    cohort = await bench.store.create_cohort("Spring", guild_id=GUILD, channel_id=900)
+    await bench.store.add_to_cohort(cohort.id, member.id)
+    heard: list = []  # type: ignore[type-arg]
+    bench.store.watch_outbox(heard.extend)
+    await bench.start()
+    for line in COURTEOUS:
+        await bench.say(line)
+    assert {item.kind for item in heard} >= {kinds.BRIEFING, kinds.OPENING, kinds.RESIDENT, kinds.FEEDBACK, kinds.CONTROLS_OFF, kinds.RECOGNITION}
+    for item in heard:
+        assert isinstance(item.message, Message) and item.message == Message.from_json(item.body)
+    sent = [m.message for channel in (THREAD, 900) for m in bench.chat.bot_messages(channel)]
+    assert sent == [item.message for item in sorted(heard, key=lambda i: (i.channel_id != THREAD, i.id)) if item.message.edit_of is None]
 
 
 async def test_a_fault_in_recognition_never_keeps_a_session_from_ending(bench: Bench, monkeypatch: pytest.MonkeyPatch) -> None:

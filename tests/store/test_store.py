@@ -337,6 +337,104 @@ async def test_turns_ready_together_share_one_transaction(tmp_path: Path, monkey
             assert (await store.get_session(session.id)).turns == 1  # type: ignore[union-attr]
 
 
+def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the tables a turn writes, ids included (times left out)."""
+    with sqlite3.connect(path) as raw:
+        return {
+            "turns": raw.execute("SELECT id, session_id, seq, speaker, text, signals, mood, state, source_message_id FROM turns ORDER BY id").fetchall(),
+            "sessions": raw.execute("SELECT id, state, mood, turns, status FROM sessions ORDER BY id").fetchall(),
+            "outbox": raw.execute("SELECT id, key, channel_id, session_id, kind, body, status FROM outbox ORDER BY id").fetchall(),
+            "ignored": raw.execute("SELECT message_id, session_id FROM ignored_messages ORDER BY message_id").fetchall(),
+        }
+
+
+async def play_together_and_apart(tmp_path: Path, prepare: object, turns: object) -> tuple[object, object]:
+    """The same turns recorded all at once (one group, its turns sharing statements) and one
+    at a time, on two fresh databases: (results, rows, outbox items heard) of each."""
+    outcomes = []
+    for together in (True, False):
+        path = tmp_path / f"{together}.db"
+        async with Store.open(path) as store:
+            sessions = [await store.start_session(new_session(trainee=f"t{i}"), "Hi", lambda sid: [item(f"{sid}:opening", session=sid)])
+                        for i in range(6)]
+            await prepare(store, sessions)  # type: ignore[operator]
+            heard: list[tuple[int, str]] = []
+            store.watch_outbox(lambda items: heard.extend((i.id, i.key) for i in items))
+            calls = [lambda t=t: store.record_turn(*t[:2], t[2]) for t in turns(sessions)]  # type: ignore[operator]
+            if together:
+                results = await asyncio.gather(*(call() for call in calls), return_exceptions=True)
+            else:
+                results = []
+                for call in calls:
+                    try:
+                        results.append(await call())
+                    except StoreError as exc:
+                        results.append(exc)
+            pending = [(p.id, p.key) for p in await store.pending_items("discord", 5)]
+        outcomes.append(([r if isinstance(r, bool) else type(r) for r in results], table_rows(path), heard, pending))
+    return outcomes[0], outcomes[1]
+
+
+def turns_of_each(sessions: list, seq: int = 1) -> list:  # type: ignore[type-arg]
+    return [(*turn_of(s.id, f"line {s.id}", seq, message=f"m{s.id}:{seq}"), [item(f"{s.id}:turn:{seq}", session=s.id), item(f"{s.id}:x:{seq}", session=s.id)])
+            for s in sessions]
+
+
+async def nothing(store: Store, sessions: list) -> None:  # type: ignore[type-arg]
+    pass
+
+
+async def test_turns_of_a_group_written_together_are_what_they_are_written_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    groups = Groups(monkeypatch)
+    shared: list[int] = []
+    real = store_module._record_turns
+    monkeypatch.setattr(store_module, "_record_turns", lambda db, turns, queued: (shared.append(len(turns)), real(db, turns, queued)))
+    together, apart = await play_together_and_apart(tmp_path, nothing, turns_of_each)
+    assert (6, 0) in groups.seen and shared == [6]  # six turns in one transaction, sharing its statements
+    assert together == apart
+    results, rows, heard, pending = together
+    assert results == [True] * 6
+    assert heard == [item for item in pending if ":opening" not in item[1]]  # the watchers hear the ids the rows have
+    assert len(heard) == 12
+
+
+@pytest.mark.parametrize("how", ["played", "set aside"])
+async def test_a_turn_seen_before_in_a_group_is_refused_alone(tmp_path: Path, how: str) -> None:
+    async def seen(store: Store, sessions: list) -> None:  # type: ignore[type-arg]
+        if how == "played":
+            assert await store.record_turn(*turn_of(sessions[2].id, "before", 1, message="m-old"))
+        else:
+            assert await store.ignore_message("m-old", sessions[2].id, "too fast")
+
+    def turns(sessions: list) -> list:  # type: ignore[type-arg]
+        lines = turns_of_each(sessions, 2)
+        lines[3] = (*turn_of(sessions[3].id, "again", 2, message="m-old"), [item(f"{sessions[3].id}:turn:2", session=sessions[3].id)])
+        return lines
+
+    together, apart = await play_together_and_apart(tmp_path, seen, turns)
+    assert together == apart
+    assert together[0] == [True, True, True, False, True, True]
+
+
+async def test_an_item_queued_before_in_a_group_is_left_as_it_was(tmp_path: Path) -> None:
+    async def queued(store: Store, sessions: list) -> None:  # type: ignore[type-arg]
+        await store.enqueue([item(f"{sessions[3].id}:x:1", session=sessions[3].id)])
+
+    together, apart = await play_together_and_apart(tmp_path, queued, turns_of_each)
+    assert together == apart
+    assert together[0] == [True] * 6
+    assert len(together[2]) == 11  # the item queued before is not heard of again
+
+
+async def test_a_failing_turn_in_a_group_fails_alone_when_written_together(tmp_path: Path) -> None:
+    async def failing(store: Store, sessions: list) -> None:  # type: ignore[type-arg]
+        fail_inserts_of(store.path, f"line {sessions[2].id}")
+
+    together, apart = await play_together_and_apart(tmp_path, failing, turns_of_each)
+    assert together == apart
+    assert together[0] == [True, True, StoreError, True, True, True]
+
+
 def fail_inserts_of(path: Path, text: str) -> None:
     """A write that fails inside SQLite, for one line only (a stand-in for any statement error)."""
     with sqlite3.connect(path) as raw:
@@ -405,6 +503,19 @@ async def test_delivery_marks_ride_with_the_next_write(tmp_path: Path, monkeypat
         await alone
         assert groups.seen == [(1, 1), (0, 1)]
         assert await store.pending_items("discord", 5) == []
+
+
+async def test_many_delivery_marks_ride_with_one_write_each_with_its_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with Store.open(tmp_path / "t.db") as store:
+        session = await store.start_session(new_session(), "Hi", lambda sid: [item(f"{sid}:{n}", session=sid) for n in range(7)])
+        pending = await store.pending_items("discord", 5)
+        groups = Groups(monkeypatch)
+        marked = [store.mark_delivered_soon(p.id, f"m{p.id}") for p in pending[:6]]
+        assert await store.record_turn(*turn_of(session.id))
+        await asyncio.gather(*marked)
+        assert groups.seen == [(1, 6)]
+        after = {i.key: i for i in await store.outbox(session.id)}
+        assert [(after[p.key].status, after[p.key].message_id) for p in pending] == [("delivered", f"m{p.id}") for p in pending[:6]] + [("pending", None)]
 
 
 async def test_closing_commits_what_waits_for_the_next_transaction(tmp_path: Path) -> None:
@@ -509,3 +620,20 @@ async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_nothing_held
         created = await asyncio.wait_for(store.create_cohort("Spring"), 10)  # for ever with the lock leaked
         assert created.name == "Spring"
         assert [c.name for c in await store.cohorts()] == ["Spring"]
+
+
+def test_rows_inserted_in_one_statement_are_those_executemany_inserts() -> None:
+    from bot.store.rowsql import ROWS_PER_STATEMENT, insert_rows
+
+    rows = [(n % 97, f"v{n}") for n in range(ROWS_PER_STATEMENT * 2 + 7)]  # three statements, and repeated keys
+    tables = []
+    for together in (True, False):
+        db = sqlite3.connect(":memory:")
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, k INTEGER UNIQUE, v TEXT)")
+        if together:
+            insert_rows(db, "INSERT INTO t (k, v)", rows, " ON CONFLICT (k) DO NOTHING")
+        else:
+            db.executemany("INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING", rows)
+        tables.append(db.execute("SELECT id, k, v FROM t ORDER BY id").fetchall())
+    assert tables[0] == tables[1] and len(tables[0]) == 97
+    assert insert_rows(sqlite3.connect(":memory:"), "INSERT INTO nowhere (k)", []) is None  # no rows: no statement
