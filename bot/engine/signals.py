@@ -538,11 +538,6 @@ def _span_and_detail(m: re.Match[str], rule: _Rule, lex: Lexicon) -> tuple[int, 
     return start, end, detail
 
 
-def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon) -> bool:
-    """Context checks that a single regex cannot express cheaply."""
-    return _in_context(norm, m.start(), m.end(), rule, lex)
-
-
 def _in_context(norm: str, start: int, end: int, rule: _Rule, lex: Lexicon, *, clause_start: bool = True) -> bool:
     if not (rule.not_after or rule.negatable or rule.clause_start or rule.not_before or rule.not_in_sentence):
         return True
@@ -615,6 +610,13 @@ class _Line:
         count = len(lex.branches)
         return [lex.branches[key] for key in sorted(self._runnable()) if key < count]
 
+    @property
+    def whole_line(self) -> bool:
+        """Whether each pattern `branches` and `features` give runs over the whole line, as
+        its own ``finditer``: so the scan says of a short line (see `Prefilter.finditer`)."""
+        hits = self._hits
+        return hits is not None and (not hits.located or len(self.norm) <= _prefilter.SHORT_LINE)
+
     def features(self, features: Sequence[_Feature]) -> Sequence[_Feature]:
         """The features worth running, in order (all of them without Hyperscan)."""
         if self._hits is None:
@@ -639,10 +641,13 @@ class _Line:
 def _rule_evidence(line: _Line, text: str, lex: Lexicon) -> list[Evidence]:
     found = []
     norm = line.norm
+    # Where every pattern worth running runs over the whole line (nearly every message),
+    # it is called as itself, without asking the pre-filter pattern by pattern.
+    whole = line.whole_line
     for rule, branch in line.branches(lex):
-        for m in line.finditer(branch.pattern, branch.key, branch.grams):
+        for m in branch.pattern.finditer(norm) if whole else line.finditer(branch.pattern, branch.key, branch.grams):
             start, end, detail = _span_and_detail(m, rule, lex)
-            if end <= start or not _accepted(norm, m, start, rule, lex):
+            if end <= start or not _in_context(norm, m.start(), m.end(), rule, lex):
                 continue
             if rule.capitalise and (not detail or detail in lex.ranks.values()):
                 continue  # "I'm with the sheriff's office" says what, not who: no name, no introduction
