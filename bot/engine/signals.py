@@ -25,7 +25,7 @@ from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-fi
 
 from bot.engine import prefilter as _prefilter
 from bot.engine.lazy_pattern import LazyPattern, compile_lazily
-from bot.engine.patterns import budgets as _pattern_budgets
+from bot.engine.patterns import Substrings as _Substrings, budgets as _pattern_budgets
 from bot.engine.cues import LEARNED, load_cues
 
 log = logging.getLogger(__name__)
@@ -704,7 +704,7 @@ class _ExtraPlan:
     run in their mapping's order, so each charges its budget exactly as before.
     """
 
-    __slots__ = ("entries", "budgets", "needles", "_finder", "_closure", "_by_needle", "_always", "_rest", "_candidates")
+    __slots__ = ("entries", "budgets", "needles", "_words", "_finder", "_closure", "_by_needle", "_always", "_rest", "_candidates", "_found")
 
     def __init__(self, extra: Mapping[str, Sequence[re.Pattern[str]]], needles: Callable[[re.Pattern[str]], tuple[tuple[str, ...], ...] | None]) -> None:
         entries = []
@@ -722,17 +722,35 @@ class _ExtraPlan:
                     by_needle.setdefault(needle, []).append(i)
         self._by_needle = {needle: tuple(ids) for needle, ids in by_needle.items()}
         self.needles = frozenset(by_needle)  # every pattern's first group, together
-        # The finder reports, at each place, the longest needle starting there; the others
-        # starting there are its prefixes, so each reported needle stands for those too.
+        # One RE2 pass reports every needle in the line; the patterns each one lets through
+        # its first group, by the needle's index there.
+        self._words: _Substrings | None = None
+        self._found: tuple[frozenset[int], ...] = ()
+        self._finder: re.Pattern[str] | None = None
+        self._closure: dict[str, frozenset[str]] = {}
+        self._candidates: dict[str, frozenset[int]] = {}
+        if not self.needles:
+            return
+        try:
+            self._words = _Substrings(sorted(self.needles))
+            self._found = tuple(frozenset(self._by_needle[needle]) for needle in self._words.words)
+            return
+        except ValueError as exc:
+            log.debug("a scenario's needles are searched by re: %s", exc)
+        # Without the set: the finder reports, at each place, the longest needle starting
+        # there; the others starting there are its prefixes, so each stands for those too.
         self._closure = {needle: frozenset(n for n in self.needles if needle.startswith(n)) for needle in self.needles}
         # The patterns a reported needle (and so each of its prefixes) lets through its first group.
         self._candidates = {needle: frozenset(i for n in prefixes for i in self._by_needle[n]) for needle, prefixes in self._closure.items()}
-        self._finder = re.compile(f"(?=({_trie_source(self.needles)}))") if self.needles else None
+        self._finder = re.compile(f"(?=({_trie_source(self.needles)}))")
 
     def present(self, low: str) -> set[str]:
         """The first-group needles that occur in `low`: exactly {n for n in needles if n in low}."""
         found: set[str] = set()
-        if self._finder is not None:
+        if self._words is not None:
+            words = self._words.words
+            found.update(words[k] for k in self._words.within(low))
+        elif self._finder is not None:
             closure = self._closure
             for needle in self._finder.findall(low):
                 found |= closure[needle]
@@ -741,7 +759,11 @@ class _ExtraPlan:
     def runnable(self, low: str) -> list[int]:
         """The patterns (indexes into `entries`, in order) whose needles are all in `low`."""
         candidates = set(self._always)
-        if self._finder is not None:
+        if self._words is not None:
+            of_index = self._found
+            for k in self._words.within(low):
+                candidates |= of_index[k]
+        elif self._finder is not None:
             of = self._candidates
             for needle in self._finder.findall(low):
                 candidates |= of[needle]
