@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from bot.engine import prefilter, signals
 from bot.engine.catalog import Library
+from bot.engine.patterns import Substrings
 from bot.engine.signals import (
     MAX_MESSAGE_CHARS,
     Lexicon,
@@ -136,6 +137,30 @@ def test_fuzzed_lines_give_the_same_evidence(text: str, upper: bool, windows: bo
     assert outcome(text, RE_PATH) == truth
     with windows_everywhere() if windows else contextlib.nullcontext():
         assert outcome(text, LEX) == truth
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=6) | st.sampled_from(WORDS[:200]), min_size=1, max_size=40, unique=True),
+       st.lists(st.sampled_from(WORDS) | st.sampled_from(ODD) | st.sampled_from(["\ud800", "\udfff", "\x00"]) | st.text(max_size=3), max_size=40))
+def test_one_set_pass_finds_exactly_the_words_a_substring_check_finds(words: list[str], parts: list[str]) -> None:
+    text = " ".join(parts)
+    found = Substrings(words)
+    assert sorted(found.within(text)) == [k for k, word in enumerate(words) if word in text]
+
+
+def test_needles_are_found_the_same_without_an_re2_set() -> None:
+    def refused(words: object) -> Substrings:
+        raise ValueError("too large")
+
+    for extra in SCENARIO_SIGNALS:
+        with_set = signals._ExtraPlan(extra, signals._needles)
+        with mock.patch.object(signals, "_Substrings", refused):
+            by_re = signals._ExtraPlan(extra, signals._needles)
+        assert by_re._finder is not None or not by_re.needles
+        for text in LINES[:400]:
+            folded = _Line(_normalise(text), RE_PATH).folded
+            assert by_re.present(folded) == with_set.present(folded) == {n for n in with_set.needles if n in folded}
+            assert by_re.runnable(folded) == with_set.runnable(folded)
 
 
 def test_fold_table_is_what_re_does() -> None:
