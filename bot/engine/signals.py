@@ -921,11 +921,14 @@ def _without_vetoed(norm: str, evidence: tuple[Evidence, ...], lex: Lexicon) -> 
     vetoes = _tables(lex).vetoes
     if not vetoes or not any(e.signal in vetoes for e in evidence):
         return evidence
+    in_message = {e.signal for e in evidence}
+    # A veto needs its signal somewhere in the message: without one, no sentence need be found.
+    if not any(v in in_message for name in in_message if name in vetoes for v in vetoes[name].vetoed_by):
+        return evidence
     sentence = _sentence_index(norm, lex)
     by_sentence: dict[int, set[str]] = {}
     for e in evidence:
         by_sentence.setdefault(sentence(e.start), set()).add(e.signal)
-    in_message = {e.signal for e in evidence}
 
     def cancelled(e: Evidence) -> bool:
         rule = vetoes.get(e.signal)
