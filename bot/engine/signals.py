@@ -502,6 +502,9 @@ def _re_path(lex: Lexicon) -> Lexicon:
 
 
 def _normalise(text: str) -> str:
+    # An ASCII line without a backtick has nothing to replace (most lines): no table walk.
+    if text.isascii() and "`" not in text:
+        return text
     return text.translate(_NORMALISE)
 
 
@@ -600,7 +603,9 @@ class _Line:
     def folded(self) -> str:
         """Lower case, with the letters re.IGNORECASE matches to ASCII folded to them."""
         if self._folded is None:
-            self._folded = self.norm.translate(_GRAM_FOLD).lower()
+            norm = self.norm
+            # The folds are all of non-ASCII letters: an ASCII line is only lower-cased.
+            self._folded = norm.lower() if norm.isascii() else norm.translate(_GRAM_FOLD).lower()
         return self._folded
 
     def branches(self, lex: Lexicon) -> Sequence[tuple[_Rule, _Branch]]:
@@ -865,18 +870,17 @@ def _detect(
     kept = _without_yielded(_with_implied(_without_overlaps(evidence), lex), lex)
     # Vetoes apply to learned cues too: a threat is never a reason, however it was found.
     if learned:
-        kept = _with_learned(line.norm, text, kept)
+        kept = _with_learned(line.norm, text, kept, lex)
     return Detection(text=text, evidence=_without_vetoed(line.norm, kept, lex))
 
 
-def _with_learned(norm: str, text: str, evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+def _with_learned(norm: str, text: str, evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
     """Add the behaviours the learned cues see and no rule found (cues.py), each quoting the
     words that weighed most; the rules' own evidence always stands."""
     model = load_cues()
     if model is None or not norm.strip():
         return evidence
     found = frozenset(e.signal for e in evidence)
-    lex = load_lexicon()
     rules = _tables(lex).by_name
     # A learned cue passes the same context checks as its signal's rules: "no thanks" is not
     # thanks, "I'm not sorry" no apology, however strongly "thanks" or "sorry" weigh.
