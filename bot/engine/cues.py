@@ -22,7 +22,7 @@ import math
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Iterable
 
 LEARNED = "learned"
 # Behaviours only a rule can show: an introduction must capture a name to be one.
@@ -60,30 +60,60 @@ class CueModel:
         words = TOKEN.findall(text)
         lookup = self.vocabulary.get
         counts: dict[int, int] = {}
-        for gram in (*words, *[f"{a} {b}" for a, b in zip(words, words[1:])]):
-            index = lookup(gram)
+        for word in words:
+            index = lookup(word)
             if index is not None:
                 counts[index] = counts.get(index, 0) + 1
+        # A pair is looked up only after its first word, in a table of the pairs' first words:
+        # most pairs of a line are in no pair's vocabulary, and spelling each out cost more
+        # than the rest of the line together.
+        pairs = self._pairs
+        for k in range(len(words) - 1):
+            seconds = pairs.get(words[k])
+            if seconds is not None:
+                index = seconds.get(words[k + 1])
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
         idf = self.idf
         weighted = {index: count * idf[index] for index, count in counts.items()}
         norm = math.sqrt(sum(v * v for v in weighted.values())) or 1.0
         return {index: v / norm for index, v in weighted.items()}
 
+    @functools.cached_property
+    def _pairs(self) -> dict[str, dict[str, int]]:
+        """The vocabulary's word pairs by first word: "a" -> {"b": index of "a b"}."""
+        pairs: dict[str, dict[str, int]] = {}
+        for term, index in self.vocabulary.items():
+            first, space, second = term.partition(" ")
+            if space:
+                pairs.setdefault(first, {})[second] = index
+        return pairs
+
+    @functools.cached_property
+    def _terms(self) -> dict[int, tuple[str, ...]]:
+        """Feature index -> its words: ("word",) or ("first", "second")."""
+        return {index: tuple(term.split(" ", 1)) for term, index in self.vocabulary.items()}
+
     def _where(self, text: str, x: dict[int, float]) -> dict[int, tuple[int, int]]:
         """Where each of the line's features first occurs (character span): only asked for
         when a behaviour is proposed, which most lines never have."""
+        return self._first_spans(text, x)
+
+    def _first_spans(self, text: str, indexes: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """Where each of `indexes` (features of the line) first occurs (character span)."""
         spans = [m.span() for m in TOKEN.finditer(text)]
         words = [text[a:b] for a, b in spans]
-        lookup = self.vocabulary.get
+        terms = self._terms
         where: dict[int, tuple[int, int]] = {}
-        for k, word in enumerate(words):
-            index = lookup(word)
-            if index is not None and index not in where:
+        for index in indexes:
+            term = terms[index]
+            k = words.index(term[0])
+            if len(term) == 1:
                 where[index] = spans[k]
-        for k in range(len(words) - 1):
-            index = lookup(f"{words[k]} {words[k + 1]}")
-            if index is not None and index not in where:
-                where[index] = (spans[k][0], spans[k + 1][1])
+                continue
+            while k + 1 == len(words) or words[k + 1] != term[1]:
+                k = words.index(term[0], k + 1)
+            where[index] = (spans[k][0], spans[k + 1][1])
         return where
 
     @functools.cached_property
@@ -119,7 +149,6 @@ class CueModel:
         candidates = (near >= dense.lowest_less_bias).nonzero()[0]
         found = []
         names = dense.names
-        where: dict[int, tuple[int, int]] | None = None
         for position in candidates.tolist():
             name = names[position]
             if name in skip or name in RULES_ONLY:
@@ -134,9 +163,9 @@ class CueModel:
             if p < cue.threshold:
                 continue
             # Quote the words that weighed most: the span of the three strongest features.
-            if where is None:
-                where = self._where(text, x)
-            strongest = [where[i] for c, i in sorted(contributions, reverse=True)[:QUOTED] if c > 0]
+            top = [i for c, i in sorted(contributions, reverse=True)[:QUOTED] if c > 0]
+            where = self._first_spans(text, top)
+            strongest = [where[i] for i in top]
             if not strongest:
                 continue
             found.append((name, p, strongest[0], (min(s for s, _ in strongest), max(e for _, e in strongest))))

@@ -233,6 +233,33 @@ def new_message(patterns: Iterable[Any]) -> None:
         budget.new_message()
 
 
+class Substrings:
+    """Which of many literal strings occur in a text, found in one linear RE2 pass (an
+    ``RE2::Set`` of the literals), in place of one substring search per literal."""
+
+    __slots__ = ("words", "_set")
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = tuple(words)
+        options = re2.Options()
+        options.literal = True  # each word is text, not a pattern; case-sensitive
+        found = re2.Set.SearchSet(options)
+        try:
+            for word in self.words:
+                found.Add(word)
+            found.Compile()
+        except re2.error as exc:  # too many to fit RE2's memory bound: the caller searches another way
+            raise ValueError(f"{len(self.words)} words do not fit one RE2 set: {exc}") from exc
+        self._set = found._set  # the wrapper's own Match would encode a str again
+
+    def within(self, text: str) -> list[int]:
+        """Indexes (into `words`) of exactly the words ``w in text`` holds for."""
+        # Searched as UTF-8 (a lone surrogate kept as its three bytes): none of those bytes
+        # is ASCII, so a word matches the bytes exactly where it occurs in the text.
+        data = text.encode("ascii") if text.isascii() else text.encode("utf-8", "surrogatepass")
+        return self._set.Match(data) or []
+
+
 def budgets(patterns: Iterable[Any]) -> tuple[PatternBudget, ...]:
     """The distinct budgets these patterns charge (a caller that searches the same patterns
     on every message can find them once and give each a `new_message()` itself)."""

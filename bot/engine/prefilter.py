@@ -11,7 +11,11 @@ a Hyperscan pattern that matches a *superset* of what `re` matches:
 - every character class becomes the set of stand-ins of which *some* character matches
   it under the pattern's flags (decided by `re` itself on ASCII, conservatively above);
 - look-arounds are dropped, back-references match anything, possessive and atomic
-  groups become plain ones.
+  groups become plain ones. Only for the short lines' database (below), which says
+  just whether a pattern can match, a positive look-behind at the very start of a
+  match and a positive look-ahead at its very end are kept as text the match takes in
+  (``(?:^|(?<=[.!?])) hi`` as ``(?:^|[.!?]) hi``): still a superset, and a much
+  closer one for the patterns that begin after punctuation or end before it.
 
 So a pattern the scan does not report cannot match the line. A reported one is matched
 by `re` as before: on short lines over the whole line; on long lines only from where a
@@ -20,8 +24,8 @@ A pattern that cannot be translated or compiled simply runs unfiltered.
 
 Short lines (up to SHORT_LINE characters, nearly every message) need only to know which
 patterns can match, not where: they are scanned with a second, smaller database of the
-same expressions that reports each pattern once and tracks no match starts, which scans
-in less than half the time.
+same expressions (with their edges' look-arounds kept, see above) that reports each
+pattern once and tracks no match starts, which scans in less than half the time.
 
 Compiling ~460 patterns takes seconds, so the compiled databases are cached in the user
 cache directory, keyed by a hash of the patterns, this module's source and the Hyperscan
@@ -350,6 +354,7 @@ class Plan:
     expression: str = ""
     max_width: int = 0
     extent: int = 0
+    short: str = ""  # the expression with its edges' look-arounds, for short lines ("": the same)
 
 
 def plan(pattern: re.Pattern[str]) -> Plan:
@@ -359,12 +364,68 @@ def plan(pattern: re.Pattern[str]) -> Plan:
         if low < 1:
             return Plan(ALWAYS)
         expression = _emit(parsed, parsed.state.flags)
+        short = _emit(_with_edges(parsed), parsed.state.flags)
     except (_Untranslatable, re.error, RecursionError, ValueError) as exc:
         log.debug("pattern %r runs unfiltered: %s", pattern.pattern, exc)
         return Plan(ALWAYS)
+    short = "" if short == expression else short
     if extent == _INF:
-        return Plan(SOM, expression)
-    return Plan(WINDOW, expression, int(high), int(extent))
+        return Plan(SOM, expression, short=short)
+    return Plan(WINDOW, expression, int(high), int(extent), short=short)
+
+
+def _with_edges(items: Any) -> list[tuple[Any, Any]]:
+    """The parsed pattern with a positive look-behind at the very start of a match, and a
+    positive look-ahead at its very end, as plain parts of it: a match of the result takes
+    in the text they look at, so each match of the pattern lies inside one of the result
+    (a superset, for a scan that only says whether a pattern can match)."""
+    led, _free = _lead(items, True)
+    return _trail(led)
+
+
+def _lead(items: Any, free: bool) -> tuple[list[tuple[Any, Any]], bool]:
+    """`items` with a leading look-behind taken in, and whether nothing is emitted before the
+    place after them (`free`). Once anything is, a look-behind stays dropped: it looks at
+    the text before a place the emitted parts already stand for."""
+    out: list[tuple[Any, Any]] = []
+    for op, av in items:
+        name = op.name
+        if not free:
+            out.append((op, av))
+        elif name == "ASSERT" and av[0] == -1:
+            out.extend(av[1])  # what it looks behind at is matched instead
+            free = False
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            out.append((op, av))  # dropped by _emit: emits nothing, so the start is still free
+        elif name == "SUBPATTERN":
+            group, add, remove, sub = av
+            inner, free = _lead(sub, True)
+            out.append((op, (group, add, remove, inner)))
+        elif name == "BRANCH":
+            alternatives = [_lead(alternative, True) for alternative in av[1]]
+            out.append((op, (av[0], [alternative for alternative, _ in alternatives])))
+            free = all(f for _, f in alternatives)
+        else:
+            out.append((op, av))
+            free = False
+    return out, free
+
+
+def _trail(items: Any) -> list[tuple[Any, Any]]:
+    """`items` with a look-ahead that is their very last part taken in."""
+    out = list(items)
+    if not out:
+        return out
+    op, av = out[-1]
+    name = op.name
+    if name == "ASSERT" and av[0] == 1:
+        out[-1:] = list(av[1])  # what it looks ahead at is matched instead
+    elif name == "SUBPATTERN":
+        group, add, remove, sub = av
+        out[-1] = (op, (group, add, remove, _trail(sub)))
+    elif name == "BRANCH":
+        out[-1] = (op, (av[0], [_trail(alternative) for alternative in av[1]]))
+    return out
 
 
 # --------------------------------------------------------------------------- the database
@@ -531,25 +592,49 @@ def _compile(hs: Any, plans: dict[int, Plan]) -> Any:
     return database
 
 
-def _compile_short(hs: Any, plans: Sequence[Plan]) -> Any:
+def _compile_short(hs: Any, plans: Sequence[Plan]) -> tuple[Any, list[Plan]]:
     """The database for short lines: every filtered pattern, reported once, no match starts
-    (a pre-filter's superset of each expression, so still a superset of what `re` matches).
-    None if Hyperscan will not take it: short lines then use the other database."""
+    (a pre-filter's superset of each expression, so still a superset of what `re` matches),
+    each with its edges' look-arounds kept where Hyperscan takes them; and the plans, less
+    the short expressions it refused. None if Hyperscan will not take it: short lines then
+    use the other database."""
+    plans = list(plans)
     ids = [i for i, p in enumerate(plans) if p.mode != ALWAYS]
     if not ids:
-        return None
-    database = hs.Database(mode=hs.HS_MODE_BLOCK)
-    try:
+        return None, plans
+
+    def build(chosen: Sequence[int]) -> Any:
+        database = hs.Database(mode=hs.HS_MODE_BLOCK)
         database.compile(
-            expressions=[plans[i].expression.encode("ascii") for i in ids],
-            ids=ids,
-            elements=len(ids),
-            flags=[hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH] * len(ids),
+            expressions=[(plans[i].short or plans[i].expression).encode("ascii") for i in chosen],
+            ids=list(chosen),
+            elements=len(chosen),
+            flags=[hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH] * len(chosen),
         )
+        return database
+
+    def refused(chosen: Sequence[int]) -> list[int]:
+        """The short expressions Hyperscan rejects among `chosen` (bisected, as in _failing)."""
+        try:
+            build(chosen)
+            return []
+        except hs.error:
+            if len(chosen) == 1:
+                return list(chosen)
+        middle = len(chosen) // 2
+        return refused(chosen[:middle]) + refused(chosen[middle:])
+
+    try:
+        return build(ids), plans
+    except hs.error as exc:
+        log.debug("short-line database refused some expressions: %s", exc)
+    for i in refused([i for i in ids if plans[i].short]):
+        plans[i] = dataclasses.replace(plans[i], short="")
+    try:
+        return build(ids), plans
     except hs.error as exc:
         log.debug("no short-line database: %s", exc)
-        return None
-    return database
+        return None, plans
 
 
 def _failing(hs: Any, plans: dict[int, Plan]) -> set[int]:
@@ -579,11 +664,11 @@ def _downgrade(current: Plan, pattern: re.Pattern[str]) -> Plan:
     """The next plan to try for a pattern Hyperscan rejected: som -> presence -> presence
     without anchors -> always (window -> always)."""
     if current.mode == SOM:
-        return Plan(PRESENCE, current.expression)
+        return Plan(PRESENCE, current.expression, short=current.short)
     if current.mode == PRESENCE:
         wider = _unanchored(pattern)
         if wider and wider != current.expression:
-            return Plan(PRESENCE, wider)
+            return Plan(PRESENCE, wider, short=current.short)
     return Plan(ALWAYS)
 
 
@@ -593,7 +678,7 @@ def _build(hs: Any, patterns: Sequence[re.Pattern[str]]) -> tuple[Any, list[Plan
     # those patterns alone first is far cheaper than bisecting the whole set for them.
     for i, p in enumerate(plans):
         if p.mode == SOM and _failing(hs, {i: p}):
-            plans[i] = Plan(PRESENCE, p.expression)
+            plans[i] = Plan(PRESENCE, p.expression, short=p.short)
     for _round in range(4):  # as many rounds as _downgrade has steps
         active = {i: p for i, p in enumerate(plans) if p.mode != ALWAYS}
         if not active:
@@ -702,7 +787,8 @@ def load(patterns: Sequence[re.Pattern[str]], cache_dir: Path | None = None) -> 
         built = _build(hs, patterns)
         if built is None:
             return None
-        prefilter = Prefilter(hs, built[0], built[1], short=_compile_short(hs, built[1]))
+        short, plans = _compile_short(hs, built[1])
+        prefilter = Prefilter(hs, built[0], plans, short=short)
         _write_cache(hs, path, prefilter)
         return prefilter
     except Exception:  # the filter is an optimisation: never let it stop detection

@@ -25,7 +25,7 @@ from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-fi
 
 from bot.engine import prefilter as _prefilter
 from bot.engine.lazy_pattern import LazyPattern, compile_lazily
-from bot.engine.patterns import budgets as _pattern_budgets
+from bot.engine.patterns import Substrings as _Substrings, budgets as _pattern_budgets
 from bot.engine.cues import LEARNED, load_cues
 
 log = logging.getLogger(__name__)
@@ -502,6 +502,9 @@ def _re_path(lex: Lexicon) -> Lexicon:
 
 
 def _normalise(text: str) -> str:
+    # An ASCII line without a backtick has nothing to replace (most lines): no table walk.
+    if text.isascii() and "`" not in text:
+        return text
     return text.translate(_NORMALISE)
 
 
@@ -536,11 +539,6 @@ def _span_and_detail(m: re.Match[str], rule: _Rule, lex: Lexicon) -> tuple[int, 
     elif rank:
         detail = rank  # "I'm a deputy": the rank without a name (see `is_weak`)
     return start, end, detail
-
-
-def _accepted(norm: str, m: re.Match[str], start: int, rule: _Rule, lex: Lexicon) -> bool:
-    """Context checks that a single regex cannot express cheaply."""
-    return _in_context(norm, m.start(), m.end(), rule, lex)
 
 
 def _in_context(norm: str, start: int, end: int, rule: _Rule, lex: Lexicon, *, clause_start: bool = True) -> bool:
@@ -605,7 +603,9 @@ class _Line:
     def folded(self) -> str:
         """Lower case, with the letters re.IGNORECASE matches to ASCII folded to them."""
         if self._folded is None:
-            self._folded = self.norm.translate(_GRAM_FOLD).lower()
+            norm = self.norm
+            # The folds are all of non-ASCII letters: an ASCII line is only lower-cased.
+            self._folded = norm.lower() if norm.isascii() else norm.translate(_GRAM_FOLD).lower()
         return self._folded
 
     def branches(self, lex: Lexicon) -> Sequence[tuple[_Rule, _Branch]]:
@@ -614,6 +614,13 @@ class _Line:
             return lex.branches
         count = len(lex.branches)
         return [lex.branches[key] for key in sorted(self._runnable()) if key < count]
+
+    @property
+    def whole_line(self) -> bool:
+        """Whether each pattern `branches` and `features` give runs over the whole line, as
+        its own ``finditer``: so the scan says of a short line (see `Prefilter.finditer`)."""
+        hits = self._hits
+        return hits is not None and (not hits.located or len(self.norm) <= _prefilter.SHORT_LINE)
 
     def features(self, features: Sequence[_Feature]) -> Sequence[_Feature]:
         """The features worth running, in order (all of them without Hyperscan)."""
@@ -639,10 +646,13 @@ class _Line:
 def _rule_evidence(line: _Line, text: str, lex: Lexicon) -> list[Evidence]:
     found = []
     norm = line.norm
+    # Where every pattern worth running runs over the whole line (nearly every message),
+    # it is called as itself, without asking the pre-filter pattern by pattern.
+    whole = line.whole_line
     for rule, branch in line.branches(lex):
-        for m in line.finditer(branch.pattern, branch.key, branch.grams):
+        for m in branch.pattern.finditer(norm) if whole else line.finditer(branch.pattern, branch.key, branch.grams):
             start, end, detail = _span_and_detail(m, rule, lex)
-            if end <= start or not _accepted(norm, m, start, rule, lex):
+            if end <= start or not _in_context(norm, m.start(), m.end(), rule, lex):
                 continue
             if rule.capitalise and (not detail or detail in lex.ranks.values()):
                 continue  # "I'm with the sheriff's office" says what, not who: no name, no introduction
@@ -699,7 +709,7 @@ class _ExtraPlan:
     run in their mapping's order, so each charges its budget exactly as before.
     """
 
-    __slots__ = ("entries", "budgets", "needles", "_finder", "_closure", "_by_needle", "_always", "_rest", "_candidates")
+    __slots__ = ("entries", "budgets", "needles", "_words", "_finder", "_closure", "_by_needle", "_always", "_rest", "_candidates", "_found")
 
     def __init__(self, extra: Mapping[str, Sequence[re.Pattern[str]]], needles: Callable[[re.Pattern[str]], tuple[tuple[str, ...], ...] | None]) -> None:
         entries = []
@@ -717,17 +727,35 @@ class _ExtraPlan:
                     by_needle.setdefault(needle, []).append(i)
         self._by_needle = {needle: tuple(ids) for needle, ids in by_needle.items()}
         self.needles = frozenset(by_needle)  # every pattern's first group, together
-        # The finder reports, at each place, the longest needle starting there; the others
-        # starting there are its prefixes, so each reported needle stands for those too.
+        # One RE2 pass reports every needle in the line; the patterns each one lets through
+        # its first group, by the needle's index there.
+        self._words: _Substrings | None = None
+        self._found: tuple[frozenset[int], ...] = ()
+        self._finder: re.Pattern[str] | None = None
+        self._closure: dict[str, frozenset[str]] = {}
+        self._candidates: dict[str, frozenset[int]] = {}
+        if not self.needles:
+            return
+        try:
+            self._words = _Substrings(sorted(self.needles))
+            self._found = tuple(frozenset(self._by_needle[needle]) for needle in self._words.words)
+            return
+        except ValueError as exc:
+            log.debug("a scenario's needles are searched by re: %s", exc)
+        # Without the set: the finder reports, at each place, the longest needle starting
+        # there; the others starting there are its prefixes, so each stands for those too.
         self._closure = {needle: frozenset(n for n in self.needles if needle.startswith(n)) for needle in self.needles}
         # The patterns a reported needle (and so each of its prefixes) lets through its first group.
         self._candidates = {needle: frozenset(i for n in prefixes for i in self._by_needle[n]) for needle, prefixes in self._closure.items()}
-        self._finder = re.compile(f"(?=({_trie_source(self.needles)}))") if self.needles else None
+        self._finder = re.compile(f"(?=({_trie_source(self.needles)}))")
 
     def present(self, low: str) -> set[str]:
         """The first-group needles that occur in `low`: exactly {n for n in needles if n in low}."""
         found: set[str] = set()
-        if self._finder is not None:
+        if self._words is not None:
+            words = self._words.words
+            found.update(words[k] for k in self._words.within(low))
+        elif self._finder is not None:
             closure = self._closure
             for needle in self._finder.findall(low):
                 found |= closure[needle]
@@ -736,7 +764,11 @@ class _ExtraPlan:
     def runnable(self, low: str) -> list[int]:
         """The patterns (indexes into `entries`, in order) whose needles are all in `low`."""
         candidates = set(self._always)
-        if self._finder is not None:
+        if self._words is not None:
+            of_index = self._found
+            for k in self._words.within(low):
+                candidates |= of_index[k]
+        elif self._finder is not None:
             of = self._candidates
             for needle in self._finder.findall(low):
                 candidates |= of[needle]
@@ -838,18 +870,17 @@ def _detect(
     kept = _without_yielded(_with_implied(_without_overlaps(evidence), lex), lex)
     # Vetoes apply to learned cues too: a threat is never a reason, however it was found.
     if learned:
-        kept = _with_learned(line.norm, text, kept)
+        kept = _with_learned(line.norm, text, kept, lex)
     return Detection(text=text, evidence=_without_vetoed(line.norm, kept, lex))
 
 
-def _with_learned(norm: str, text: str, evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+def _with_learned(norm: str, text: str, evidence: tuple[Evidence, ...], lex: Lexicon) -> tuple[Evidence, ...]:
     """Add the behaviours the learned cues see and no rule found (cues.py), each quoting the
     words that weighed most; the rules' own evidence always stands."""
     model = load_cues()
     if model is None or not norm.strip():
         return evidence
     found = frozenset(e.signal for e in evidence)
-    lex = load_lexicon()
     rules = _tables(lex).by_name
     # A learned cue passes the same context checks as its signal's rules: "no thanks" is not
     # thanks, "I'm not sorry" no apology, however strongly "thanks" or "sorry" weigh.
@@ -894,11 +925,14 @@ def _without_vetoed(norm: str, evidence: tuple[Evidence, ...], lex: Lexicon) -> 
     vetoes = _tables(lex).vetoes
     if not vetoes or not any(e.signal in vetoes for e in evidence):
         return evidence
+    in_message = {e.signal for e in evidence}
+    # A veto needs its signal somewhere in the message: without one, no sentence need be found.
+    if not any(v in in_message for name in in_message if name in vetoes for v in vetoes[name].vetoed_by):
+        return evidence
     sentence = _sentence_index(norm, lex)
     by_sentence: dict[int, set[str]] = {}
     for e in evidence:
         by_sentence.setdefault(sentence(e.start), set()).add(e.signal)
-    in_message = {e.signal for e in evidence}
 
     def cancelled(e: Evidence) -> bool:
         rule = vetoes.get(e.signal)

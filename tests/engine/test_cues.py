@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.engine.catalog import load_checked
-from bot.engine.cues import LEARNED, QUOTED, RULES_ONLY, CueModel, load_cues
+from bot.engine.cues import LEARNED, QUOTED, RULES_ONLY, TOKEN, CueModel, load_cues
 from bot.engine.cues_train import EXAMPLES, tuning_files
 from bot.engine.session import Session
 from bot.engine.signals import analyze, detect
@@ -63,9 +63,27 @@ def test_analyze_shows_which_evidence_is_learned() -> None:
     assert LEARNED in details
 
 
+def _features_plainly(model: CueModel, text: str) -> tuple[dict[int, float], dict[int, tuple[int, int]]]:
+    """features() as first written: every word and every word pair spelt out and looked up."""
+    spans = [m.span() for m in TOKEN.finditer(text)]
+    words = [text[a:b] for a, b in spans]
+    grams = [(word, spans[k]) for k, word in enumerate(words)]
+    grams += [(f"{words[k]} {words[k + 1]}", (spans[k][0], spans[k + 1][1])) for k in range(len(words) - 1)]
+    counts: dict[int, int] = {}
+    where: dict[int, tuple[int, int]] = {}
+    for gram, span in grams:
+        index = model.vocabulary.get(gram)
+        if index is not None:
+            counts[index] = counts.get(index, 0) + 1
+            where.setdefault(index, span)
+    weighted = {index: count * model.idf[index] for index, count in counts.items()}
+    norm = math.sqrt(sum(v * v for v in weighted.values())) or 1.0
+    return {index: v / norm for index, v in weighted.items()}, where
+
+
 def _propose_plainly(model: CueModel, text: str, skip: frozenset[str]) -> list[tuple[str, float, tuple[int, int], tuple[int, int]]]:
     """propose() as first written, behaviour by behaviour: what the faster one must equal."""
-    x, where = model.features(text)
+    x, where = _features_plainly(model, text)
     if not x:
         return []
     found = []
@@ -92,6 +110,9 @@ def test_proposals_are_exactly_those_of_the_plain_computation() -> None:
     skips = [frozenset(), frozenset({"greeting", "empathy"})]
     proposed = 0
     for text in lines:
+        x, where = _features_plainly(model, text)
+        # The same features in the same order (sum() adds them in that order), and the same places.
+        assert list(model.features(text)[0].items()) == list(x.items()) and model.features(text)[1] == where, text
         for skip in skips:
             expected = _propose_plainly(model, text, skip)
             assert model.propose(text, skip) == expected, text  # the same floats, not merely close ones

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from bot.engine import prefilter, signals
 from bot.engine.catalog import Library
+from bot.engine.patterns import Substrings
 from bot.engine.signals import (
     MAX_MESSAGE_CHARS,
     Lexicon,
@@ -36,6 +37,8 @@ LINES = [json.loads(line)["text"] for path in DATA for line in path.read_text("u
 LEX = load_lexicon()
 needs_hyperscan = pytest.mark.skipif(LEX.prefilter is None, reason="no Hyperscan pre-filter here (not installed, or TRAINER_PREFILTER=re)")
 RE_PATH = signals._re_path(LEX)  # the fallback: re, with its gram pre-filter
+# The lexicon's patterns by pre-filter index: rule branches, then respect and empathy features.
+PATTERNS = [b.pattern for _rule, b in LEX.branches] + [f.pattern for f in (*LEX.respect_features, *LEX.empathy_features)]
 UNFILTERED = dataclasses.replace(  # no grams either: every pattern over every line
     RE_PATH,
     rules=tuple(dataclasses.replace(r, branches=tuple(dataclasses.replace(b, grams=None) for b in r.branches)) for r in RE_PATH.rules),
@@ -138,6 +141,30 @@ def test_fuzzed_lines_give_the_same_evidence(text: str, upper: bool, windows: bo
         assert outcome(text, LEX) == truth
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=6) | st.sampled_from(WORDS[:200]), min_size=1, max_size=40, unique=True),
+       st.lists(st.sampled_from(WORDS) | st.sampled_from(ODD) | st.sampled_from(["\ud800", "\udfff", "\x00"]) | st.text(max_size=3), max_size=40))
+def test_one_set_pass_finds_exactly_the_words_a_substring_check_finds(words: list[str], parts: list[str]) -> None:
+    text = " ".join(parts)
+    found = Substrings(words)
+    assert sorted(found.within(text)) == [k for k, word in enumerate(words) if word in text]
+
+
+def test_needles_are_found_the_same_without_an_re2_set() -> None:
+    def refused(words: object) -> Substrings:
+        raise ValueError("too large")
+
+    for extra in SCENARIO_SIGNALS:
+        with_set = signals._ExtraPlan(extra, signals._needles)
+        with mock.patch.object(signals, "_Substrings", refused):
+            by_re = signals._ExtraPlan(extra, signals._needles)
+        assert by_re._finder is not None or not by_re.needles
+        for text in LINES[:400]:
+            folded = _Line(_normalise(text), RE_PATH).folded
+            assert by_re.present(folded) == with_set.present(folded) == {n for n in with_set.needles if n in folded}
+            assert by_re.runnable(folded) == with_set.runnable(folded)
+
+
 def test_fold_table_is_what_re_does() -> None:
     letter = re.compile("[a-z]", re.IGNORECASE)
     found = {code: chr(code).lower() if chr(code).lower().isascii() else None
@@ -225,7 +252,7 @@ def test_a_start_anchor_inside_a_pattern_is_left_out_rather_than_the_filter(tmp_
 def test_short_lines_are_scanned_only_for_which_patterns_can_match() -> None:
     scanner = LEX.prefilter
     assert scanner is not None and scanner._short is not None
-    located = 0
+    located = reported = 0
     for text in LINES:
         norm = _normalise(text)
         if len(norm) > prefilter.SHORT_LINE:
@@ -238,9 +265,40 @@ def test_short_lines_are_scanned_only_for_which_patterns_can_match() -> None:
             full = scanner.scan(norm)
         finally:
             prefilter.SHORT_LINE = saved
-        assert full.located and set(short) >= set(full), text  # never fewer patterns than the full scan
+        assert full.located, text
+        # Never a pattern fewer than can match: every one the full scan reports and `re` finds.
+        matching = {key for key in full if PATTERNS[key].search(norm)}
+        assert set(short) >= matching, text
         located += len(full)
+        reported += len(short)
     assert located > 1000
+    # Its edges' look-arounds make the short scan the closer of the two (see prefilter._with_edges).
+    assert reported < located
+
+
+@needs_hyperscan
+def test_the_short_scan_keeps_a_leading_look_behind_and_a_trailing_look_ahead(tmp_path: Path) -> None:
+    after_stop = re.compile(r"(?:^|(?<=[.!?] ))hi\b", re.IGNORECASE)
+    before_stop = re.compile(r"\bthanks(?= *[.!])", re.IGNORECASE)
+    loaded = prefilter.load([after_stop, before_stop], cache_dir=tmp_path)
+    assert loaded is not None and loaded._short is not None
+    assert all(plan.short for plan in loaded.plans)
+    for text, expected in [("Hi there", {0}), ("Ok. Hi there", {0}), ("oh hi there", set()), ("and hi", set()),
+                           ("thanks.", {1}), ("thanks !", {1}), ("thanks for that", set()), ("Ok. hi, thanks!", {0, 1})]:
+        assert set(loaded.scan(text)) == expected, text
+        assert expected == {k for k, pattern in enumerate((after_stop, before_stop)) if pattern.search(text)}, text
+
+
+@needs_hyperscan
+def test_a_short_expression_hyperscan_refuses_falls_back_to_the_plain_one(tmp_path: Path) -> None:
+    # Kept, the look-ahead puts a start anchor after text, which Hyperscan refuses.
+    odd = re.compile(r"\bmaybe(?= |^)", re.IGNORECASE)
+    plain = re.compile(r"\bsorry\b", re.IGNORECASE)
+    loaded = prefilter.load([odd, plain], cache_dir=tmp_path)
+    assert loaded is not None and loaded._short is not None and not loaded.unfiltered
+    assert loaded.plans[0].short == "" and loaded.plans[1].short == ""
+    assert set(loaded.scan("maybe later, sorry")) == {0, 1}
+    assert not loaded.scan("nothing here")
 
 
 def other_file(folder: Path, patterns: list[re.Pattern[str]]) -> Path:
