@@ -106,3 +106,18 @@ def test_scorer_quartile_task_and_missing_data(monkeypatch, tmp_path: Path) -> N
     assert scorer._quartile_task(rows, [70, 40, 45, 60]) == {"accuracy_at_50": 0.5, "auc": 0.5, "called_polite": 0.5}
     monkeypatch.setattr(scorer, "QUARTILES", tmp_path / "absent.csv")
     assert "not found" in scorer.bench_respect()["skipped"]
+
+
+def test_inside_benchmark_quick_run(tmp_path: Path) -> None:
+    """bench/inside.py: the step timed alone and inside the stored run (timings are not checked)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "inside.py"), "--quick", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    figures = json.loads(line)
+    runs = ("alone", "inside_32", "inside_1", "alone_after_idle", "alone_after_busy", "alone_after_fsync")
+    assert all(figures[f"{key}_us_{run}"] > 0 for key in ("step", "step_cpu", "detect", "judge") for run in runs)
+    assert figures["turns_per_s_inside_32"] > 0 and figures["wall_per_turn_us_inside_1"] > 0
+    assert list(tmp_path.iterdir()) == []  # its databases are removed
