@@ -12,8 +12,8 @@ the thread's CPU time: their difference is time the event loop's thread waited f
 Python's GIL while another thread (the database's) held it. For the stored runs, the CPU
 per turn of the event loop's thread and of the process's other threads, and garbage
 collection's share. The store's connection has no statement trace here (bench/engine.py
-counts its commits with one, which costs its stored run some CPU per statement). Means in microseconds, medians over interleaved blocks. It measures
-the same code paths as bench/engine.py and changes nothing in them: the step is wrapped,
+counts its commits with one, in an untimed run of its own). Means in microseconds, medians
+over interleaved blocks. It measures the same code paths as bench/engine.py and changes nothing in them: the step is wrapped,
 not replaced. `--root` runs it on another checkout (one with bench/engine.py).
 """
 
