@@ -52,7 +52,7 @@ def test_transcript_and_feedback_are_printed(tmp_path: Path) -> None:
     result = play(tmp_path / "t.db", ["License and registration.", "Keep it up and you're going to jail."], "--seed", "1")
     out = result.stdout
     assert "Denise Carter:" in out and "You: License and registration." in out
-    assert "outcome failure · score 00/100" in out and "What to try next" in out
+    assert "outcome failure · score 0/100" in out and "What to try next" in out
     assert last_json(result)["outcome"] == "failure"
 
 

@@ -128,7 +128,7 @@ def feedback(scenario: Scenario, score: Score, trainee: str, trainee_id: int | N
             f"turn {p.turn}: mood {p.mood_before}\u2192{p.mood_after} after \u201c{_short(p.line, 120)}\u201d" for p in score.turning_points
         ]
         fields.append(Field("Turning points", "\n".join(points)))
-    description = f"{mention(trainee_id, trainee)} \u00b7 outcome **{score.outcome.value}** \u00b7 score **{score.total:02d}/100**"
+    description = f"{mention(trainee_id, trainee)} \u00b7 outcome **{score.outcome.value}** \u00b7 score **{score.total}/100**"
     if score.ending:
         description += f"\n{score.ending}"
     description += "".join(f"\nCapped: {cap}" for cap in score.caps)

@@ -131,7 +131,7 @@ async def test_self_practice_runs_in_a_private_thread_to_feedback(world: sh.Worl
     assert any("Good evening" in (field.value or "") for field in result.fields)
     (session,) = await store.list_sessions()
     assert (session.status, session.outcome, session.thread_id) == ("ended", "success", thread.id)
-    assert session.score is not None and session.score >= 70 and f"{session.score:02d}/100" in (result.description or "")
+    assert session.score is not None and session.score >= 70 and f"{session.score}/100" in (result.description or "")
 
 
 async def test_only_the_trainee_moves_the_scene(world: sh.World, store: Store) -> None:
