@@ -21,6 +21,7 @@ from bot.engine.signals import (
     detect,
     empathy_score,
     load_lexicon,
+    normalise,
     respect_score,
 )
 
@@ -371,3 +372,14 @@ def test_apostrophes_are_made_optional_as_the_character_walk_does(pattern: str) 
     from bot.engine.signals import _optional_apostrophes
 
     assert _optional_apostrophes(pattern) == _apostrophes_char_by_char(pattern)
+
+
+def test_normalising_skips_only_lines_it_would_leave_as_they_are() -> None:
+    """`normalise` returns an ASCII line without a backtick untouched, without its table:
+    right only while the table replaces no other ASCII character."""
+    from bot.engine.signals import _NORMALISE
+
+    for code in range(128):
+        line = f"a{chr(code)}b"
+        assert normalise(line) == line.translate(_NORMALISE), repr(chr(code))
+    assert normalise("it`s \u2019 \u00a0") == "it's '  "
