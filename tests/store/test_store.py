@@ -384,7 +384,16 @@ async def nothing(store: Store, sessions: list) -> None:  # type: ignore[type-ar
     pass
 
 
-async def test_turns_of_a_group_written_together_are_what_they_are_written_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+# SQLite before 3.33 has no UPDATE ... FROM: the sessions' progress and the delivery marks are
+# then written with executemany, which must leave the same rows.
+UPDATE_FROM = pytest.mark.parametrize("update_from", [True, False], ids=["update-from", "before-3.33"])
+
+
+@UPDATE_FROM
+async def test_turns_of_a_group_written_together_are_what_they_are_written_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_from: bool,
+) -> None:
+    monkeypatch.setattr(store_module, "_UPDATE_FROM", update_from)
     groups = Groups(monkeypatch)
     shared: list[int] = []
     real = store_module._record_turns
@@ -505,7 +514,11 @@ async def test_delivery_marks_ride_with_the_next_write(tmp_path: Path, monkeypat
         assert await store.pending_items("discord", 5) == []
 
 
-async def test_many_delivery_marks_ride_with_one_write_each_with_its_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@UPDATE_FROM
+async def test_many_delivery_marks_ride_with_one_write_each_with_its_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_from: bool,
+) -> None:
+    monkeypatch.setattr(store_module, "_UPDATE_FROM", update_from)
     async with Store.open(tmp_path / "t.db") as store:
         session = await store.start_session(new_session(), "Hi", lambda sid: [item(f"{sid}:{n}", session=sid) for n in range(7)])
         pending = await store.pending_items("discord", 5)
