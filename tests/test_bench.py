@@ -17,15 +17,18 @@ KEYS = {
 }
 
 
-def test_engine_benchmark_quick_run(tmp_path: Path) -> None:
+def run_bench(script: str, *args: str) -> dict:  # type: ignore[type-arg]
+    """Run bench/<script> with `args`; it must succeed and print exactly one JSON object."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "engine.py"), "--quick", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        [sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1
-    figures = json.loads(lines[0])
+    (line,) = result.stdout.strip().splitlines()
+    return json.loads(line)  # type: ignore[no-any-return]
+
+
+def test_engine_benchmark_quick_run(tmp_path: Path) -> None:
+    figures = run_bench("engine.py", "--quick", "--dir", str(tmp_path))
     assert KEYS <= set(figures), KEYS - set(figures)
     assert figures["quick"] is True and figures["sqlite_dir"] == str(tmp_path)
     assert all(isinstance(figures[k], (int, float)) and figures[k] > 0 for k in KEYS - {"prefilter"})
@@ -33,13 +36,7 @@ def test_engine_benchmark_quick_run(tmp_path: Path) -> None:
 
 
 def test_recognition_benchmark_quick_run(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "recognition.py"), "--quick", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    (line,) = result.stdout.strip().splitlines()
-    figures = json.loads(line)
+    figures = run_bench("recognition.py", "--quick", "--dir", str(tmp_path))
     keys = {"finish_recognition_ms_history_0", "finish_recognition_ms_history_100", "floor_finish_commit_ms", "board_ms",
             "cohort_report_ms", "progress_chart_ms", "heatmap_ms"}
     assert keys <= set(figures) and all(figures[k] > 0 for k in keys)
@@ -51,14 +48,8 @@ LOAD_KEYS = {"trainees", "turns", "turns_per_s", "p99_ms", "lost", "duplicated",
 def test_load_benchmark_quick_run_answers_every_line_once(tmp_path: Path) -> None:
     """bench/load.py through the real service onto a real SQLite file: what it checks is
     exact (lost, duplicated); its speed is not checked."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "load.py"), "--trainees", "20", "--turns", "3", "--think-ms", "50",
-         "--latency-ms", "2", "--ramp-s", "0.2", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    (line,) = result.stdout.strip().splitlines()
-    figures = json.loads(line)
+    figures = run_bench("load.py", "--trainees", "20", "--turns", "3", "--think-ms", "50",
+                        "--latency-ms", "2", "--ramp-s", "0.2", "--dir", str(tmp_path))
     assert LOAD_KEYS <= set(figures), LOAD_KEYS - set(figures)
     assert figures["trainees"] == 20 and figures["turns"] > 20
     assert figures["lost"] == figures["duplicated"] == figures["items_posted_twice"] == figures["undelivered_items"] == 0
@@ -110,13 +101,7 @@ def test_scorer_quartile_task_and_missing_data(monkeypatch, tmp_path: Path) -> N
 
 def test_inside_benchmark_quick_run(tmp_path: Path) -> None:
     """bench/inside.py: the step timed alone and inside the stored run (timings are not checked)."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "inside.py"), "--quick", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    (line,) = result.stdout.strip().splitlines()
-    figures = json.loads(line)
+    figures = run_bench("inside.py", "--quick", "--dir", str(tmp_path))
     runs = ("alone", "inside_32", "inside_1", "alone_after_idle", "alone_after_busy", "alone_after_fsync")
     assert all(figures[f"{key}_us_{run}"] > 0 for key in ("step", "step_cpu", "detect", "judge") for run in runs)
     assert figures["turns_per_s_inside_32"] > 0 and figures["wall_per_turn_us_inside_1"] > 0
