@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreError
-from bot.store.rowsql import insert_rows
+from bot.store.rowsql import write_rows
 from bot.store.rows import (
     AssignmentRow,
     BadgeRow,
@@ -81,7 +81,7 @@ def write_record(db: sqlite3.Connection, session_id: int, record: SessionRecord)
         (session_id, int(record.clean), int(record.gamed), record.penalties, int(record.critical),
          record.start_mood, record.peak_mood, record.end_mood),
     )
-    insert_rows(
+    write_rows(
         db, "INSERT INTO session_behaviours (session_id, behaviour, turn, quote)",
         [(session_id, shown.behaviour, shown.turn, shown.quote) for shown in record.shown], " ON CONFLICT DO NOTHING",
     )
@@ -89,11 +89,11 @@ def write_record(db: sqlite3.Connection, session_id: int, record: SessionRecord)
     if member is None or member[0] is None:
         return
     stamp = _now()
-    insert_rows(
+    write_rows(
         db, "INSERT INTO badges (member_id, badge, session_id, awarded_at)",
         [(member[0], badge, earned_by, stamp) for badge, earned_by in record.badges], " ON CONFLICT (member_id, badge) DO NOTHING",
     )
-    insert_rows(
+    write_rows(
         db, "INSERT INTO nominations (session_id, member_id, turn, line, why, status, decided_at, created_at)",
         [(session_id, member[0], n.turn, n.line, n.why, "approved" if n.approved else "pending", stamp if n.approved else None, stamp)
          for n in record.nominations],

@@ -28,7 +28,7 @@ import platformdirs
 from bot.background import spawn
 from bot.errors import AlreadyExists, AlreadyPlaying, StoreBusy, StoreError, StoreFull
 from bot.store.recognition import RecognitionQueries, write_record
-from bot.store.rowsql import ROWS_PER_STATEMENT, insert_rows
+from bot.store.rowsql import in_chunks, write_rows
 from bot.store.rows import (
     CohortRow,
     EvidenceRow,
@@ -962,26 +962,21 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
         ).fetchone() is not None:
             raise _Apart()
     rows = [_turn_values(line, t.stamp) for t in turns for line in (t.trainee, t.resident)]
-    insert_rows(db, _INSERT_TURNS, rows)
+    write_rows(db, _INSERT_TURNS, rows)
     if _UPDATE_FROM:
-        db.execute(
-            "UPDATE sessions SET state = v.column2, mood = v.column3, turns = v.column4"
-            f" FROM (VALUES {', '.join(['(?, ?, ?, ?)'] * len(turns))}) AS v WHERE sessions.id = v.column1",
-            [value for t in turns for value in (t.trainee.session_id, t.resident.state, t.resident.mood, t.trainee.seq)],
-        )
+        write_rows(db, "UPDATE sessions SET state = v.column2, mood = v.column3, turns = v.column4 FROM (", turns,
+                   ") AS v WHERE sessions.id = v.column1",
+                   lambda t: (t.trainee.session_id, t.resident.state, t.resident.mood, t.trainee.seq))
     else:
         db.executemany(
             "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
             [(t.resident.state, t.resident.mood, t.trainee.seq, t.trainee.session_id) for t in turns],
         )
     items = [(item, t.stamp) for t in turns for item in t.items]
-    for start in range(0, len(items), ROWS_PER_STATEMENT):
-        chunk = items[start:start + ROWS_PER_STATEMENT]
-        cursor = db.execute(
-            "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)"
-            f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(chunk))} ON CONFLICT (key) DO NOTHING",
-            [value for i, stamp in chunk for value in (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp)],
-        )
+    for chunk, cursor in in_chunks(db, "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)", items,
+                                   lambda pair: (pair[0].key, pair[0].transport, pair[0].channel_id, pair[0].session_id,
+                                                 pair[0].kind, pair[0].body, pair[1]),
+                                   " ON CONFLICT (key) DO NOTHING"):
         if cursor.rowcount != len(chunk):
             raise _Apart()  # an item queued before (which one, its write finds out)
         # One statement, every row inserted: AUTOINCREMENT gave them consecutive ids, in order.
@@ -1029,14 +1024,8 @@ def _mark(db: sqlite3.Connection, marks: dict[int, tuple[str, str]]) -> None:
             [(message_id, stamp, item_id) for item_id, (message_id, stamp) in marks.items()],
         )
         return
-    items = list(marks.items())
-    for start in range(0, len(items), ROWS_PER_STATEMENT):
-        chunk = items[start:start + ROWS_PER_STATEMENT]
-        db.execute(
-            "UPDATE outbox SET status = 'delivered', message_id = v.column2, delivered_at = v.column3"
-            f" FROM (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) AS v WHERE outbox.id = v.column1",
-            [value for item_id, (message_id, stamp) in chunk for value in (item_id, message_id, stamp)],
-        )
+    write_rows(db, "UPDATE outbox SET status = 'delivered', message_id = v.column2, delivered_at = v.column3 FROM (",
+               list(marks.items()), ") AS v WHERE outbox.id = v.column1", lambda mark: (mark[0], *mark[1]))
 
 
 def _undo(db: sqlite3.Connection, savepoint: str, culprit: int, exc: BaseException) -> None:
@@ -1137,7 +1126,7 @@ def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str)
         (finish.outcome, finish.score, stamp, session_id),
     )
     db.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
-    insert_rows(
+    write_rows(
         db, "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)",
         [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in finish.skills],
     )

@@ -636,7 +636,7 @@ async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_nothing_held
 
 
 def test_rows_inserted_in_one_statement_are_those_executemany_inserts() -> None:
-    from bot.store.rowsql import ROWS_PER_STATEMENT, insert_rows
+    from bot.store.rowsql import ROWS_PER_STATEMENT, write_rows
 
     rows = [(n % 97, f"v{n}") for n in range(ROWS_PER_STATEMENT * 2 + 7)]  # three statements, and repeated keys
     tables = []
@@ -644,9 +644,9 @@ def test_rows_inserted_in_one_statement_are_those_executemany_inserts() -> None:
         db = sqlite3.connect(":memory:")
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, k INTEGER UNIQUE, v TEXT)")
         if together:
-            insert_rows(db, "INSERT INTO t (k, v)", rows, " ON CONFLICT (k) DO NOTHING")
+            write_rows(db, "INSERT INTO t (k, v)", rows, " ON CONFLICT (k) DO NOTHING")
         else:
             db.executemany("INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING", rows)
         tables.append(db.execute("SELECT id, k, v FROM t ORDER BY id").fetchall())
     assert tables[0] == tables[1] and len(tables[0]) == 97
-    assert insert_rows(sqlite3.connect(":memory:"), "INSERT INTO nowhere (k)", []) is None  # no rows: no statement
+    assert write_rows(sqlite3.connect(":memory:"), "INSERT INTO nowhere (k)", []) is None  # no rows: no statement
