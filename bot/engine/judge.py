@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from bot.engine import mood as mood_rules
-from bot.engine.scenario import Fact, Scenario
+from bot.engine.scenario import Fact, PerScenario, Scenario
 from bot.engine.cues import LEARNED
 from bot.engine.patterns import PatternScreen, new_message
 from bot.engine.signals import Detection, Evidence, answers_feelings, asserted, is_weak, normalise, substantive
@@ -127,17 +127,7 @@ class _Lookups:
         return known
 
 
-_LOOKUPS: dict[int, _Lookups] = {}
-_LOOKUPS_KEPT = 256  # scenarios whose lookups are kept (a library reload makes new scenario objects)
-
-
-def _lookups(scenario: Scenario) -> _Lookups:
-    found = _LOOKUPS.get(id(scenario))
-    if found is None or found.scenario is not scenario:  # an id is reused only once its object is gone
-        if len(_LOOKUPS) >= _LOOKUPS_KEPT:
-            _LOOKUPS.clear()
-        found = _LOOKUPS[id(scenario)] = _Lookups(scenario)
-    return found
+_lookups = PerScenario(_Lookups)
 
 
 def judge(scenario: Scenario, detection: Detection, history: History) -> Judgement:

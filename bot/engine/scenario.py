@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from functools import cached_property
 from enum import Enum
+from typing import Generic, TypeVar
+
+_T = TypeVar("_T")
 
 
 RANDOM_PERSONA = "random"  # "surprise me": a persona picked with the session's seed
@@ -312,3 +315,28 @@ class Scenario:
         if state.is_end:
             return ()
         return self.first + state.on + self.last
+
+
+class PerScenario(Generic[_T]):
+    """`build(scenario)`, worked out once per scenario object and kept: what the engine asks of
+    a scenario on every message (the judge's lookups, the scoring plan) depends on nothing else.
+
+    Kept outside the frozen scenario, so a scenario stays plain data (copied, compared, sent to
+    a worker process as it is). A library reload makes new scenario objects; the oldest are
+    then dropped together once `kept` are held.
+    """
+
+    def __init__(self, build: Callable[[Scenario], _T], kept: int = 256) -> None:
+        self._build = build
+        self._kept = kept
+        self._found: dict[int, tuple[Scenario, _T]] = {}
+
+    def __call__(self, scenario: Scenario) -> _T:
+        found = self._found.get(id(scenario))
+        if found is not None and found[0] is scenario:  # holding the scenario keeps its id from reuse
+            return found[1]
+        if len(self._found) >= self._kept:
+            self._found.clear()
+        value = self._build(scenario)
+        self._found[id(scenario)] = (scenario, value)
+        return value
