@@ -15,7 +15,7 @@ Rules, so an instructor can explain any number:
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from bot.engine.yamlnodes import load_safe
 
-from bot.engine.scenario import Outcome, Rubric, Scenario, Skill, State
+from bot.engine.scenario import Outcome, PerScenario, Rubric, Scenario, Skill, State
 
 from bot.engine.cues import LEARNED
 
 if TYPE_CHECKING:
-    from bot.engine.judge import Uncredited
+    from bot.engine.judge import Contradiction, Uncredited
     from bot.engine.session import Turn
     from bot.engine.signals import Evidence
 
@@ -164,18 +164,16 @@ def coaching() -> Mapping[str, Tip]:
 
 def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -> Score:
     rubric = scenario.rubric
-    # Rivals (`before`) count whether or not they earned anything: only their signals are
-    # looked up in all that was detected.
-    credited, detected = _Firsts(turns, credited=True), _Firsts(turns, credited=False, only=rubric.rival_signals)
-    not_counted = _NotCounted(turns)
-    skills = tuple(_skill_result(skill, credited, detected, not_counted, rubric) for skill in rubric.skills)
-    penalties = tuple(_hits(turns, rubric.penalties, rubric.penalty_labels))
-    critical = tuple(_hits(turns, {name: 0 for name in rubric.critical}, rubric.penalty_labels))
+    plan = _plan(scenario)
+    tally = _Tally(turns, plan)
+    skills = tuple(_skill_result(skill, index, tally, plan, rubric) for index, skill in enumerate(rubric.skills))
+    penalties, critical = tuple(tally.penalties), tuple(tally.critical)
     earned = sum(s.points for s in skills)
     penalty = sum(hit.points for hit in penalties)
-    total = round_half_up(100 * (earned + penalty) / rubric.max_points) if rubric.max_points else 0
+    max_points = plan.max_points
+    total = round_half_up(100 * (earned + penalty) / max_points) if max_points else 0
     total = max(0, min(100, total))
-    integrity = tuple(_integrity(turns))
+    integrity = tuple(_integrity(tally))
     caps: list[str] = []
     if critical:
         total = min(total, rubric.critical_cap)
@@ -192,11 +190,11 @@ def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -
         total = ending.score_cap
         caps.append(f"this ending scores at most {ending.score_cap}")
     return Score(
-        total=total, outcome=outcome, earned=earned, penalty=penalty, max_points=rubric.max_points,
+        total=total, outcome=outcome, earned=earned, penalty=penalty, max_points=max_points,
         skills=skills, penalties=penalties, critical=critical,
         went_well=tuple(_went_well(skills)),
-        try_next=tuple(_try_next(rubric.skills, skills, penalties, critical, rubric.penalty_coaching, integrity, turns)),
-        turning_points=tuple(_turning_points(turns)),
+        try_next=tuple(_try_next(plan, skills, penalties, critical, rubric.penalty_coaching, integrity)),
+        turning_points=tuple(tally.turning_points),
         integrity=integrity, ending=_ending_summary(ending, outcome, critical, integrity),
         caps=tuple(caps),
     )
@@ -220,107 +218,157 @@ def _ending_summary(ending: State | None, outcome: Outcome, critical: Sequence[H
     return ending.summary
 
 
-def _credited(turn: Turn) -> tuple[Evidence, ...]:
-    return turn.judgement.credited if turn.judgement is not None else turn.detection.evidence
+class _Plan:
+    """What scoring asks of a scenario's rubric for every session, worked out once per scenario."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        rubric = scenario.rubric
+        self.max_points = rubric.max_points
+        self.rivals = rubric.rival_signals
+        # signal -> (points, how feedback names it), in the rubric's order; critical ones cost nothing themselves
+        self.penalties = {name: (points, rubric.penalty_labels.get(name, name)) for name, points in rubric.penalties.items()}
+        self.critical = {name: (0, rubric.penalty_labels.get(name, name)) for name in rubric.critical}
+        self.costs = frozenset(self.penalties) | frozenset(self.critical)
+        self.watched = self.rivals | self.costs  # the detected signals scoring looks at
+        by_name = {skill.name: skill for skill in rubric.skills}
+        self.skills_by_name = by_name
+        # For each skill with `requires`: per requirement, the signals any of which meets it (its
+        # own name, and a skill's signals), as `Rubric.unmet` reads them.
+        self.requirements: list[tuple[tuple[str, ...], ...]] = [
+            tuple((name, *(by_name[name].signals if name in by_name else ())) for name in skill.requires)
+            for skill in rubric.skills
+        ]
+        # Most skills of most sessions are missed with nothing to say why: one result, and one tip, each.
+        self.missed = [SkillResult(skill.name, skill.label, SkillStatus.MISSED, 0, skill.points) for skill in rubric.skills]
+        self.missed_tips = {name: Tip(name, skill.tip or f"Show '{skill.label}'.", skill.example) for name, skill in by_name.items()}
 
 
-class _Firsts:
-    """The earliest evidence of each signal, turn by turn, found in one pass over the session for
-    all the skills (each skill then looks up only its own signals), and, for `requires`, what
-    had been shown by the end of each turn."""
+_plan = PerScenario(_Plan)
 
-    def __init__(self, turns: Sequence[Turn], *, credited: bool, only: Container[str] | None = None) -> None:
-        """`only`: the signals that will be asked about (None: all of them; `shown` then holds
-        every signal shown, as a skill's `requires` may name any)."""
+# (turn index, character offset, place in the message's evidence, evidence)
+_First = tuple[int, int, int, "Evidence"]
+
+
+class _Tally:
+    """One pass over a session's turns for everything the score quotes:
+    - `credited`: per signal, its earliest credited evidence in each turn that has some, in turn
+      order (each skill then looks up only its own signals);
+    - `rivals`: the earliest detected evidence of each `before` rival, earned or not;
+    - `not_counted`: per signal, the first line that looked like it and why it did not count;
+    - the penalised and critical hits, the integrity findings and the turning points."""
+
+    def __init__(self, turns: Sequence[Turn], plan: _Plan) -> None:
         self.turns = turns
-        # signal -> (turn index, character offset, place in the message's evidence, evidence) of
-        # its earliest evidence in each turn that has some, in turn order
-        self.by_signal: dict[str, list[tuple[int, int, int, Evidence]]] = {}
-        self._signals_by_turn: list[list[str]] = []
-        self._shown: list[frozenset[str]] | None = None
-        if only is not None and not only:
-            return
+        credited: dict[str, list[_First]] = {}
+        rivals: dict[str, _First] = {}
+        not_counted: dict[str, tuple[int, int, Turn, Uncredited]] = {}
+        self.penalties: list[Hit] = []
+        self.critical: list[Hit] = []
+        self.stacked: list[int] = []
+        self.repeats: dict[int, list[int]] = {}  # the turn repeated -> the turns that repeated it
+        self.contradictions: list[tuple[Turn, Contradiction]] = []
+        self.turning_points: list[TurningPoint] = []
+        self.credited, self.rivals, self.not_counted = credited, rivals, not_counted
+        watched, rival_signals, costs = plan.watched, plan.rivals, plan.costs
         for k, turn in enumerate(turns):
-            firsts: dict[str, tuple[int, int, int, Evidence]] = {}
-            for place, e in enumerate(_credited(turn) if credited else turn.detection.evidence):
-                if only is not None and e.signal not in only:
+            judgement, detection = turn.judgement, turn.detection
+            for place, e in enumerate(judgement.credited if judgement is not None else detection.evidence):
+                entries = credited.get(e.signal)
+                if entries is None:
+                    credited[e.signal] = [(k, e.start, place, e)]
+                elif entries[-1][0] != k:
+                    entries.append((k, e.start, place, e))
+                elif e.start < entries[-1][1]:
+                    entries[-1] = (k, e.start, place, e)
+            # Only rules cost points; a learned cue is for analysis (judge.py). The first such
+            # evidence of each costly signal, in one pass over the message.
+            costly: dict[str, Evidence] | None = None
+            for place, e in enumerate(detection.evidence):
+                signal = e.signal
+                if signal not in watched:
                     continue
-                known = firsts.get(e.signal)
-                if known is None or e.start < known[1]:
-                    firsts[e.signal] = (k, e.start, place, e)
-            for name, found in firsts.items():
-                self.by_signal.setdefault(name, []).append(found)
-            self._signals_by_turn.append(list(firsts))
+                if signal in rival_signals:
+                    known = rivals.get(signal)
+                    if known is None or (known[0] == k and e.start < known[1]):
+                        rivals[signal] = (k, e.start, place, e)
+                if signal in costs and e.detail != LEARNED:
+                    if costly is None:
+                        costly = {}
+                    costly.setdefault(signal, e)
+            derived = judgement.signals if judgement is not None else frozenset()
+            if costly is not None or not derived.isdisjoint(costs):  # most messages cost nothing
+                self._hits(turn, costly or {}, derived, plan.penalties, self.penalties)
+                self._hits(turn, costly or {}, derived, plan.critical, self.critical)
+            if judgement is not None:
+                for place, item in enumerate(judgement.uncredited):
+                    not_counted.setdefault(item.evidence.signal, (k, place, turn, item))
+                if judgement.stacked:
+                    self.stacked.append(turn.number)
+                if judgement.repeat_of is not None:
+                    self.repeats.setdefault(judgement.repeat_of, []).append(turn.number)
+                for contradiction in judgement.contradictions:
+                    self.contradictions.append((turn, contradiction))
+            if abs(turn.mood_after - turn.mood_before) >= TURNING_POINT:
+                self.turning_points.append(TurningPoint(turn.number, turn.mood_before, turn.mood_after, turn.trainee, tuple(turn.signals)))
 
-    @property
-    def shown(self) -> list[frozenset[str]]:
-        """Signals shown in the turns up to each one (built on first need: few skills have `requires`)."""
-        if self._shown is None:
-            self._shown, so_far = [], frozenset[str]()
-            for names in self._signals_by_turn:
-                so_far = so_far.union(names)
-                self._shown.append(so_far)
-        return self._shown
+    @staticmethod
+    def _hits(turn: Turn, first: Mapping[str, Evidence], derived: frozenset[str],
+              signals: Mapping[str, tuple[int, str]], hits: list[Hit]) -> None:
+        """A message's hits of `signals`: detected ones, and those the judge derived (a
+        contradiction quotes the words that contradicted the scene)."""
+        for name, (points, label) in signals.items():
+            evidence = first.get(name)
+            if evidence is not None:
+                hits.append(Hit(name, points, turn.number, evidence.quote, turn.trainee, label))
+            elif name in derived and not turn.detection.has(name):
+                hits.append(Hit(name, points, turn.number, _derived_quote(turn, name), turn.trainee, label))
 
-    def first(self, signals: Sequence[str], *, skill: Skill | None = None,
-              rubric: Rubric | None = None) -> tuple[int, int, Turn, str, str] | None:
-        """(turn number, character offset, turn, quote, signal) of the earliest of `signals`.
+    def since(self, requirements: tuple[tuple[str, ...], ...]) -> int:
+        """The first turn (index) by the end of which every requirement was shown (credited,
+        earlier or in the same message); len(turns) when one never was. What is shown only
+        grows, so that is the latest of the turns each requirement was first met."""
+        credited, latest = self.credited, 0
+        for names in requirements:
+            met = min((credited[name][0][0] for name in names if name in credited), default=None)
+            if met is None:
+                return len(self.turns)
+            latest = max(latest, met)
+        return latest
 
-        With a skill, only once its `requires` were shown (earlier or in the same message):
-        what is shown only grows, so that is from one turn on."""
-        since = 0
-        if skill is not None and rubric is not None and skill.requires:
-            since = next((k for k, shown in enumerate(self.shown) if not rubric.unmet(skill, shown)), len(self.turns))
-        best: tuple[int, int, int, Evidence] | None = None
-        by_signal = self.by_signal
+    def first(self, signals: Sequence[str], since: int = 0) -> tuple[int, int, Turn, str, str] | None:
+        """(turn number, character offset, turn, quote, signal) of the earliest credited evidence
+        of `signals`, from turn index `since` on."""
+        best: _First | None = None
+        credited = self.credited
         for name in signals:
-            entries = by_signal.get(name)
+            entries = credited.get(name)
             if not entries:
                 continue
             found = entries[0] if since == 0 else next((f for f in entries if f[0] >= since), None)
             if found is not None and (best is None or found[:3] < best[:3]):
                 best = found
-        if best is None:
+        return self._quoted(best)
+
+    def first_rival(self, signals: Sequence[str]) -> tuple[int, int, Turn, str, str] | None:
+        """As `first`, among all that was detected of `signals` (a skill's `before` rivals)."""
+        best: _First | None = None
+        for name in signals:
+            found = self.rivals.get(name)
+            if found is not None and (best is None or found[:3] < best[:3]):
+                best = found
+        return self._quoted(best)
+
+    def _quoted(self, found: _First | None) -> tuple[int, int, Turn, str, str] | None:
+        if found is None:
             return None
-        turn = self.turns[best[0]]
-        return turn.number, best[1], turn, best[3].quote, best[3].signal
-
-
-def _skill_result(skill: Skill, credited: _Firsts, detected: _Firsts, not_counted: _NotCounted, rubric: Rubric) -> SkillResult:
-    """One skill's verdict. `credited`: what the judge credited, turn by turn; `detected`: all
-    that was detected (an earlier rival counts whether or not it earned anything)."""
-    late_fraction = rubric.late_fraction
-    found = credited.first(skill.signals, skill=skill, rubric=rubric)
-    if found is None:
-        return SkillResult(skill.name, skill.label, SkillStatus.MISSED, 0, skill.points, note=not_counted.why_not(skill))
-    number, offset, turn, quote, _ = found
-    status, note = SkillStatus.EARNED, ""
-    if skill.before:
-        rival = detected.first(skill.before)
-        if rival is not None and rival[:2] < (number, offset):
-            status = SkillStatus.OUT_OF_ORDER
-            note = f"came after {rival[4].replace('_', ' ')} (\u201c{rival[3]}\u201d, turn {rival[0]})"
-    if skill.by_turn is not None and number > skill.by_turn:
-        status = SkillStatus.LATE if status is SkillStatus.EARNED else status
-        note = (note + "; " if note else "") + f"came in turn {number}, aim for turn {skill.by_turn} or earlier"
-    points = skill.points if status is SkillStatus.EARNED else round_half_up(skill.points * late_fraction)
-    return SkillResult(skill.name, skill.label, status, points, skill.points, number, quote, turn.trainee, note)
-
-
-class _NotCounted:
-    """For missed skills: the first line that looked like each signal, and why it did not count."""
-
-    def __init__(self, turns: Sequence[Turn]) -> None:
-        # signal -> (turn index, place among the turn's uncredited, turn, what was not credited)
-        self._first: dict[str, tuple[int, int, Turn, Uncredited]] = {}
-        for k, turn in enumerate(turns):
-            for place, item in enumerate(turn.judgement.uncredited if turn.judgement is not None else ()):
-                self._first.setdefault(item.evidence.signal, (k, place, turn, item))
+        turn = self.turns[found[0]]
+        return turn.number, found[1], turn, found[3].quote, found[3].signal
 
     def why_not(self, skill: Skill) -> str:
+        """For a missed skill: the first line that looked like one of its signals, and why it did not count."""
         found = None
         for name in skill.signals:
-            candidate = self._first.get(name)
+            candidate = self.not_counted.get(name)
             if candidate is not None and (found is None or candidate[:2] < found[:2]):
                 found = candidate
         if found is None:
@@ -329,17 +377,38 @@ class _NotCounted:
         return f"not counted: \u201c{item.evidence.quote}\u201d (turn {turn.number}) {item.why}"
 
 
-def _integrity(turns: Sequence[Turn]) -> list[IntegrityNote]:
+def _skill_result(skill: Skill, index: int, tally: _Tally, plan: _Plan, rubric: Rubric) -> SkillResult:
+    """One skill's verdict (the rubric's `index`-th): from what the judge credited, turn by
+    turn; an earlier rival counts whether or not it earned anything."""
+    requirements = plan.requirements[index]
+    found = tally.first(skill.signals, tally.since(requirements) if requirements else 0)
+    if found is None:
+        note = tally.why_not(skill)
+        if not note:
+            return plan.missed[index]
+        return SkillResult(skill.name, skill.label, SkillStatus.MISSED, 0, skill.points, note=note)
+    number, offset, turn, quote, _ = found
+    status, note = SkillStatus.EARNED, ""
+    if skill.before:
+        rival = tally.first_rival(skill.before)
+        if rival is not None and rival[:2] < (number, offset):
+            status = SkillStatus.OUT_OF_ORDER
+            note = f"came after {rival[4].replace('_', ' ')} (\u201c{rival[3]}\u201d, turn {rival[0]})"
+    if skill.by_turn is not None and number > skill.by_turn:
+        status = SkillStatus.LATE if status is SkillStatus.EARNED else status
+        note = (note + "; " if note else "") + f"came in turn {number}, aim for turn {skill.by_turn} or earlier"
+    points = skill.points if status is SkillStatus.EARNED else round_half_up(skill.points * rubric.late_fraction)
+    return SkillResult(skill.name, skill.label, status, points, skill.points, number, quote, turn.trainee, note)
+
+
+def _integrity(tally: _Tally) -> list[IntegrityNote]:
     notes: list[IntegrityNote] = []
-    stacked = [t.number for t in turns if t.judgement is not None and t.judgement.stacked]
+    stacked = tally.stacked
     if stacked:
         notes.append(IntegrityNote("stacking", tuple(stacked), (
             f"Turn{'s' if len(stacked) > 1 else ''} {_numbers(stacked)} strung set phrases together with nothing "
             "said between them; a list of rubric words earns nothing. Say each thing and mean it."), gamed=True))
-    repeats: dict[int, list[int]] = {}
-    for turn in turns:
-        if turn.judgement is not None and turn.judgement.repeat_of is not None:
-            repeats.setdefault(turn.judgement.repeat_of, []).append(turn.number)
+    repeats = tally.repeats
     total_repeats = sum(len(again) for again in repeats.values())
     if total_repeats >= GAMED_REPEATS:
         for first, again in repeats.items():
@@ -351,12 +420,11 @@ def _integrity(turns: Sequence[Turn]) -> list[IntegrityNote]:
         first, again = next(iter(repeats.items()))
         notes.append(IntegrityNote("repetition", (first, *again), (
             f"Turn {again[0]} repeated turn {first} and earned nothing; say something new instead.")))
-    for turn in turns:
-        for contradiction in turn.judgement.contradictions if turn.judgement is not None else ():
-            fact = contradiction.fact
-            notes.append(IntegrityNote("contradiction", (turn.number,), (
-                f"Turn {turn.number}: \u201c{contradiction.quote}\u201d goes against the scene: {fact.label} is "
-                f"{fact.truth}. " + (fact.tip or "Say only what is true; a made-up reason costs trust.")).strip()))
+    for turn, contradiction in tally.contradictions:
+        fact = contradiction.fact
+        notes.append(IntegrityNote("contradiction", (turn.number,), (
+            f"Turn {turn.number}: \u201c{contradiction.quote}\u201d goes against the scene: {fact.label} is "
+            f"{fact.truth}. " + (fact.tip or "Say only what is true; a made-up reason costs trust.")).strip()))
     return notes
 
 
@@ -367,34 +435,6 @@ def _numbers(numbers: Sequence[int]) -> str:
 
 def _times(count: int) -> str:
     return {2: "twice", 3: "three times"}.get(count, f"{count} times")
-
-
-def _hits(turns: Sequence[Turn], signals: Mapping[str, int], labels: Mapping[str, str]) -> list[Hit]:
-    """Penalised signals per message: detected ones, and those the judge derived (a
-    contradiction quotes the words that contradicted the scene)."""
-    hits: list[Hit] = []
-    if not signals:
-        return hits
-    for turn in turns:
-        derived = turn.judgement.signals if turn.judgement is not None else frozenset()
-        # Only rules cost points; a learned cue is for analysis (judge.py). The first such
-        # evidence of each signal, in one pass over the message rather than one per signal.
-        first: dict[str, Evidence] = {}
-        for e in turn.detection.evidence:
-            if e.signal in signals and e.detail != LEARNED:
-                first.setdefault(e.signal, e)
-        if not first and derived.isdisjoint(signals):
-            continue  # most messages cost nothing
-        for name, points in signals.items():
-            evidence = first.get(name)
-            if evidence is None and name not in derived:
-                continue
-            label = labels.get(name, name)
-            if evidence is not None:
-                hits.append(Hit(name, points, turn.number, evidence.quote, turn.trainee, label))
-            elif name in derived and not turn.detection.has(name):
-                hits.append(Hit(name, points, turn.number, _derived_quote(turn, name), turn.trainee, label))
-    return hits
 
 
 def _derived_quote(turn: Turn, name: str) -> str:
@@ -425,22 +465,25 @@ def _lower_first(text: str) -> str:
 
 
 def _try_next(
-    rubric_skills: Sequence[Skill], skills: Sequence[SkillResult], penalties: Sequence[Hit], critical: Sequence[Hit],
-    own_coaching: Mapping[str, tuple[str, str]], integrity: Sequence[IntegrityNote] = (), turns: Sequence[Turn] = (),
+    plan: _Plan, skills: Sequence[SkillResult], penalties: Sequence[Hit], critical: Sequence[Hit],
+    own_coaching: Mapping[str, tuple[str, str]], integrity: Sequence[IntegrityNote] = (),
 ) -> list[Tip]:
-    by_name = {skill.name: skill for skill in rubric_skills}
+    by_name = plan.skills_by_name
     tips: list[Tip] = [Tip(note.kind, note.text) for note in integrity]
     for result in skills:
-        if result.status is SkillStatus.EARNED:
+        status = result.status
+        if status is SkillStatus.EARNED:
+            continue
+        if status is SkillStatus.MISSED:
+            tips.append(plan.missed_tips[result.name])
             continue
         skill = by_name[result.name]
         # Say what was wrong with the timing, so a tip written for "missed" is not misread
         # ("give the reason before asking" when it was given before, only a turn late).
-        prefix = {
-            SkillStatus.MISSED: "",
-            SkillStatus.LATE: f"Sooner ({result.note}): " if result.note else "Sooner: ",
-            SkillStatus.OUT_OF_ORDER: f"In order ({result.note}): " if result.note else "In order: ",
-        }[result.status]
+        if status is SkillStatus.LATE:
+            prefix = f"Sooner ({result.note}): " if result.note else "Sooner: "
+        else:
+            prefix = f"In order ({result.note}): " if result.note else "In order: "
         tips.append(Tip(result.name, prefix + (skill.tip or f"Show '{skill.label}'."), skill.example))
     library = coaching()
     for name in dict.fromkeys(hit.signal for hit in (*critical, *penalties)):
@@ -450,11 +493,3 @@ def _try_next(
         elif name in library:
             tips.append(library[name])
     return tips
-
-
-def _turning_points(turns: Sequence[Turn]) -> list[TurningPoint]:
-    return [
-        TurningPoint(t.number, t.mood_before, t.mood_after, t.trainee, tuple(t.signals))
-        for t in turns
-        if abs(t.mood_after - t.mood_before) >= TURNING_POINT
-    ]
