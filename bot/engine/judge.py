@@ -107,8 +107,6 @@ class _Lookups:
     """What the judge asks of a scenario for every message, worked out once per scenario."""
 
     def __init__(self, scenario: Scenario) -> None:
-        self.scenario = scenario
-        self._costly: dict[str, bool] = {}
         self.required_facts: dict[str, tuple[Fact, ...]] = {}  # claim signal -> required facts checking it
         for fact in scenario.facts:
             if fact.required:
@@ -119,12 +117,13 @@ class _Lookups:
         self.screen = PatternScreen(self.wrong)
         # The facts with wrong wordings, each with the claims it checks (none: always looked at).
         self.checked_facts = tuple((fact, frozenset(fact.checks)) for fact in scenario.facts if fact.wrong)
-
-    def costly(self, signal: str) -> bool:
-        known = self._costly.get(signal)
-        if known is None:
-            known = self._costly[signal] = _costly(self.scenario, signal)
-        return known
+        rubric = scenario.rubric
+        # Every signal `_costly` holds for (it holds for none outside these names).
+        named = {*rubric.penalties, *rubric.critical, *mood_rules.default_effects(), *scenario.mood_effects}
+        self.costly = frozenset(name for name in named if _costly(scenario, name))
+        self.skill_counts = {name: len(rubric.skills_with(name)) for name in rubric.skill_signals}
+        # The signals whose every skill has `requires`: only their evidence can come too early.
+        self.gated = frozenset(name for name in rubric.skill_signals if all(skill.requires for skill in rubric.skills_with(name)))
 
 
 _lookups = PerScenario(_Lookups)
@@ -136,57 +135,57 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     rubric = scenario.rubric
     evidence = detection.evidence
     dropped: dict[int, Uncredited] = {}  # index in detection.evidence -> why it earns nothing
-
-    def drop(index: int, why: str, keeps_signal: bool = False) -> None:
-        if index not in dropped:
-            dropped[index] = Uncredited(evidence[index], why, keeps_signal)
-
-    # Learned cues (cues.py) are for analysis: the scene and the grade follow rules a trainee
-    # can read, quote and argue with.
-    costly: set[str] = set()
-    for index, e in enumerate(evidence):
-        if e.detail == LEARNED:
-            drop(index, "a learned cue (shown by trainer analyze), not a rule: grading uses rules only")
-        elif lookups.costly(e.signal):
-            costly.add(e.signal)
-
     contradictions = _contradictions(scenario, norm, detection, lookups)
     contradicted = {check for c in contradictions for check in c.fact.checks} if contradictions else ()
-    for index, e in enumerate(evidence):
-        if e.signal in costly or index in dropped:  # a dropped one stays dropped for its first reason
-            continue
-        if e.signal in contradicted:
-            fact = next(c.fact for c in contradictions if e.signal in c.fact.checks)
-            drop(index, f"contradicts the scene: {fact.label} is {fact.truth}")
-            continue
-        unsupported = next((f for f in lookups.required_facts.get(e.signal, ()) if not detection.has(f.name)), None)
-        if unsupported is not None:
-            drop(index, f"does not say what {unsupported.label} is ({unsupported.truth})")
-        elif is_weak(e) and not _has_strong(detection, e.signal):
-            if not answers_feelings(e.signal):
-                drop(index, "says it in form only (no name, nothing specific)")
-            elif not history.feelings:
-                drop(index, "nothing had been said yet for it to answer")
 
-    shown_by_now: set[str] | None = None  # what counts as shown for `requires`, built on first need
+    # Learned cues (cues.py) are for analysis: the scene and the grade follow rules a trainee
+    # can read, quote and argue with. A costly signal always counts; the rest (`ruled`) must
+    # hold up to be credited.
+    costly: set[str] = set()
+    ruled: list[Evidence] = []
+    maybe_early = False  # evidence of a skill whose requirements may not be met yet
     for index, e in enumerate(evidence):
-        skills = rubric.skills_with(e.signal)
-        if index in dropped or not skills:
+        signal = e.signal
+        if e.detail == LEARNED:
+            dropped[index] = Uncredited(e, "a learned cue (shown by trainer analyze), not a rule: grading uses rules only")
             continue
-        if shown_by_now is None:
-            shown_by_now = history.credited | {e.signal for i, e in enumerate(evidence) if i not in dropped}
-        unmet = [rubric.unmet(skill, shown_by_now) for skill in skills]
-        if all(unmet):
-            drop(index, f"came before {_requirements(unmet)}", keeps_signal=True)
+        if signal in lookups.gated:
+            maybe_early = True
+        if signal in lookups.costly:
+            costly.add(signal)
+            continue
+        ruled.append(e)
+        if signal in contradicted:
+            fact = next(c.fact for c in contradictions if signal in c.fact.checks)
+            dropped[index] = Uncredited(e, f"contradicts the scene: {fact.label} is {fact.truth}")
+            continue
+        unsupported = next((f for f in lookups.required_facts.get(signal, ()) if not detection.has(f.name)), None)
+        if unsupported is not None:
+            dropped[index] = Uncredited(e, f"does not say what {unsupported.label} is ({unsupported.truth})")
+        elif is_weak(e) and not _has_strong(detection, signal):
+            if not answers_feelings(signal):
+                dropped[index] = Uncredited(e, "says it in form only (no name, nothing specific)")
+            elif not history.feelings:
+                dropped[index] = Uncredited(e, "nothing had been said yet for it to answer")
+
+    if maybe_early:
+        # What counts as shown for `requires`: credited before, or shown and not dropped here.
+        shown_by_now = history.credited | {e.signal for i, e in enumerate(evidence) if i not in dropped}
+        for index, e in enumerate(evidence):
+            if index in dropped or e.signal not in lookups.gated:
+                continue
+            unmet = [rubric.unmet(skill, shown_by_now) for skill in rubric.skills_with(e.signal)]
+            if all(unmet):
+                dropped[index] = Uncredited(e, f"came before {_requirements(unmet)}", keeps_signal=True)
 
     message_words = tuple(_WORD.findall(norm.lower()))  # words(detection.text), its normal form at hand
     repeat_of = _repeat_of(message_words, history.lines)
-    ruled = [e for e in evidence if e.signal not in costly and e.detail != LEARNED]
     shown = {e.signal for e in ruled}
     # Most messages have one or two rule matches: too few skills touched and too few phrases
     # for any stacking test, which is then not run.
-    stackable = (sum(len(rubric.skills_with(name)) for name in shown) >= STACK_MIN_SKILLS
-                 or len(ruled) >= _FEWEST_PHRASES_TO_STACK)
+    skill_counts = lookups.skill_counts
+    stackable = (len(ruled) >= _FEWEST_PHRASES_TO_STACK
+                 or sum(skill_counts.get(name, 0) for name in shown) >= STACK_MIN_SKILLS)
     stacked = stackable and _stacked(scenario, detection, norm, message_words, ruled, shown, costly, dropped,
                                      contradictions, lookups)
     if stacked or repeat_of is not None:
@@ -197,13 +196,15 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
                 dropped[index] = Uncredited(e, why)
 
     heard = set(costly)
-    credited = []
-    for index, e in enumerate(evidence):
-        if index not in dropped:
-            credited.append(e)
-            heard.add(e.signal)
-    if dropped and not (stacked or repeat_of is not None):
-        heard.update(u.evidence.signal for u in dropped.values() if u.keeps_signal)
+    if dropped:
+        credited = tuple(e for index, e in enumerate(evidence) if index not in dropped)
+        heard.update(e.signal for e in credited)
+        if not (stacked or repeat_of is not None):
+            heard.update(u.evidence.signal for u in dropped.values() if u.keeps_signal)
+        uncredited = tuple(dropped[i] for i in sorted(dropped))
+    else:
+        credited, uncredited = tuple(evidence), ()
+        heard.update(e.signal for e in evidence)
     if contradictions:
         heard.add("contradiction")
         heard.update(c.fact.contradiction_signal for c in contradictions)
@@ -212,8 +213,7 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     if stacked:
         heard.add("stacking")
     return Judgement(
-        detection=detection, credited=tuple(credited),
-        uncredited=tuple(dropped[i] for i in sorted(dropped)) if dropped else (), signals=frozenset(heard),
+        detection=detection, credited=credited, uncredited=uncredited, signals=frozenset(heard),
         contradictions=contradictions, repeat_of=repeat_of, stacked=stacked, words=message_words,
     )
 
@@ -374,16 +374,17 @@ def _requirements(unmet: Sequence[Sequence[str]]) -> str:
 
 
 def _contradictions(scenario: Scenario, norm: str, detection: Detection, lookups: _Lookups) -> tuple[Contradiction, ...]:
-    lookups.screen.new_message()
     names = detection.names
     # A fact is looked at when the message makes one of the claims it checks.
     facts = [fact for fact, checks in lookups.checked_facts if not checks or not checks.isdisjoint(names)]
     if not facts:
         return ()
-    # Whether any wrong wording may be in the message: one search for all of them.
+    # Whether any wrong wording may be in the message: one search for all of them. When none
+    # may, no pattern runs, and none runs after these in the judge's pass over the message:
+    # their budget is left alone (the next pass starts it afresh, patterns.new_message).
     if not lookups.screen.may_match(norm):
-        lookups.screen.pass_over([pattern for fact in facts for pattern in fact.wrong], norm)
         return ()
+    lookups.screen.new_message()
     found: list[Contradiction] = []
     for fact in facts:
         true_spans = [(e.start, e.end) for e in detection.evidence if e.signal == fact.name]
@@ -402,11 +403,17 @@ def _repeat_of(message: tuple[str, ...], earlier: Sequence[tuple[str, ...]]) -> 
     """The turn (1-based) of the first earlier line this one repeats, or None."""
     if not message:
         return None
-    start = max(0, len(earlier) - REPEAT_LOOKBACK)
-    matches = [turn for turn in range(start, len(earlier)) if _similar(message, earlier[turn])]
+    size = len(message)
+    matches = []
+    for turn in range(max(0, len(earlier) - REPEAT_LOOKBACK), len(earlier)):
+        line = earlier[turn]
+        # Most earlier lines are told apart by their length alone (_similar's first test).
+        other = len(line)
+        if other and (size / other if size < other else other / size) >= REPEAT_SIMILARITY and _similar(message, line):
+            matches.append(turn)
     if not matches:
         return None
-    if len(message) < REPEAT_MIN_WORDS and len(matches) + 1 < REPEAT_SHORT_TIMES:
+    if size < REPEAT_MIN_WORDS and len(matches) + 1 < REPEAT_SHORT_TIMES:
         return None
     return matches[0] + 1
 
@@ -416,8 +423,7 @@ def _similar(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
         return False
     # difflib's ratio is at most twice the words of `a` found in `b` over both lengths: most
     # pairs of lines are told apart by that count, without building a matcher.
-    in_b = set(b)
-    if 2.0 * sum(word in in_b for word in a) / (len(a) + len(b)) < REPEAT_SIMILARITY:  # as difflib computes it
+    if 2.0 * sum(map(frozenset(b).__contains__, a)) / (len(a) + len(b)) < REPEAT_SIMILARITY:  # as difflib computes it
         return False
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     return matcher.quick_ratio() >= REPEAT_SIMILARITY and matcher.ratio() >= REPEAT_SIMILARITY
