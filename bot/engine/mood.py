@@ -32,14 +32,15 @@ def signal_delta(
     scenario's, which beats the default. `weights` scales a signal's effect (the message's
     empathy estimate scales `empathy`'s: signals.mood_weight), rounded half away from zero."""
     defaults = default_effects()
+    own, scene = state.mood_effects, scenario.mood_effects
     total = 0
-    for name in set(signals):
-        if name in state.mood_effects:
-            effect = state.mood_effects[name]
+    for name in signals if isinstance(signals, (set, frozenset)) else set(signals):  # each signal once
+        if name in own:
+            effect = own[name]
         elif persona and name in persona:
             effect = persona[name]
-        elif name in scenario.mood_effects:
-            effect = scenario.mood_effects[name]
+        elif name in scene:
+            effect = scene[name]
         else:
             effect = defaults.get(name, 0)
         if weights and name in weights:

@@ -15,7 +15,7 @@ from bot.engine import mood as mood_rules
 from bot.engine.cues import LEARNED
 from bot.engine.judge import History, Judgement, judge, words
 from bot.engine.machine import Fired, ScenarioMachine
-from bot.engine.scenario import RANDOM_PERSONA, Line, Otherwise, Outcome, Persona, Scenario, State, Transition
+from bot.engine.scenario import RANDOM_PERSONA, Line, Otherwise, Outcome, PerScenario, Persona, Scenario, State, Transition
 from bot.engine.scoring import Score, score_session
 from bot.engine.signals import MAX_MESSAGE_CHARS, Detection, asserted, detect, load_lexicon, mood_weight, normalise
 from bot.errors import SessionError
@@ -210,8 +210,11 @@ class Session:
     # -- helpers --
     def _credit(self, judgement: Judgement) -> bool:
         """Record what the message earned; True when it earned a rubric behaviour not shown before."""
-        new = judgement.credited_names() - self.history.credited
-        self.history.credited |= new
+        credited = self.history.credited
+        new = {e.signal for e in judgement.credited if e.signal not in credited}
+        if not new:
+            return False
+        credited |= new
         return not new.isdisjoint(self.scenario.rubric.skill_signals)
 
     def _progress(self, new_credit: bool, state_before: str, mood_before: int) -> bool:
@@ -284,13 +287,15 @@ class Session:
         """How the resident will address the trainee: the rank given with the surname ("Trooper
         Nguyen"), else the scenario's title with it ("Officer Tran"), else the name as given
         (civilian staff: "Pat")."""
+        if not detection.has("introduction"):
+            return  # most messages
         details = [e.detail.strip() for e in detection.evidence if e.signal == "introduction" and e.detail and e.detail != LEARNED]
         if not details:
             return
-        ranks = [rank for rank in load_lexicon().ranks.values() if rank]
+        ranks = _ranks_longest_first()
         rank, name = "", ""
         for detail in details:
-            given = next((r for r in sorted(ranks, key=len, reverse=True) if detail == r or detail.startswith(f"{r} ")), "")
+            given = next((r for r in ranks if detail == r or detail.startswith(f"{r} ")), "")
             rank = rank or given
             name = name or detail[len(given):].strip()
         self.officer_rank = self.officer_rank or rank
@@ -302,12 +307,17 @@ class Session:
     def _say(self, lines: tuple[Line, ...], turn: int = 0, remember: bool = True) -> str:
         if not lines:
             return ""
-        persona = self.persona_name
-        if any(line.personas for line in lines):
+        for_personas, once = _voice(self.scenario).kinds(lines)
+        if for_personas:
+            persona = self.persona_name
             lines = tuple(line for line in lines if not line.personas or persona in line.personas) or lines
+            once = any(line.once for line in lines)
         # Most lines are not `once` lines: then every line is fresh, and nothing needs filtering.
-        fresh = [line for line in lines if not self._already_said(line)] if any(line.once for line in lines) else list(lines)
-        pool = fresh or [line for line in lines if not line.once] or list(lines)
+        if once:
+            fresh = [line for line in lines if not self._already_said(line)]
+            pool = fresh or [line for line in lines if not line.once] or list(lines)
+        else:
+            pool = list(lines)
         last = self._last_line
         # (Lines are compared by text first: that tells almost every pair apart at once.)
         if len(pool) > 1 and last is not None and any(line.text == last.text and line == last for line in pool):
@@ -327,9 +337,51 @@ class Session:
         return bool(line.once) and line.text in self.said_once
 
     def _render(self, text: str) -> str:
+        if "{" not in text:
+            return text  # most lines name nobody
         text = text.replace("{resident}", self.scenario.resident.name).replace("{role}", self.role)
         officer = self.officer_name or self.scenario.trainee_title.lower()
         return text.replace("{officer}", officer) if officer else _EMPTY_OFFICER.sub("", text)
+
+
+class _Voice:
+    """What the resident's replies ask of a scenario on every turn, worked out once per scenario:
+    for each of its sets of lines, whether some are for certain personas or said once."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        said = [state.say for state in scenario.states.values()]
+        said += [state.otherwise.say for state in scenario.states.values() if state.otherwise is not None]
+        said += [rule.say for state in scenario.states.values() for rule in scenario.rules(state)]
+        said += [scenario.idle.say] if scenario.idle is not None else []
+        # Held with their answers, so their ids stay theirs.
+        self._kinds = {id(lines): (lines, *_kinds(lines)) for lines in said}
+
+    def kinds(self, lines: tuple[Line, ...]) -> tuple[bool, bool]:
+        """(whether any of `lines` is for certain personas only, whether any is a `once` line)."""
+        found = self._kinds.get(id(lines))
+        if found is not None and found[0] is lines:
+            return found[1], found[2]
+        return _kinds(lines)  # lines made on the fly (the default idle line)
+
+
+def _kinds(lines: tuple[Line, ...]) -> tuple[bool, bool]:
+    return any(line.personas for line in lines), any(line.once for line in lines)
+
+
+_voice = PerScenario(_Voice)
+
+
+_last_ranks: tuple[object, tuple[str, ...]] | None = None
+
+
+def _ranks_longest_first() -> tuple[str, ...]:
+    """The lexicon's ranks, longest first ("Staff Sergeant" before "Sergeant"), sorted once per lexicon."""
+    global _last_ranks
+    lexicon = load_lexicon()
+    last = _last_ranks
+    if last is None or last[0] is not lexicon:
+        last = _last_ranks = (lexicon, tuple(sorted((rank for rank in lexicon.ranks.values() if rank), key=len, reverse=True)))
+    return last[1]
 
 
 def pick_persona(scenario: Scenario, name: str | None, seed: int) -> Persona | None:
