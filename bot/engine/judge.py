@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from itertools import repeat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -144,14 +145,15 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     costly: set[str] = set()
     ruled: list[Evidence] = []
     maybe_early = False  # evidence of a skill whose requirements may not be met yet
+    gated, costs, required_facts = lookups.gated, lookups.costly, lookups.required_facts
     for index, e in enumerate(evidence):
         signal = e.signal
         if e.detail == LEARNED:
             dropped[index] = Uncredited(e, "a learned cue (shown by trainer analyze), not a rule: grading uses rules only")
             continue
-        if signal in lookups.gated:
+        if signal in gated:
             maybe_early = True
-        if signal in lookups.costly:
+        if signal in costs:
             costly.add(signal)
             continue
         ruled.append(e)
@@ -159,7 +161,8 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
             fact = next(c.fact for c in contradictions if signal in c.fact.checks)
             dropped[index] = Uncredited(e, f"contradicts the scene: {fact.label} is {fact.truth}")
             continue
-        unsupported = next((f for f in lookups.required_facts.get(signal, ()) if not detection.has(f.name)), None)
+        required = required_facts.get(signal)
+        unsupported = next((f for f in required if not detection.has(f.name)), None) if required else None
         if unsupported is not None:
             dropped[index] = Uncredited(e, f"does not say what {unsupported.label} is ({unsupported.truth})")
         elif is_weak(e) and not _has_strong(detection, signal):
@@ -183,9 +186,8 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
     shown = {e.signal for e in ruled}
     # Most messages have one or two rule matches: too few skills touched and too few phrases
     # for any stacking test, which is then not run.
-    skill_counts = lookups.skill_counts
     stackable = (len(ruled) >= _FEWEST_PHRASES_TO_STACK
-                 or sum(skill_counts.get(name, 0) for name in shown) >= STACK_MIN_SKILLS)
+                 or sum(map(lookups.skill_counts.get, shown, repeat(0))) >= STACK_MIN_SKILLS)
     stacked = stackable and _stacked(scenario, detection, norm, message_words, ruled, shown, costly, dropped,
                                      contradictions, lookups)
     if stacked or repeat_of is not None:
@@ -195,16 +197,16 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
             if e.signal not in costly and e.detail != LEARNED:
                 dropped[index] = Uncredited(e, why)
 
-    heard = set(costly)
     if dropped:
         credited = tuple(e for index, e in enumerate(evidence) if index not in dropped)
-        heard.update(e.signal for e in credited)
+        heard = costly.union([e.signal for e in credited])
         if not (stacked or repeat_of is not None):
-            heard.update(u.evidence.signal for u in dropped.values() if u.keeps_signal)
+            heard.update([u.evidence.signal for u in dropped.values() if u.keeps_signal])
         uncredited = tuple(dropped[i] for i in sorted(dropped))
     else:
+        # Nothing dropped (no learned cue either): every signal is costly or credited by rules.
         credited, uncredited = tuple(evidence), ()
-        heard.update(e.signal for e in evidence)
+        heard = costly | shown
     if contradictions:
         heard.add("contradiction")
         heard.update(c.fact.contradiction_signal for c in contradictions)

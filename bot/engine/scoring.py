@@ -300,14 +300,15 @@ class _Tally:
                 self._hits(turn, costly or {}, derived, plan.penalties, self.penalties)
                 self._hits(turn, costly or {}, derived, plan.critical, self.critical)
             if judgement is not None:
-                for place, item in enumerate(judgement.uncredited):
-                    not_counted.setdefault(item.evidence.signal, (k, place, turn, item))
+                if judgement.uncredited:
+                    for place, item in enumerate(judgement.uncredited):
+                        not_counted.setdefault(item.evidence.signal, (k, place, turn, item))
                 if judgement.stacked:
                     self.stacked.append(turn.number)
                 if judgement.repeat_of is not None:
                     self.repeats.setdefault(judgement.repeat_of, []).append(turn.number)
-                for contradiction in judgement.contradictions:
-                    self.contradictions.append((turn, contradiction))
+                if judgement.contradictions:
+                    self.contradictions.extend((turn, contradiction) for contradiction in judgement.contradictions)
             if abs(turn.mood_after - turn.mood_before) >= TURNING_POINT:
                 self.turning_points.append(TurningPoint(turn.number, turn.mood_before, turn.mood_after, turn.trainee, tuple(turn.signals)))
 
@@ -366,6 +367,8 @@ class _Tally:
 
     def why_not(self, skill: Skill) -> str:
         """For a missed skill: the first line that looked like one of its signals, and why it did not count."""
+        if not self.not_counted:
+            return ""  # most sessions: everything that looked like a behaviour counted
         found = None
         for name in skill.signals:
             candidate = self.not_counted.get(name)

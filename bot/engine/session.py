@@ -319,9 +319,12 @@ class Session:
         else:
             pool = list(lines)
         last = self._last_line
-        # (Lines are compared by text first: that tells almost every pair apart at once.)
-        if len(pool) > 1 and last is not None and any(line.text == last.text and line == last for line in pool):
-            pool = [line for line in pool if line != last]  # never the same line twice running
+        if len(pool) > 1 and last is not None:
+            # Never the same line twice running. (Lines are compared by text first: that tells
+            # almost every pair apart at once.)
+            others = [line for line in pool if line.text != last.text or line != last]
+            if len(others) < len(pool):
+                pool = others
         # A string seed is hashed with SHA-512 by `random`, so it is stable across processes. Each
         # draw has its own generator, so a pool of one (its only line) needs none.
         line = pool[0] if len(pool) == 1 else random.Random(f"{self.seed}:{turn}").choice(pool)
