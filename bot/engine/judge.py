@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 from itertools import repeat
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -229,8 +229,7 @@ def _stacked(scenario: Scenario, detection: Detection, norm: str, message_words:
     solid = {e.signal for i, e in enumerate(evidence) if i not in dropped and e.signal not in costly}
     touched = [signals for signals in lookups.skill_signals if not shown.isdisjoint(signals)]
     hollow = [signals for signals in touched if solid.isdisjoint(signals)]
-    said = [e for i, e in enumerate(evidence) if i not in dropped and substantive(e.signal)]
-    particulars = _Particulars(scenario, detection, contradictions, said)
+    particulars = _Particulars(scenario, detection, contradictions, dropped)
     return (len(touched) >= STACK_MIN_SKILLS and (
         len(hollow) >= STACK_MIN_HOLLOW
         or (len(touched) >= STACK_MANY_SKILLS and not particulars.within(0, len(detection.text)))
@@ -256,16 +255,19 @@ class _Particulars:
     into a list of set phrases does not make it particular."""
 
     def __init__(self, scenario: Scenario, detection: Detection, contradictions: Sequence[Contradiction],
-                 said: Sequence[Evidence]) -> None:
-        self._scenario, self._contradictions, self._said = scenario, contradictions, said
+                 dropped: Container[int]) -> None:
+        """`dropped`: the places of the evidence that earns nothing (the rest is credited)."""
+        self._scenario, self._contradictions, self._dropped = scenario, contradictions, dropped
         self._detection = detection
 
     @cached_property
     def _spans(self) -> list[tuple[int, int]]:
         # Built on first need, like `_outside`.
         facts = {fact.name for fact in self._scenario.facts}
-        spans = [(e.start, e.end) for e in self._detection.evidence if e.signal in facts]
-        return spans + [(c.start, c.end) for c in self._contradictions] + [(e.start, e.end) for e in self._said]
+        evidence = self._detection.evidence
+        spans = [(e.start, e.end) for e in evidence if e.signal in facts]
+        said = [e for i, e in enumerate(evidence) if i not in self._dropped and substantive(e.signal)]
+        return spans + [(c.start, c.end) for c in self._contradictions] + [(e.start, e.end) for e in said]
 
     @cached_property
     def _own(self) -> set[str]:
@@ -294,8 +296,14 @@ def _formulaic(norm: str, evidence: Sequence[Evidence], particulars: _Particular
         return False
     clauses: list[list[tuple[int, int]]] = []
     start = 0
+    # An ASCII message is lowered once, each clause's words found in place (the word pattern
+    # has no look-behind or anchor, so a search between two places is a search of the slice).
+    low = norm.lower() if norm.isascii() else None
     for end, after in [(m.start(), m.end()) for m in _CLAUSE_END.finditer(norm)] + [(len(norm), len(norm))]:
-        spans = [(start + m.start(), start + m.end()) for m in _WORD.finditer(norm[start:end].lower())]
+        if low is not None:
+            spans = [m.span() for m in _WORD.finditer(low, start, end)]
+        else:
+            spans = [(start + m.start(), start + m.end()) for m in _WORD.finditer(norm[start:end].lower())]
         if spans:
             clauses.append(spans)
         start = after
