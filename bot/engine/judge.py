@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from itertools import repeat
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import repeat
 
 from bot.engine import mood as mood_rules
 from bot.engine.scenario import Fact, PerScenario, Scenario
@@ -175,7 +175,7 @@ def judge(scenario: Scenario, detection: Detection, history: History) -> Judgeme
         # What counts as shown for `requires`: credited before, or shown and not dropped here.
         shown_by_now = history.credited | {e.signal for i, e in enumerate(evidence) if i not in dropped}
         for index, e in enumerate(evidence):
-            if index in dropped or e.signal not in lookups.gated:
+            if index in dropped or e.signal not in gated:
                 continue
             unmet = [rubric.unmet(skill, shown_by_now) for skill in rubric.skills_with(e.signal)]
             if all(unmet):

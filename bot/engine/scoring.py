@@ -232,8 +232,8 @@ class _Plan:
         self.watched = self.rivals | self.costs  # the detected signals scoring looks at
         by_name = {skill.name: skill for skill in rubric.skills}
         self.skills_by_name = by_name
-        # For each skill with `requires`: per requirement, the signals any of which meets it (its
-        # own name, and a skill's signals), as `Rubric.unmet` reads them.
+        # For each skill, in the rubric's order: per requirement in its `requires`, the signals any
+        # of which meets it (its own name, and a skill's signals), as `Rubric.unmet` reads them.
         self.requirements: list[tuple[tuple[str, ...], ...]] = [
             tuple((name, *(by_name[name].signals if name in by_name else ())) for name in skill.requires)
             for skill in rubric.skills
