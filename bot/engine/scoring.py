@@ -193,7 +193,7 @@ def score_session(scenario: Scenario, turns: Sequence[Turn], outcome: Outcome) -
         total=total, outcome=outcome, earned=earned, penalty=penalty, max_points=max_points,
         skills=skills, penalties=penalties, critical=critical,
         went_well=tuple(_went_well(skills)),
-        try_next=tuple(_try_next(plan, skills, penalties, critical, rubric.penalty_coaching, integrity)),
+        try_next=tuple(_try_next(plan, skills, penalties, critical, integrity)),
         turning_points=tuple(tally.turning_points),
         integrity=integrity, ending=_ending_summary(ending, outcome, critical, integrity),
         caps=tuple(caps),
@@ -241,6 +241,8 @@ class _Plan:
         # Most skills of most sessions are missed with nothing to say why: one result, and one tip, each.
         self.missed = [SkillResult(skill.name, skill.label, SkillStatus.MISSED, 0, skill.points) for skill in rubric.skills]
         self.missed_tips = {name: Tip(name, skill.tip or f"Show '{skill.label}'.", skill.example) for name, skill in by_name.items()}
+        # The scenario's own words for a cost beat the generic ones (coaching.yaml).
+        self.cost_tips = {name: Tip(name, tip, example) for name, (tip, example) in rubric.penalty_coaching.items()}
 
 
 _plan = PerScenario(_Plan)
@@ -469,7 +471,7 @@ def _lower_first(text: str) -> str:
 
 def _try_next(
     plan: _Plan, skills: Sequence[SkillResult], penalties: Sequence[Hit], critical: Sequence[Hit],
-    own_coaching: Mapping[str, tuple[str, str]], integrity: Sequence[IntegrityNote] = (),
+    integrity: Sequence[IntegrityNote] = (),
 ) -> list[Tip]:
     by_name = plan.skills_by_name
     tips: list[Tip] = [Tip(note.kind, note.text) for note in integrity]
@@ -488,11 +490,11 @@ def _try_next(
         else:
             prefix = f"In order ({result.note}): " if result.note else "In order: "
         tips.append(Tip(result.name, prefix + (skill.tip or f"Show '{skill.label}'."), skill.example))
-    library = coaching()
-    for name in dict.fromkeys(hit.signal for hit in (*critical, *penalties)):
-        if name in own_coaching:  # the scenario's own words beat the generic ones
-            tip, example = own_coaching[name]
-            tips.append(Tip(name, tip, example))
-        elif name in library:
-            tips.append(library[name])
+    if critical or penalties:
+        library, own = coaching(), plan.cost_tips
+        for name in dict.fromkeys(hit.signal for hit in (*critical, *penalties)):
+            if name in own:  # the scenario's own words beat the generic ones
+                tips.append(own[name])
+            elif name in library:
+                tips.append(library[name])
     return tips
