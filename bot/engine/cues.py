@@ -57,37 +57,62 @@ class CueModel:
 
     def _weights(self, text: str) -> dict[int, float]:
         """The TF-IDF part of `features`: words, then word pairs, in order of first occurrence."""
-        words = TOKEN.findall(text)
-        lookup = self.vocabulary.get
-        counts: dict[int, int] = {}
-        for word in words:
-            index = lookup(word)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        # A pair is looked up only after its first word, in a table of the pairs' first words:
-        # most pairs of a line are in no pair's vocabulary, and spelling each out cost more
-        # than the rest of the line together.
-        pairs = self._pairs
-        for k in range(len(words) - 1):
-            seconds = pairs.get(words[k])
+        # One lookup per word gives its feature, its idf and the pairs it starts (`_table`):
+        # the tables are mostly out of the CPU's cache by the time a line comes, so each
+        # lookup saved is a few memory reads saved.
+        lookup = self._table.get
+        weighted: dict[int, float] = {}  # feature -> its idf, at its first occurrence
+        repeats: dict[int, int] | None = None  # feature -> count, for those that occur again
+        pairs: list[tuple[int, float]] = []
+        seconds: dict[str, tuple[int, float]] | None = None
+        for word in TOKEN.findall(text):
             if seconds is not None:
-                index = seconds.get(words[k + 1])
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-        idf = self.idf
-        weighted = {index: count * idf[index] for index, count in counts.items()}
-        norm = math.sqrt(sum(v * v for v in weighted.values())) or 1.0
+                pair = seconds.get(word)
+                if pair is not None:
+                    pairs.append(pair)
+            entry = lookup(word)
+            if entry is None:
+                seconds = None
+                continue
+            index, idf, seconds = entry
+            if index < 0:
+                continue
+            if index in weighted:
+                repeats = repeats or {}
+                repeats[index] = repeats.get(index, 1) + 1
+            else:
+                weighted[index] = idf
+        # Pairs after words, as the vectoriser orders them (a pair is never a word's feature).
+        for index, idf in pairs:
+            if index in weighted:
+                repeats = repeats or {}
+                repeats[index] = repeats.get(index, 1) + 1
+            else:
+                weighted[index] = idf
+        if repeats:
+            idfs = self.idf
+            for index, count in repeats.items():
+                weighted[index] = count * idfs[index]
+        norm = math.sqrt(sum([v * v for v in weighted.values()])) or 1.0
         return {index: v / norm for index, v in weighted.items()}
 
     @functools.cached_property
-    def _pairs(self) -> dict[str, dict[str, int]]:
-        """The vocabulary's word pairs by first word: "a" -> {"b": index of "a b"}."""
-        pairs: dict[str, dict[str, int]] = {}
+    def _table(self) -> dict[str, tuple[int, float, dict[str, tuple[int, float]] | None]]:
+        """Each word of the vocabulary -> (its feature or -1, that feature's idf, the pairs it
+        starts: second word -> (the pair's feature, its idf), or None)."""
+        idf = self.idf
+        table: dict[str, tuple[int, float, dict[str, tuple[int, float]] | None]] = {}
+        starts: dict[str, dict[str, tuple[int, float]]] = {}
         for term, index in self.vocabulary.items():
             first, space, second = term.partition(" ")
             if space:
-                pairs.setdefault(first, {})[second] = index
-        return pairs
+                starts.setdefault(first, {})[second] = (index, idf[index])
+            else:
+                table[term] = (index, idf[index], None)
+        for first, seconds in starts.items():
+            index, value, _ = table.get(first, (-1, 0.0, None))
+            table[first] = (index, value, seconds)
+        return table
 
     @functools.cached_property
     def _terms(self) -> dict[int, tuple[str, ...]]:

@@ -681,12 +681,73 @@ def _needles(pattern: re.Pattern[str]) -> tuple[tuple[str, ...], ...] | None:
         group = tuple(sorted(req))
         if req and all(len(s) >= 2 and s.isascii() for s in req) and group not in groups:
             groups.append(group)
+    if not groups:
+        # No literal of two letters (`\bB ?(&|and|n) ?E\b`): a letter and what may follow it
+        # ("b ", "b&", "ba", "bn") still keep the pattern off most lines.
+        groups = _letter_pairs(pattern)
     groups.sort(key=lambda g: (-min(map(len, g)), len(g)))
     needles = tuple(groups[:_MAX_GROUPS]) or None
     if len(_NEEDLES) > 4096:  # patterns of scenarios loaded and dropped again
         _NEEDLES.clear()
     _NEEDLES[id(pattern)] = (pattern, needles)  # the pattern is kept, so its id stays its own
     return needles
+
+
+_FOLLOWERS = 8  # most characters that may follow a letter, for its pairs to be a needle group
+
+
+def _letter_pairs(pattern: re.Pattern[str]) -> list[tuple[str, ...]]:
+    """Needle groups of two characters: for a letter every match holds (one of the pattern's
+    own, outside any group), each character that can come next with it."""
+    try:
+        items = list(_sre_parse.parse(pattern.pattern, pattern.flags))
+    except Exception:  # a pre-filter is an optimisation; never let it break detection
+        return []
+    groups: list[tuple[str, ...]] = []
+    for k, (op, av) in enumerate(items):
+        if op.name != "LITERAL" or not chr(av).isascii():
+            continue
+        following, may_end = _first_chars(items[k + 1 :])
+        if following is None or may_end or not all(c.isascii() for c in following):
+            continue
+        group = tuple(sorted(chr(av).lower() + c for c in following))
+        if group not in groups:
+            groups.append(group)
+    return groups
+
+
+def _first_chars(items: Any) -> tuple[frozenset[str] | None, bool]:
+    """The characters (lower case) a match of the parsed `items` can start with, and whether
+    it can be empty; None when not known or more than _FOLLOWERS."""
+    chars: set[str] = set()
+    for op, av in items:
+        kind = op.name
+        if kind in ("AT", "ASSERT", "ASSERT_NOT"):
+            continue  # they take no characters
+        if kind == "LITERAL":
+            first, empty = frozenset((chr(av).lower(),)), False
+        elif kind == "IN" and all(o.name == "LITERAL" for o, _v in av):
+            first, empty = frozenset(chr(v).lower() for _o, v in av), False
+        elif kind == "SUBPATTERN":
+            first, empty = _first_chars(av[3])
+        elif kind == "BRANCH":
+            found = [_first_chars(alternative) for alternative in av[1]]
+            if any(f is None for f, _e in found):
+                return None, False
+            first, empty = frozenset().union(*(f for f, _e in found if f is not None)), any(e for _f, e in found)
+        elif kind in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[1] >= 1:
+            first, empty = _first_chars(av[2])
+            empty = empty or av[0] == 0
+        else:
+            return None, False
+        if first is None:
+            return None, False
+        chars |= first
+        if len(chars) > _FOLLOWERS:
+            return None, False
+        if not empty:
+            return frozenset(chars), False
+    return frozenset(chars), True
 
 
 def _has_needles(low: str, needles: tuple[tuple[str, ...], ...]) -> bool:

@@ -118,3 +118,24 @@ def test_proposals_are_exactly_those_of_the_plain_computation() -> None:
             assert model.propose(text, skip) == expected, text  # the same floats, not merely close ones
             proposed += len(expected)
     assert proposed > 100
+
+
+def test_features_equal_the_plain_computation_on_lines_that_repeat_words() -> None:
+    # Lines made of the vocabulary's own words and pairs, with repeats (counts above one) and
+    # punctuation between them, which the tuning lines seldom have.
+    import random
+
+    model = load_cues()
+    assert model is not None
+    rng = random.Random(9)
+    terms = sorted(model.vocabulary)
+    repeated = 0
+    for _ in range(400):
+        chosen = [rng.choice(terms) for _ in range(rng.randint(1, 12))]
+        chosen += rng.sample(chosen, min(len(chosen), rng.randint(0, 4)))  # some twice or more
+        rng.shuffle(chosen)
+        text = rng.choice([" ", ", ", " the ", "... "]).join(chosen)
+        x, where = _features_plainly(model, text)
+        assert list(model.features(text)[0].items()) == list(x.items()) and model.features(text)[1] == where, text
+        repeated += len(TOKEN.findall(text)) > len(set(TOKEN.findall(text)))
+    assert repeated > 100

@@ -308,3 +308,21 @@ def test_spans_are_finditers_spans_for_every_shipped_pattern() -> None:
 @given(text=st.lists(st.sampled_from(list("ab ,é") + ["we will", "promise ", "not ", "sir, ", "please", "good ", "morning", "\ud800"]), max_size=30).map("".join))
 def test_spans_are_finditers_spans_with_lookarounds_and_any_text(pattern: str, text: str) -> None:
     same_as_finditer(compile_pattern(pattern), text)
+
+
+def test_spans_stop_where_finditer_stops_at_every_limit() -> None:
+    """At the work budget's edge, past the matches reported and past the places tried, `spans`
+    (RE2 asked directly) and `finditer` (through the wrapper) end at the same search."""
+    cases = [
+        (r"(?<!not )\bx\b", "not x " * 150 + "x " * 20),  # turned-down places, then more matches than reported
+        (r"\bx\b", "x " * 30),
+        (r"a|ab", "ab" * 40),
+        (r"(?<=we )will", "we will, " * 12 + "you will"),
+    ]
+    for source, text in cases:
+        size = compile_pattern(source).size
+        for limit in [*range(0, size * (len(text) + 1) * 3, size * 37 + 1), SCENARIO_BUDGET]:
+            ran, asked = PatternBudget(limit), PatternBudget(limit)
+            expected = [m.span() for m in compile_pattern(source, ran).finditer(text)]
+            assert list(compile_pattern(source, asked).spans(text)) == expected, (source, limit)
+            assert asked.spent == ran.spent, (source, limit)

@@ -165,6 +165,27 @@ def test_needles_are_found_the_same_without_an_re2_set() -> None:
             assert by_re.runnable(folded) == with_set.runnable(folded)
 
 
+def test_a_pattern_without_a_two_letter_literal_is_kept_off_lines_by_letter_pairs() -> None:
+    """`\\bB ?(&|and|n) ?E\\b` has no two letters in a row to look for; a letter and each
+    character that may follow it are needles, and every match holds one of them."""
+    from bot.engine.patterns import compile_pattern
+
+    jargon = compile_pattern(r"\bB ?(&|and|n) ?E\b")
+    assert signals._needles(jargon) == (("b ", "b&", "ba", "bn"),)
+    # A following character that may not be there, or could be any, gives no pair.
+    for source in (r"\bq\w+", r"xy?", r"[a-z] ?b", r"\bk.z"):
+        assert signals._letter_pairs(compile_pattern(source)) == [], source
+    # An alternative that may be empty lets the next character follow too.
+    assert signals._letter_pairs(compile_pattern(r"x(?:y|Z|)w")) == [("xw", "xy", "xz")]
+    texts = ["B&E", "b and e", "a BnE", "B & E at ten", "b n e", "bne", "the B and E report", "K\u212a b\u017fe"]
+    for pattern in [jargon, compile_pattern(r"x(?:y|Z|)w"), compile_pattern(r"\b[Kk] ?(?:9|nine)\b")]:
+        needles = signals._needles(pattern) or ()
+        for text in texts + ["x" + c + "w" for c in "yzZ"] + ["k9", "K nine", "\u212a9"]:
+            folded = _Line(_normalise(text), RE_PATH).folded
+            if any(True for _ in pattern.finditer(_normalise(text))):
+                assert signals._has_needles(folded, needles), (pattern.pattern, text)
+
+
 def test_fold_table_is_what_re_does() -> None:
     letter = re.compile("[a-z]", re.IGNORECASE)
     found = {code: chr(code).lower() if chr(code).lower().isascii() else None
