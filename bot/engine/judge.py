@@ -239,8 +239,12 @@ def _stacked(scenario: Scenario, detection: Detection, norm: str, message_words:
 
 # Clauses end at punctuation, but not at the dot of a title ("Ms. Carter" is one clause), and
 # at the numbers of a numbered list ("1. Hello 2. I'm...").
+# Each pattern below opens with a look-ahead for the characters its matches start with: the
+# same matches, but `re` leaves most places of a line after one character test instead of
+# trying every alternative and look-behind there (about six times faster on this one).
 _CLAUSE_END = re.compile(
-    r"(?:(?<=\s)|^)\d{1,2}[.)](?=\s)|[,;:!?\n]+|(?<!\bmr)(?<!\bms)(?<!\bmrs)(?<!\bdr)(?<!\bst)(?<!\bsgt)(?<!\bofc)(?<!\bdet)\.+",
+    r"(?=[\d,;:!?\n.])"
+    r"(?:(?:(?<=\s)|^)\d{1,2}[.)](?=\s)|[,;:!?\n]+|(?<!\bmr)(?<!\bms)(?<!\bmrs)(?<!\bdr)(?<!\bst)(?<!\bsgt)(?<!\bofc)(?<!\bdet)\.+)",
     re.IGNORECASE,
 )
 FORMULA_CLAUSE_WORDS = 4.6  # a list of set phrases has short clauses...
@@ -359,8 +363,9 @@ _SPECIFIC = re.compile(
     r"one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|hundred)\b",
     re.IGNORECASE,
 )
-_LIST_MARKER = re.compile(r"(?:(?<=\s)|^)(?:\d{1,2}|[a-z])[.):](?=\s)")  # "1. Hello 2. I'm..." numbers nothing
-_NAME_LIKE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
+# (Opening look-aheads as for _CLAUSE_END.)
+_LIST_MARKER = re.compile(r"(?=[\da-z])(?:(?<=\s)|^)(?:\d{1,2}|[a-z])[.):](?=\s)")  # "1. Hello 2. I'm..." numbers nothing
+_NAME_LIKE = re.compile(r"(?=[A-Z])(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
 _NOT_NAMES = frozenset({"Officer", "Deputy", "Sergeant", "Detective", "Trooper", "Ms", "Mr", "Mrs", "Miss", "Sir", "Ma'am"})
 
 

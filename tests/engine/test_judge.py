@@ -6,6 +6,7 @@ on a small scenario written for these tests, then on the shipped ones.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.engine import judge as judge_module
 from bot.engine.catalog import check, load_checked
 from bot.engine.judge import History, judge, words
 from bot.engine.scenario import Outcome, Scenario
@@ -338,3 +340,21 @@ def test_the_quick_repeat_test_agrees_with_difflib(a: list[str], b: list[str]) -
     plain = (bool(second) and min(len(first), len(second)) / max(len(first), len(second)) >= REPEAT_SIMILARITY
              and matcher.quick_ratio() >= REPEAT_SIMILARITY and matcher.ratio() >= REPEAT_SIMILARITY)
     assert _similar(first, second) == plain
+
+
+# The judge's clause and name patterns open with a look-ahead for their matches' first
+# characters, for speed only: without it, each finds exactly the same matches.
+_OPENING_LOOKAHEAD = re.compile(r"^\(\?=\[[^\]]*\]\)")
+_CLAUSE_TEXT = st.lists(
+    st.sampled_from(list("aAzZ09 .,;:!?\n\t\u00a0٣ſKé)(") + ["Mr.", "Ms.", "Dr.", "sgt.", "1) ", "2. ", "b) ", "Ann ", "... "]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CLAUSE_TEXT, st.integers(min_value=0, max_value=4))
+def test_opening_look_aheads_change_no_match(text: str, pos: int) -> None:
+    for pattern in (judge_module._CLAUSE_END, judge_module._LIST_MARKER, judge_module._NAME_LIKE):
+        plain = re.compile(_OPENING_LOOKAHEAD.sub("", pattern.pattern), pattern.flags)
+        assert plain.pattern != pattern.pattern
+        assert [m.span() for m in pattern.finditer(text, pos)] == [m.span() for m in plain.finditer(text, pos)]
