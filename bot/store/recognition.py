@@ -85,6 +85,8 @@ def write_record(db: sqlite3.Connection, session_id: int, record: SessionRecord)
         db, "INSERT INTO session_behaviours (session_id, behaviour, turn, quote)",
         [(session_id, shown.behaviour, shown.turn, shown.quote) for shown in record.shown], " ON CONFLICT DO NOTHING",
     )
+    if not (record.badges or record.nominations):
+        return  # nothing kept by member (most sessions): no need to look the member up
     member = db.execute("SELECT member_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
     if member is None or member[0] is None:
         return

@@ -151,15 +151,17 @@ class Store(RecognitionQueries):
             cursor = db.execute(
                 "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
                 " guild_id, channel_id, thread_id, trainee_id, member_id, persona, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + (" RETURNING *" if _RETURNING else ""),
                 (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood,
                  new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, member_id, new.persona, started),
             )
-            session_id = cursor.lastrowid
+            # The row as stored, defaults included: given back by the insert itself where SQLite can.
+            row = cursor.fetchone() if _RETURNING else None
+            session_id = row["id"] if row is not None else cursor.lastrowid
             assert session_id is not None
             _insert_turns(db, (TurnRow(session_id, 0, "resident", opening, (), new.mood, new.state),), started)
             _enqueue(db, items(session_id) if items is not None else (), started)
-            return db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            return row if row is not None else db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
 
         return _session(await self._group.write(write))
 
@@ -180,12 +182,11 @@ class Store(RecognitionQueries):
             if trainee.source_message_id is not None and _seen(db, trainee.source_message_id):
                 return False
             _insert_turns(db, (trainee, resident), stamp)
-            db.execute(
-                "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
-                (resident.state, resident.mood, trainee.seq, trainee.session_id),
-            )
-            if finish is not None:
-                _finish(db, trainee.session_id, finish, stamp)
+            progress = (resident.state, resident.mood, trainee.seq)
+            if finish is None:
+                db.execute("UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?", (*progress, trainee.session_id))
+            else:
+                _finish(db, trainee.session_id, finish, stamp, progress)  # its progress in the same UPDATE
             _enqueue(db, queued, stamp)
             return True
 
@@ -973,20 +974,16 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
             [(t.resident.state, t.resident.mood, t.trainee.seq, t.trainee.session_id) for t in turns],
         )
     items = [(item, t.stamp) for t in turns for item in t.items]
-    for chunk, cursor in in_chunks(db, "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)", items,
-                                   lambda pair: (pair[0].key, pair[0].transport, pair[0].channel_id, pair[0].session_id,
-                                                 pair[0].kind, pair[0].body, pair[1]),
-                                   " ON CONFLICT (key) DO NOTHING"):
+    for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, items, lambda pair: _outbox_row(*pair), " ON CONFLICT (key) DO NOTHING"):
         if cursor.rowcount != len(chunk):
             raise _Apart()  # an item queued before (which one, its write finds out)
         # One statement, every row inserted: AUTOINCREMENT gave them consecutive ids, in order.
         first = cursor.lastrowid - len(chunk) + 1  # type: ignore[operator]
-        queued += [OutboxItem(id=first + n, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,
-                              kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp, message=i.message)
-                   for n, (i, stamp) in enumerate(chunk)]
+        queued += [_queued_item(first + n, i, stamp) for n, (i, stamp) in enumerate(chunk)]
 
 
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)  # UPDATE ... FROM
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35)  # INSERT ... RETURNING (else the row is read back)
 
 
 def _run_in_savepoints(db: sqlite3.Connection, writes: list[_Write], marks: dict[int, tuple[str, str]], group: _Group) -> None:
@@ -1082,12 +1079,15 @@ def _ensure_member(db: sqlite3.Connection, display_name: str, guild_id: int, dis
             "SELECT * FROM members WHERE guild_id = ? AND discord_id IS NULL AND display_name = ?", (guild_id, display_name)
         ).fetchone()
     else:
-        db.execute(
+        # Inserted or updated, the row is the member's: given back by the upsert itself where SQLite can.
+        row = db.execute(
             "INSERT INTO members (guild_id, discord_id, display_name, role, created_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name",
+            " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name"
+            + (" RETURNING *" if _RETURNING else ""),
             (guild_id, discord_id, display_name, role, stamp),
-        )
-        row = db.execute("SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)).fetchone()
+        ).fetchone()
+        if row is None:
+            row = db.execute("SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)).fetchone()
     assert row is not None
     return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
 
@@ -1101,7 +1101,7 @@ def _seen(db: sqlite3.Connection, source_message_id: str) -> bool:
 
 
 def _insert_turns(db: sqlite3.Connection, turns: Iterable[TurnRow], stamp: str) -> None:
-    db.executemany(_INSERT_TURNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [_turn_values(turn, stamp) for turn in turns])
+    write_rows(db, _INSERT_TURNS, [_turn_values(turn, stamp) for turn in turns])  # one statement, not one per line
 
 
 def _turn_values(turn: TurnRow, stamp: str) -> tuple[Any, ...]:
@@ -1120,11 +1120,19 @@ def _signals_json(signals: Iterable[EvidenceRow]) -> str:
 _JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), without a new encoder each call
 
 
-def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str) -> None:
-    db.execute(
-        "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
-        (finish.outcome, finish.score, stamp, session_id),
-    )
+def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str, progress: tuple[str, int, int] | None = None) -> None:
+    """`progress`: the (state, mood, turns) its last turn leaves it in, when the end rides with that turn."""
+    if progress is None:
+        db.execute(
+            "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+            (finish.outcome, finish.score, stamp, session_id),
+        )
+    else:
+        db.execute(
+            "UPDATE sessions SET state = ?, mood = ?, turns = ?, status = 'ended', outcome = ?, score = ?,"
+            " ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+            (*progress, finish.outcome, finish.score, stamp, session_id),
+        )
     db.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
     write_rows(
         db, "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)",
@@ -1145,18 +1153,41 @@ _QUEUED = _Queued()
 
 
 def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> None:
+    """Queue the items, in order, in one statement (a session's start, its end: each statement
+    hands the GIL back and forth, see bot/store/rowsql.py); an item whose key is already queued
+    is left as it is. What is queued is told to `_QUEUED`, with the ids the rows got."""
     collected = _QUEUED.items
-    for i in items:
-        cursor = db.execute(
-            "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (key) DO NOTHING",
-            (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp),
-        )
-        # No row changed: the key was queued before, and that item stands. (Cheaper than RETURNING.)
-        if cursor.rowcount == 1 and collected is not None:
-            collected.append(OutboxItem(id=cursor.lastrowid, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,  # type: ignore[arg-type]
-                                        kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp,
-                                        message=i.message))
+    for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, list(items), lambda i: _outbox_row(i, stamp), " ON CONFLICT (key) DO NOTHING"):
+        inserted = cursor.rowcount
+        if collected is None or inserted <= 0:
+            continue
+        if inserted == len(chunk):
+            # Every row inserted by one statement: AUTOINCREMENT gave them consecutive ids, in order.
+            first = cursor.lastrowid - inserted + 1  # type: ignore[operator]
+            ids = {item.key: first + n for n, item in enumerate(chunk)}
+        else:
+            # Some keys were queued before, and those items stand. AUTOINCREMENT gives a new row
+            # an id above every id ever used, so the rows just inserted are the newest of these keys.
+            keys = list(dict.fromkeys(item.key for item in chunk))
+            ids = {key: item_id for item_id, key in db.execute(
+                f"SELECT id, key FROM outbox WHERE key IN ({', '.join('?' * len(keys))}) ORDER BY id DESC LIMIT ?", [*keys, inserted],
+            )}
+        for item in chunk:
+            item_id = ids.pop(item.key, None)  # popped: a key twice in one call is queued once, as its first item
+            if item_id is not None:
+                collected.append(_queued_item(item_id, item, stamp))
+
+
+_INSERT_OUTBOX = "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)"
+
+
+def _outbox_row(i: NewItem, stamp: str) -> tuple[Any, ...]:
+    return (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp)
+
+
+def _queued_item(item_id: int, i: NewItem, stamp: str) -> OutboxItem:
+    return OutboxItem(id=item_id, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,
+                      kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp, message=i.message)
 
 
 class _Opener:
