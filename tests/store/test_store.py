@@ -210,6 +210,41 @@ async def test_items_are_queued_with_their_turn_once_and_in_order(tmp_path: Path
         assert await store.pending_items("terminal", 5) == []  # one transport never sends another's items
 
 
+async def test_items_queued_in_one_statement_are_heard_with_the_ids_their_rows_got(tmp_path: Path) -> None:
+    heard: list[tuple[int, str, str]] = []
+    async with Store.open(tmp_path / "t.db") as store:
+        store.watch_outbox(lambda items: heard.extend((i.id, i.key, i.body) for i in items))
+        await store.enqueue([item("a"), item("b")])
+        # Mixed: queued before (kept as it was, not heard again), new, and a new key twice (queued once, as its first item).
+        twice = [replace(item("d"), body='{"kind": "resident", "text": "first"}'), replace(item("d"), body='{"kind": "resident", "text": "second"}')]
+        await store.enqueue([item("b"), item("c"), *twice, item("a"), item("e")])
+        await store.enqueue([item("e"), item("a")])  # nothing new: nothing heard
+        rows = [(p.id, p.key, p.body) for p in await store.pending_items("discord", 5)]
+        assert [key for _, key, _ in rows] == ["a", "b", "c", "d", "e"]
+        assert heard == rows  # each item heard once, with its row's id, in the order queued
+        assert '"first"' in rows[3][2]
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["returning", "before-3.35"])
+async def test_a_started_session_and_its_member_are_the_rows_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returning: bool,
+) -> None:
+    monkeypatch.setattr(store_module, "_RETURNING", returning)
+    async with Store.open(tmp_path / "t.db") as store:
+        first = await store.start_session(new_session(guild_id=1, trainee_id=42), "Hi", with_member=True, one_at_a_time=True)
+        assert first == await store.get_session(first.id)
+        assert (first.status, first.turns, first.outcome, first.ended_at) == ("active", 0, None, None)  # the schema's defaults
+        member = await store.member_of(guild_id=1, discord_id=42)
+        assert member is not None and first.member_id == member.id and member.display_name == "Ana"
+        await store.finish_session(first.id, "success", 90)
+        # Seen again under a new name: the same member, renamed, and the session row as stored.
+        second = await store.start_session(new_session(guild_id=1, trainee_id=42, trainee="Ana B."), "Hi", with_member=True, one_at_a_time=True)
+        assert second == await store.get_session(second.id) and second.member_id == member.id
+        assert await store.ensure_member("Ana C.", guild_id=1, discord_id=42) == replace(member, display_name="Ana C.")
+        local = await store.ensure_member("Lou")  # no chat id: found by name
+        assert await store.ensure_member("Lou") == local
+
+
 async def test_outbox_watchers_hear_of_committed_items_only(tmp_path: Path) -> None:
     heard: list[tuple[int, str, str]] = []
     async with Store.open(tmp_path / "t.db") as store:
