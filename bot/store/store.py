@@ -190,7 +190,7 @@ class Store(RecognitionQueries):
             _enqueue(db, queued, stamp)
             return True
 
-        return bool(await self._group.write(write, _Turn(trainee, resident, queued, stamp) if finish is None else None))
+        return bool(await self._group.write(write, _Turn(trainee, resident, queued, stamp, finish)))
 
     async def finish_session(
         self, session_id: int, outcome: str, score: int, skills: tuple[SkillEvidenceRow, ...] = (), items: Iterable[NewItem] = (),
@@ -661,16 +661,17 @@ class _Write:
 
 
 class _Turn:
-    """A turn that does not end its session, as `Store.record_turn` writes it: a write whose
-    rows can share statements with other sessions' turns."""
+    """A turn as `Store.record_turn` writes it: a write whose rows can share statements with
+    other sessions' turns. `finish`: the session ends with it."""
 
-    __slots__ = ("trainee", "resident", "items", "stamp")
+    __slots__ = ("trainee", "resident", "items", "stamp", "finish")
 
-    def __init__(self, trainee: TurnRow, resident: TurnRow, items: tuple[NewItem, ...], stamp: str) -> None:
+    def __init__(self, trainee: TurnRow, resident: TurnRow, items: tuple[NewItem, ...], stamp: str, finish: Finish | None = None) -> None:
         self.trainee = trainee
         self.resident = resident
         self.items = items
         self.stamp = stamp
+        self.finish = finish
 
 
 class _Group:
@@ -950,9 +951,10 @@ class _Apart(Exception):
 
 def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[OutboxItem]) -> None:
     """What `Store.record_turn` writes for each turn, for several sessions' turns at once, in
-    four statements: the seen-check, the lines, the sessions' progress, the outbox. Anything
-    unusual (a message seen before, an item queued before) raises, and each write then runs
-    on its own (see `_commit_group`)."""
+    four statements: the seen-check, the lines, the sessions' progress, the outbox (and, for
+    the turns that end their session, that end's own statements). Anything unusual (a message
+    seen before, an item queued before) raises, and each write then runs on its own (see
+    `_commit_group`)."""
     messages = [t.trainee.source_message_id for t in turns if t.trainee.source_message_id is not None]
     if messages:
         marks = ", ".join("?" * len(messages))
@@ -973,6 +975,9 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
             "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
             [(t.resident.state, t.resident.mood, t.trainee.seq, t.trainee.session_id) for t in turns],
         )
+    for t in turns:
+        if t.finish is not None:
+            _finish(db, t.trainee.session_id, t.finish, t.stamp)
     items = [(item, t.stamp) for t in turns for item in t.items]
     for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, items, lambda pair: _outbox_row(*pair), " ON CONFLICT (key) DO NOTHING"):
         if cursor.rowcount != len(chunk):

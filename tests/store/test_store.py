@@ -12,7 +12,7 @@ import pytest
 
 from bot.errors import AlreadyExists, StoreBusy, StoreError, StoreFull
 from bot.store import EvidenceRow, NewSession, Store, TurnRow
-from bot.store.rows import Finish, NewItem
+from bot.store.rows import Finish, NewItem, SessionRecord, ShownRow, SkillEvidenceRow
 from bot.store import store as store_module
 from bot.store.store import migrations
 
@@ -378,7 +378,10 @@ def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     with sqlite3.connect(path) as raw:
         return {
             "turns": raw.execute("SELECT id, session_id, seq, speaker, text, signals, mood, state, source_message_id FROM turns ORDER BY id").fetchall(),
-            "sessions": raw.execute("SELECT id, state, mood, turns, status FROM sessions ORDER BY id").fetchall(),
+            "sessions": raw.execute("SELECT id, state, mood, turns, status, outcome, score, ended_at IS NULL FROM sessions ORDER BY id").fetchall(),
+            "ends": raw.execute("SELECT rowid, * FROM skill_evidence ORDER BY rowid").fetchall()
+            + raw.execute("SELECT rowid, * FROM session_results ORDER BY rowid").fetchall()
+            + raw.execute("SELECT rowid, * FROM session_behaviours ORDER BY rowid").fetchall(),
             "outbox": raw.execute("SELECT id, key, channel_id, session_id, kind, body, status FROM outbox ORDER BY id").fetchall(),
             "ignored": raw.execute("SELECT message_id, session_id FROM ignored_messages ORDER BY message_id").fetchall(),
         }
@@ -396,7 +399,7 @@ async def play_together_and_apart(tmp_path: Path, prepare: object, turns: object
             await prepare(store, sessions)  # type: ignore[operator]
             heard: list[tuple[int, str]] = []
             store.watch_outbox(lambda items: heard.extend((i.id, i.key) for i in items))
-            calls = [lambda t=t: store.record_turn(*t[:2], t[2]) for t in turns(sessions)]  # type: ignore[operator]
+            calls = [lambda t=t: store.record_turn(*t) for t in turns(sessions)]  # type: ignore[operator]
             if together:
                 results = await asyncio.gather(*(call() for call in calls), return_exceptions=True)
             else:
@@ -441,6 +444,32 @@ async def test_turns_of_a_group_written_together_are_what_they_are_written_one_b
     assert results == [True] * 6
     assert heard == [item for item in pending if ":opening" not in item[1]]  # the watchers hear the ids the rows have
     assert len(heard) == 12
+
+
+async def test_turns_that_end_their_session_share_a_group_s_statements_and_leave_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shared: list[int] = []
+    real = store_module._record_turns
+    monkeypatch.setattr(store_module, "_record_turns", lambda db, turns, queued: (shared.append(len(turns)), real(db, turns, queued)))
+    record = SessionRecord(clean=True, gamed=False, penalties=0, critical=False, start_mood=50, peak_mood=60, end_mood=55,
+                           shown=(ShownRow("courtesy", 1, "hello"),))
+    skills = (SkillEvidenceRow("greet", "Greeted", "earned", 10, 10, 1, "hello"), SkillEvidenceRow("explain", "Explained", "missed", 0, 10, None, ""))
+
+    def turns(sessions: list) -> list:  # type: ignore[type-arg]
+        lines = turns_of_each(sessions)
+        for n in (1, 4):  # two of the six end with their turn, each with its feedback
+            sid = sessions[n].id
+            lines[n] = (*lines[n], Finish("success", 80 + n, skills, record))
+            lines[n][2].append(item(f"{sid}:feedback", session=sid, kind="feedback"))
+        return lines
+
+    together, apart = await play_together_and_apart(tmp_path, nothing, turns)
+    assert shared == [6]  # the ends among them did not keep the six apart
+    assert together == apart
+    results, rows, heard, _ = together
+    assert results == [True] * 6 and len(heard) == 14
+    assert [status for _, _, _, _, status, *_ in rows["sessions"]].count("ended") == 2  # type: ignore[index]
 
 
 @pytest.mark.parametrize("how", ["played", "set aside"])
