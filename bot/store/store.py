@@ -52,6 +52,7 @@ COHORTS_OF = (
     " WHERE cm.member_id = ? ORDER BY c.name"
 )
 _ACTIVE_SESSION_OF = "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1"
+_ACTIVE_OF = "SELECT 1 FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active'"
 
 BUSY_TIMEOUT_SECONDS = 30.0  # several processes may share one file; wait rather than fail
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL = 5, 6, 13
@@ -141,22 +142,27 @@ class Store(RecognitionQueries):
         started = now()
 
         def write(db: sqlite3.Connection) -> Any:
-            if one_at_a_time and new.trainee_id is not None:
-                active = db.execute(_ACTIVE_SESSION_OF, (new.guild_id, new.trainee_id)).fetchone()
-                if active is not None:
-                    raise AlreadyPlaying(active["trainee"], active["id"], active["thread_id"])
             member_id = new.member_id
             if with_member:
                 member_id = _ensure_member(db, new.trainee, new.guild_id, new.trainee_id, "trainee", started).id
+            values = (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood, new.mode,
+                      new.guild_id, new.channel_id, new.thread_id, new.trainee_id, member_id, new.persona, started)
+            guarded = one_at_a_time and new.trainee_id is not None
+            # With `one_at_a_time`, the insert itself checks that the trainee has no session in
+            # progress (one statement, not two): when it inserts nothing, the write fails, and the
+            # member written above goes with it (a write that raises leaves nothing, see _GroupCommit).
             cursor = db.execute(
                 "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
                 " guild_id, channel_id, thread_id, trainee_id, member_id, persona, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + (" RETURNING *" if _RETURNING else ""),
-                (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood,
-                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, member_id, new.persona, started),
+                + (f" SELECT {', '.join('?' * len(values))} WHERE NOT EXISTS ({_ACTIVE_OF})" if guarded else f" VALUES ({', '.join('?' * len(values))})")
+                + (" RETURNING *" if _RETURNING else ""),
+                (*values, new.guild_id, new.trainee_id) if guarded else values,
             )
             # The row as stored, defaults included: given back by the insert itself where SQLite can.
             row = cursor.fetchone() if _RETURNING else None
+            if row is None and (_RETURNING or cursor.rowcount == 0):
+                active = db.execute(_ACTIVE_SESSION_OF, (new.guild_id, new.trainee_id)).fetchone()
+                raise AlreadyPlaying(active["trainee"], active["id"], active["thread_id"])
             session_id = row["id"] if row is not None else cursor.lastrowid
             assert session_id is not None
             _insert_turns(db, (TurnRow(session_id, 0, "resident", opening, (), new.mood, new.state),), started)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import AlreadyExists, StoreBusy, StoreError, StoreFull
+from bot.errors import AlreadyExists, AlreadyPlaying, StoreBusy, StoreError, StoreFull
 from bot.store import EvidenceRow, NewSession, Store, TurnRow
 from bot.store.rows import Finish, NewItem, SessionRecord, ShownRow, SkillEvidenceRow
 from bot.store import store as store_module
@@ -236,6 +236,11 @@ async def test_a_started_session_and_its_member_are_the_rows_stored(
         assert (first.status, first.turns, first.outcome, first.ended_at) == ("active", 0, None, None)  # the schema's defaults
         member = await store.member_of(guild_id=1, discord_id=42)
         assert member is not None and first.member_id == member.id and member.display_name == "Ana"
+        # In progress: a second start is refused, and nothing is written (not even the new name).
+        with pytest.raises(AlreadyPlaying) as refused:
+            await store.start_session(new_session(guild_id=1, trainee_id=42, trainee="Renamed"), "Hi", with_member=True, one_at_a_time=True)
+        assert refused.value.session_id == first.id
+        assert await store.list_sessions() == [first] and await store.members() == [member]
         await store.finish_session(first.id, "success", 90)
         # Seen again under a new name: the same member, renamed, and the session row as stored.
         second = await store.start_session(new_session(guild_id=1, trainee_id=42, trainee="Ana B."), "Hi", with_member=True, one_at_a_time=True)
