@@ -27,7 +27,7 @@ import platformdirs
 
 from bot.background import spawn
 from bot.errors import AlreadyExists, AlreadyPlaying, StoreBusy, StoreError, StoreFull
-from bot.store.recognition import RecognitionQueries, write_record
+from bot.store.recognition import RecognitionQueries, write_records
 from bot.store.rowsql import in_chunks, write_rows
 from bot.store.rows import (
     CohortRow,
@@ -981,9 +981,9 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
             "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
             [(t.resident.state, t.resident.mood, t.trainee.seq, t.trainee.session_id) for t in turns],
         )
-    for t in turns:
-        if t.finish is not None:
-            _finish(db, t.trainee.session_id, t.finish, t.stamp)
+    ends = [(t.trainee.session_id, t.finish, t.stamp) for t in turns if t.finish is not None]
+    if ends:
+        _finish_together(db, ends)
     items = [(item, t.stamp) for t in turns for item in t.items]
     for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, items, lambda pair: _outbox_row(*pair), " ON CONFLICT (key) DO NOTHING"):
         if cursor.rowcount != len(chunk):
@@ -1144,13 +1144,34 @@ def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str,
             " ended_at = COALESCE(ended_at, ?) WHERE id = ?",
             (*progress, finish.outcome, finish.score, stamp, session_id),
         )
-    db.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
+    _finish_rows(db, [(session_id, finish)])
+
+
+def _finish_together(db: sqlite3.Connection, ends: list[tuple[int, Finish, str]]) -> None:
+    """What `_finish` writes, for several sessions' ends at once (the turns of a group that end
+    their session), table by table: the same rows, in the same order in each table."""
+    if len(ends) == 1 or not _UPDATE_FROM:
+        for session_id, finish, stamp in ends:
+            db.execute(
+                "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+                (finish.outcome, finish.score, stamp, session_id),
+            )
+    else:
+        write_rows(db, "UPDATE sessions SET status = 'ended', outcome = v.column2, score = v.column3,"
+                   " ended_at = COALESCE(ended_at, v.column4) FROM (", ends, ") AS v WHERE sessions.id = v.column1",
+                   lambda end: (end[0], end[1].outcome, end[1].score, end[2]))
+    _finish_rows(db, [(session_id, finish) for session_id, finish, _ in ends])
+
+
+def _finish_rows(db: sqlite3.Connection, ends: list[tuple[int, Finish]]) -> None:
+    """The ends' skill evidence (in place of any kept before) and recognition records."""
+    ids = [session_id for session_id, _ in ends]
+    db.execute(f"DELETE FROM skill_evidence WHERE session_id IN ({', '.join('?' * len(ids))})", ids)
     write_rows(
         db, "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)",
-        [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in finish.skills],
+        [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for session_id, finish in ends for e in finish.skills],
     )
-    if finish.record is not None:
-        write_record(db, session_id, finish.record)
+    write_records(db, [(session_id, finish.record) for session_id, finish in ends if finish.record is not None])
 
 
 class _Queued(threading.local):

@@ -451,9 +451,11 @@ async def test_turns_of_a_group_written_together_are_what_they_are_written_one_b
     assert len(heard) == 12
 
 
+@UPDATE_FROM
 async def test_turns_that_end_their_session_share_a_group_s_statements_and_leave_the_same_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_from: bool,
 ) -> None:
+    monkeypatch.setattr(store_module, "_UPDATE_FROM", update_from)
     shared: list[int] = []
     real = store_module._record_turns
     monkeypatch.setattr(store_module, "_record_turns", lambda db, turns, queued: (shared.append(len(turns)), real(db, turns, queued)))
