@@ -985,7 +985,7 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
     if ends:
         _finish_together(db, ends)
     items = [(item, t.stamp) for t in turns for item in t.items]
-    for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, items, lambda pair: _outbox_row(*pair), " ON CONFLICT (key) DO NOTHING"):
+    for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, items, _outbox_row, " ON CONFLICT (key) DO NOTHING"):
         if cursor.rowcount != len(chunk):
             raise _Apart()  # an item queued before (which one, its write finds out)
         # One statement, every row inserted: AUTOINCREMENT gave them consecutive ids, in order.
@@ -1189,22 +1189,22 @@ def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> No
     hands the GIL back and forth, see bot/store/rowsql.py); an item whose key is already queued
     is left as it is. What is queued is told to `_QUEUED`, with the ids the rows got."""
     collected = _QUEUED.items
-    for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, list(items), lambda i: _outbox_row(i, stamp), " ON CONFLICT (key) DO NOTHING"):
+    for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, [(item, stamp) for item in items], _outbox_row, " ON CONFLICT (key) DO NOTHING"):
         inserted = cursor.rowcount
         if collected is None or inserted <= 0:
             continue
         if inserted == len(chunk):
             # Every row inserted by one statement: AUTOINCREMENT gave them consecutive ids, in order.
             first = cursor.lastrowid - inserted + 1  # type: ignore[operator]
-            ids = {item.key: first + n for n, item in enumerate(chunk)}
+            ids = {item.key: first + n for n, (item, _) in enumerate(chunk)}
         else:
             # Some keys were queued before, and those items stand. AUTOINCREMENT gives a new row
             # an id above every id ever used, so the rows just inserted are the newest of these keys.
-            keys = list(dict.fromkeys(item.key for item in chunk))
+            keys = list(dict.fromkeys(item.key for item, _ in chunk))
             ids = {key: item_id for item_id, key in db.execute(
                 f"SELECT id, key FROM outbox WHERE key IN ({', '.join('?' * len(keys))}) ORDER BY id DESC LIMIT ?", [*keys, inserted],
             )}
-        for item in chunk:
+        for item, _ in chunk:
             item_id = ids.pop(item.key, None)  # popped: a key twice in one call is queued once, as its first item
             if item_id is not None:
                 collected.append(_queued_item(item_id, item, stamp))
@@ -1213,7 +1213,9 @@ def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> No
 _INSERT_OUTBOX = "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)"
 
 
-def _outbox_row(i: NewItem, stamp: str) -> tuple[Any, ...]:
+def _outbox_row(queued: tuple[NewItem, str]) -> tuple[Any, ...]:
+    """An outbox row's values: the item and when it was queued."""
+    i, stamp = queued
     return (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp)
 
 
