@@ -72,33 +72,39 @@ def _member(row: Any) -> MemberRow:
     return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
 
 
-def write_record(db: sqlite3.Connection, session_id: int, record: SessionRecord) -> None:
-    """A session's recognition facts, badges and nominations, in the transaction that ends it
-    (on the database's thread, inside the store's group commit)."""
-    db.execute(
-        "INSERT INTO session_results (session_id, clean, gamed, penalties, critical, start_mood, peak_mood, end_mood)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO NOTHING",
-        (session_id, int(record.clean), int(record.gamed), record.penalties, int(record.critical),
-         record.start_mood, record.peak_mood, record.end_mood),
+def write_records(db: sqlite3.Connection, records: Sequence[tuple[int, SessionRecord]]) -> None:
+    """Sessions' recognition facts, badges and nominations, in the transaction that ends them
+    (on the database's thread, inside the store's group commit): one statement per table for
+    all of them, each table's rows in the order of `records`."""
+    if not records:
+        return
+    write_rows(
+        db, "INSERT INTO session_results (session_id, clean, gamed, penalties, critical, start_mood, peak_mood, end_mood)",
+        [(session_id, int(r.clean), int(r.gamed), r.penalties, int(r.critical), r.start_mood, r.peak_mood, r.end_mood)
+         for session_id, r in records],
+        " ON CONFLICT (session_id) DO NOTHING",
     )
     write_rows(
         db, "INSERT INTO session_behaviours (session_id, behaviour, turn, quote)",
-        [(session_id, shown.behaviour, shown.turn, shown.quote) for shown in record.shown], " ON CONFLICT DO NOTHING",
+        [(session_id, shown.behaviour, shown.turn, shown.quote) for session_id, r in records for shown in r.shown], " ON CONFLICT DO NOTHING",
     )
-    member = db.execute("SELECT member_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
-    if member is None or member[0] is None:
-        return
-    stamp = _now()
-    write_rows(
-        db, "INSERT INTO badges (member_id, badge, session_id, awarded_at)",
-        [(member[0], badge, earned_by, stamp) for badge, earned_by in record.badges], " ON CONFLICT (member_id, badge) DO NOTHING",
-    )
-    write_rows(
-        db, "INSERT INTO nominations (session_id, member_id, turn, line, why, status, decided_at, created_at)",
-        [(session_id, member[0], n.turn, n.line, n.why, "approved" if n.approved else "pending", stamp if n.approved else None, stamp)
-         for n in record.nominations],
-        " ON CONFLICT (session_id, turn) DO NOTHING",
-    )
+    for session_id, record in records:
+        if not (record.badges or record.nominations):
+            continue  # nothing kept by member (most sessions): no need to look the member up
+        member = db.execute("SELECT member_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if member is None or member[0] is None:
+            continue
+        stamp = _now()
+        write_rows(
+            db, "INSERT INTO badges (member_id, badge, session_id, awarded_at)",
+            [(member[0], badge, earned_by, stamp) for badge, earned_by in record.badges], " ON CONFLICT (member_id, badge) DO NOTHING",
+        )
+        write_rows(
+            db, "INSERT INTO nominations (session_id, member_id, turn, line, why, status, decided_at, created_at)",
+            [(session_id, member[0], n.turn, n.line, n.why, "approved" if n.approved else "pending", stamp if n.approved else None, stamp)
+             for n in record.nominations],
+            " ON CONFLICT (session_id, turn) DO NOTHING",
+        )
 
 
 class RecognitionQueries:

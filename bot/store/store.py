@@ -27,7 +27,7 @@ import platformdirs
 
 from bot.background import spawn
 from bot.errors import AlreadyExists, AlreadyPlaying, StoreBusy, StoreError, StoreFull
-from bot.store.recognition import RecognitionQueries, write_record
+from bot.store.recognition import RecognitionQueries, write_records
 from bot.store.rowsql import in_chunks, write_rows
 from bot.store.rows import (
     CohortRow,
@@ -52,6 +52,7 @@ COHORTS_OF = (
     " WHERE cm.member_id = ? ORDER BY c.name"
 )
 _ACTIVE_SESSION_OF = "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1"
+_ACTIVE_OF = "SELECT 1 FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active'"
 
 BUSY_TIMEOUT_SECONDS = 30.0  # several processes may share one file; wait rather than fail
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL = 5, 6, 13
@@ -141,25 +142,32 @@ class Store(RecognitionQueries):
         started = now()
 
         def write(db: sqlite3.Connection) -> Any:
-            if one_at_a_time and new.trainee_id is not None:
-                active = db.execute(_ACTIVE_SESSION_OF, (new.guild_id, new.trainee_id)).fetchone()
-                if active is not None:
-                    raise AlreadyPlaying(active["trainee"], active["id"], active["thread_id"])
             member_id = new.member_id
             if with_member:
                 member_id = _ensure_member(db, new.trainee, new.guild_id, new.trainee_id, "trainee", started).id
+            values = (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood, new.mode,
+                      new.guild_id, new.channel_id, new.thread_id, new.trainee_id, member_id, new.persona, started)
+            guarded = one_at_a_time and new.trainee_id is not None
+            # With `one_at_a_time`, the insert itself checks that the trainee has no session in
+            # progress (one statement, not two): when it inserts nothing, the write fails, and the
+            # member written above goes with it (a write that raises leaves nothing, see _GroupCommit).
             cursor = db.execute(
                 "INSERT INTO sessions (scenario_id, scenario_digest, trainee, seed, state, mood, mode,"
                 " guild_id, channel_id, thread_id, trainee_id, member_id, persona, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (new.scenario_id, new.scenario_digest, new.trainee, new.seed, new.state, new.mood,
-                 new.mode, new.guild_id, new.channel_id, new.thread_id, new.trainee_id, member_id, new.persona, started),
+                + (f" SELECT {', '.join('?' * len(values))} WHERE NOT EXISTS ({_ACTIVE_OF})" if guarded else f" VALUES ({', '.join('?' * len(values))})")
+                + (" RETURNING *" if _RETURNING else ""),
+                (*values, new.guild_id, new.trainee_id) if guarded else values,
             )
-            session_id = cursor.lastrowid
+            # The row as stored, defaults included: given back by the insert itself where SQLite can.
+            row = cursor.fetchone() if _RETURNING else None
+            if row is None and (_RETURNING or cursor.rowcount == 0):
+                active = db.execute(_ACTIVE_SESSION_OF, (new.guild_id, new.trainee_id)).fetchone()
+                raise AlreadyPlaying(active["trainee"], active["id"], active["thread_id"])
+            session_id = row["id"] if row is not None else cursor.lastrowid
             assert session_id is not None
             _insert_turns(db, (TurnRow(session_id, 0, "resident", opening, (), new.mood, new.state),), started)
             _enqueue(db, items(session_id) if items is not None else (), started)
-            return db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            return row if row is not None else db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
 
         return _session(await self._group.write(write))
 
@@ -180,16 +188,15 @@ class Store(RecognitionQueries):
             if trainee.source_message_id is not None and _seen(db, trainee.source_message_id):
                 return False
             _insert_turns(db, (trainee, resident), stamp)
-            db.execute(
-                "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
-                (resident.state, resident.mood, trainee.seq, trainee.session_id),
-            )
-            if finish is not None:
-                _finish(db, trainee.session_id, finish, stamp)
+            progress = (resident.state, resident.mood, trainee.seq)
+            if finish is None:
+                db.execute("UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?", (*progress, trainee.session_id))
+            else:
+                _finish(db, trainee.session_id, finish, stamp, progress)  # its progress in the same UPDATE
             _enqueue(db, queued, stamp)
             return True
 
-        return bool(await self._group.write(write, _Turn(trainee, resident, queued, stamp) if finish is None else None))
+        return bool(await self._group.write(write, _Turn(trainee, resident, queued, stamp, finish)))
 
     async def finish_session(
         self, session_id: int, outcome: str, score: int, skills: tuple[SkillEvidenceRow, ...] = (), items: Iterable[NewItem] = (),
@@ -660,16 +667,17 @@ class _Write:
 
 
 class _Turn:
-    """A turn that does not end its session, as `Store.record_turn` writes it: a write whose
-    rows can share statements with other sessions' turns."""
+    """A turn as `Store.record_turn` writes it: a write whose rows can share statements with
+    other sessions' turns. `finish`: the session ends with it."""
 
-    __slots__ = ("trainee", "resident", "items", "stamp")
+    __slots__ = ("trainee", "resident", "items", "stamp", "finish")
 
-    def __init__(self, trainee: TurnRow, resident: TurnRow, items: tuple[NewItem, ...], stamp: str) -> None:
+    def __init__(self, trainee: TurnRow, resident: TurnRow, items: tuple[NewItem, ...], stamp: str, finish: Finish | None = None) -> None:
         self.trainee = trainee
         self.resident = resident
         self.items = items
         self.stamp = stamp
+        self.finish = finish
 
 
 class _Group:
@@ -949,9 +957,10 @@ class _Apart(Exception):
 
 def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[OutboxItem]) -> None:
     """What `Store.record_turn` writes for each turn, for several sessions' turns at once, in
-    four statements: the seen-check, the lines, the sessions' progress, the outbox. Anything
-    unusual (a message seen before, an item queued before) raises, and each write then runs
-    on its own (see `_commit_group`)."""
+    four statements: the seen-check, the lines, the sessions' progress, the outbox (and, for
+    the turns that end their session, that end's own statements). Anything unusual (a message
+    seen before, an item queued before) raises, and each write then runs on its own (see
+    `_commit_group`)."""
     messages = [t.trainee.source_message_id for t in turns if t.trainee.source_message_id is not None]
     if messages:
         marks = ", ".join("?" * len(messages))
@@ -972,21 +981,20 @@ def _record_turns(db: sqlite3.Connection, turns: list[_Turn], queued: list[Outbo
             "UPDATE sessions SET state = ?, mood = ?, turns = ? WHERE id = ?",
             [(t.resident.state, t.resident.mood, t.trainee.seq, t.trainee.session_id) for t in turns],
         )
+    ends = [(t.trainee.session_id, t.finish, t.stamp) for t in turns if t.finish is not None]
+    if ends:
+        _finish_together(db, ends)
     items = [(item, t.stamp) for t in turns for item in t.items]
-    for chunk, cursor in in_chunks(db, "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)", items,
-                                   lambda pair: (pair[0].key, pair[0].transport, pair[0].channel_id, pair[0].session_id,
-                                                 pair[0].kind, pair[0].body, pair[1]),
-                                   " ON CONFLICT (key) DO NOTHING"):
+    for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, items, _outbox_row, " ON CONFLICT (key) DO NOTHING"):
         if cursor.rowcount != len(chunk):
             raise _Apart()  # an item queued before (which one, its write finds out)
         # One statement, every row inserted: AUTOINCREMENT gave them consecutive ids, in order.
         first = cursor.lastrowid - len(chunk) + 1  # type: ignore[operator]
-        queued += [OutboxItem(id=first + n, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,
-                              kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp, message=i.message)
-                   for n, (i, stamp) in enumerate(chunk)]
+        queued += [_queued_item(first + n, i, stamp) for n, (i, stamp) in enumerate(chunk)]
 
 
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)  # UPDATE ... FROM
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35)  # INSERT ... RETURNING (else the row is read back)
 
 
 def _run_in_savepoints(db: sqlite3.Connection, writes: list[_Write], marks: dict[int, tuple[str, str]], group: _Group) -> None:
@@ -1082,12 +1090,15 @@ def _ensure_member(db: sqlite3.Connection, display_name: str, guild_id: int, dis
             "SELECT * FROM members WHERE guild_id = ? AND discord_id IS NULL AND display_name = ?", (guild_id, display_name)
         ).fetchone()
     else:
-        db.execute(
+        # Inserted or updated, the row is the member's: given back by the upsert itself where SQLite can.
+        row = db.execute(
             "INSERT INTO members (guild_id, discord_id, display_name, role, created_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name",
+            " ON CONFLICT (guild_id, discord_id) WHERE discord_id IS NOT NULL DO UPDATE SET display_name = excluded.display_name"
+            + (" RETURNING *" if _RETURNING else ""),
             (guild_id, discord_id, display_name, role, stamp),
-        )
-        row = db.execute("SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)).fetchone()
+        ).fetchone()
+        if row is None:
+            row = db.execute("SELECT * FROM members WHERE guild_id = ? AND discord_id = ?", (guild_id, discord_id)).fetchone()
     assert row is not None
     return MemberRow(row["id"], row["guild_id"], row["discord_id"], row["display_name"], row["role"])
 
@@ -1101,7 +1112,7 @@ def _seen(db: sqlite3.Connection, source_message_id: str) -> bool:
 
 
 def _insert_turns(db: sqlite3.Connection, turns: Iterable[TurnRow], stamp: str) -> None:
-    db.executemany(_INSERT_TURNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [_turn_values(turn, stamp) for turn in turns])
+    write_rows(db, _INSERT_TURNS, [_turn_values(turn, stamp) for turn in turns])  # one statement, not one per line
 
 
 def _turn_values(turn: TurnRow, stamp: str) -> tuple[Any, ...]:
@@ -1120,18 +1131,47 @@ def _signals_json(signals: Iterable[EvidenceRow]) -> str:
 _JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), without a new encoder each call
 
 
-def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str) -> None:
-    db.execute(
-        "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
-        (finish.outcome, finish.score, stamp, session_id),
-    )
-    db.execute("DELETE FROM skill_evidence WHERE session_id = ?", (session_id,))
+def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str, progress: tuple[str, int, int] | None = None) -> None:
+    """`progress`: the (state, mood, turns) its last turn leaves it in, when the end rides with that turn."""
+    if progress is None:
+        db.execute(
+            "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+            (finish.outcome, finish.score, stamp, session_id),
+        )
+    else:
+        db.execute(
+            "UPDATE sessions SET state = ?, mood = ?, turns = ?, status = 'ended', outcome = ?, score = ?,"
+            " ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+            (*progress, finish.outcome, finish.score, stamp, session_id),
+        )
+    _finish_rows(db, [(session_id, finish)])
+
+
+def _finish_together(db: sqlite3.Connection, ends: list[tuple[int, Finish, str]]) -> None:
+    """What `_finish` writes, for several sessions' ends at once (the turns of a group that end
+    their session), table by table: the same rows, in the same order in each table."""
+    if len(ends) == 1 or not _UPDATE_FROM:
+        for session_id, finish, stamp in ends:
+            db.execute(
+                "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+                (finish.outcome, finish.score, stamp, session_id),
+            )
+    else:
+        write_rows(db, "UPDATE sessions SET status = 'ended', outcome = v.column2, score = v.column3,"
+                   " ended_at = COALESCE(ended_at, v.column4) FROM (", ends, ") AS v WHERE sessions.id = v.column1",
+                   lambda end: (end[0], end[1].outcome, end[1].score, end[2]))
+    _finish_rows(db, [(session_id, finish) for session_id, finish, _ in ends])
+
+
+def _finish_rows(db: sqlite3.Connection, ends: list[tuple[int, Finish]]) -> None:
+    """The ends' skill evidence (in place of any kept before) and recognition records."""
+    ids = [session_id for session_id, _ in ends]
+    db.execute(f"DELETE FROM skill_evidence WHERE session_id IN ({', '.join('?' * len(ids))})", ids)
     write_rows(
         db, "INSERT INTO skill_evidence (session_id, skill, label, status, points, max_points, turn, quote)",
-        [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for e in finish.skills],
+        [(session_id, e.skill, e.label, e.status, e.points, e.max_points, e.turn, e.quote) for session_id, finish in ends for e in finish.skills],
     )
-    if finish.record is not None:
-        write_record(db, session_id, finish.record)
+    write_records(db, [(session_id, finish.record) for session_id, finish in ends if finish.record is not None])
 
 
 class _Queued(threading.local):
@@ -1145,18 +1185,43 @@ _QUEUED = _Queued()
 
 
 def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> None:
+    """Queue the items, in order, in one statement (a session's start, its end: each statement
+    hands the GIL back and forth, see bot/store/rowsql.py); an item whose key is already queued
+    is left as it is. What is queued is told to `_QUEUED`, with the ids the rows got."""
     collected = _QUEUED.items
-    for i in items:
-        cursor = db.execute(
-            "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (key) DO NOTHING",
-            (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp),
-        )
-        # No row changed: the key was queued before, and that item stands. (Cheaper than RETURNING.)
-        if cursor.rowcount == 1 and collected is not None:
-            collected.append(OutboxItem(id=cursor.lastrowid, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,  # type: ignore[arg-type]
-                                        kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp,
-                                        message=i.message))
+    for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, [(item, stamp) for item in items], _outbox_row, " ON CONFLICT (key) DO NOTHING"):
+        inserted = cursor.rowcount
+        if collected is None or inserted <= 0:
+            continue
+        if inserted == len(chunk):
+            # Every row inserted by one statement: AUTOINCREMENT gave them consecutive ids, in order.
+            first = cursor.lastrowid - inserted + 1  # type: ignore[operator]
+            ids = {item.key: first + n for n, (item, _) in enumerate(chunk)}
+        else:
+            # Some keys were queued before, and those items stand. AUTOINCREMENT gives a new row
+            # an id above every id ever used, so the rows just inserted are the newest of these keys.
+            keys = list(dict.fromkeys(item.key for item, _ in chunk))
+            ids = {key: item_id for item_id, key in db.execute(
+                f"SELECT id, key FROM outbox WHERE key IN ({', '.join('?' * len(keys))}) ORDER BY id DESC LIMIT ?", [*keys, inserted],
+            )}
+        for item, _ in chunk:
+            item_id = ids.pop(item.key, None)  # popped: a key twice in one call is queued once, as its first item
+            if item_id is not None:
+                collected.append(_queued_item(item_id, item, stamp))
+
+
+_INSERT_OUTBOX = "INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)"
+
+
+def _outbox_row(queued: tuple[NewItem, str]) -> tuple[Any, ...]:
+    """An outbox row's values: the item and when it was queued."""
+    i, stamp = queued
+    return (i.key, i.transport, i.channel_id, i.session_id, i.kind, i.body, stamp)
+
+
+def _queued_item(item_id: int, i: NewItem, stamp: str) -> OutboxItem:
+    return OutboxItem(id=item_id, key=i.key, transport=i.transport, channel_id=i.channel_id, session_id=i.session_id,
+                      kind=i.kind, body=i.body, status="pending", message_id=None, error=None, created_at=stamp, message=i.message)
 
 
 class _Opener:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.errors import AlreadyExists, StoreBusy, StoreError, StoreFull
+from bot.errors import AlreadyExists, AlreadyPlaying, StoreBusy, StoreError, StoreFull
 from bot.store import EvidenceRow, NewSession, Store, TurnRow
-from bot.store.rows import Finish, NewItem
+from bot.store.rows import Finish, NewItem, SessionRecord, ShownRow, SkillEvidenceRow
 from bot.store import store as store_module
 from bot.store.store import migrations
 
@@ -209,6 +210,46 @@ async def test_items_are_queued_with_their_turn_once_and_in_order(tmp_path: Path
         assert await store.pending_items("terminal", 5) == []  # one transport never sends another's items
 
 
+async def test_items_queued_in_one_statement_are_heard_with_the_ids_their_rows_got(tmp_path: Path) -> None:
+    heard: list[tuple[int, str, str]] = []
+    async with Store.open(tmp_path / "t.db") as store:
+        store.watch_outbox(lambda items: heard.extend((i.id, i.key, i.body) for i in items))
+        await store.enqueue([item("a"), item("b")])
+        # Mixed: queued before (kept as it was, not heard again), new, and a new key twice (queued once, as its first item).
+        twice = [replace(item("d"), body='{"kind": "resident", "text": "first"}'), replace(item("d"), body='{"kind": "resident", "text": "second"}')]
+        await store.enqueue([item("b"), item("c"), *twice, item("a"), item("e")])
+        await store.enqueue([item("e"), item("a")])  # nothing new: nothing heard
+        rows = [(p.id, p.key, p.body) for p in await store.pending_items("discord", 5)]
+        assert [key for _, key, _ in rows] == ["a", "b", "c", "d", "e"]
+        assert heard == rows  # each item heard once, with its row's id, in the order queued
+        assert '"first"' in rows[3][2]
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["returning", "before-3.35"])
+async def test_a_started_session_and_its_member_are_the_rows_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returning: bool,
+) -> None:
+    monkeypatch.setattr(store_module, "_RETURNING", returning)
+    async with Store.open(tmp_path / "t.db") as store:
+        first = await store.start_session(new_session(guild_id=1, trainee_id=42), "Hi", with_member=True, one_at_a_time=True)
+        assert first == await store.get_session(first.id)
+        assert (first.status, first.turns, first.outcome, first.ended_at) == ("active", 0, None, None)  # the schema's defaults
+        member = await store.member_of(guild_id=1, discord_id=42)
+        assert member is not None and first.member_id == member.id and member.display_name == "Ana"
+        # In progress: a second start is refused, and nothing is written (not even the new name).
+        with pytest.raises(AlreadyPlaying) as refused:
+            await store.start_session(new_session(guild_id=1, trainee_id=42, trainee="Renamed"), "Hi", with_member=True, one_at_a_time=True)
+        assert refused.value.session_id == first.id
+        assert await store.list_sessions() == [first] and await store.members() == [member]
+        await store.finish_session(first.id, "success", 90)
+        # Seen again under a new name: the same member, renamed, and the session row as stored.
+        second = await store.start_session(new_session(guild_id=1, trainee_id=42, trainee="Ana B."), "Hi", with_member=True, one_at_a_time=True)
+        assert second == await store.get_session(second.id) and second.member_id == member.id
+        assert await store.ensure_member("Ana C.", guild_id=1, discord_id=42) == replace(member, display_name="Ana C.")
+        local = await store.ensure_member("Lou")  # no chat id: found by name
+        assert await store.ensure_member("Lou") == local
+
+
 async def test_outbox_watchers_hear_of_committed_items_only(tmp_path: Path) -> None:
     heard: list[tuple[int, str, str]] = []
     async with Store.open(tmp_path / "t.db") as store:
@@ -342,7 +383,10 @@ def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     with sqlite3.connect(path) as raw:
         return {
             "turns": raw.execute("SELECT id, session_id, seq, speaker, text, signals, mood, state, source_message_id FROM turns ORDER BY id").fetchall(),
-            "sessions": raw.execute("SELECT id, state, mood, turns, status FROM sessions ORDER BY id").fetchall(),
+            "sessions": raw.execute("SELECT id, state, mood, turns, status, outcome, score, ended_at IS NULL FROM sessions ORDER BY id").fetchall(),
+            "ends": raw.execute("SELECT rowid, * FROM skill_evidence ORDER BY rowid").fetchall()
+            + raw.execute("SELECT rowid, * FROM session_results ORDER BY rowid").fetchall()
+            + raw.execute("SELECT rowid, * FROM session_behaviours ORDER BY rowid").fetchall(),
             "outbox": raw.execute("SELECT id, key, channel_id, session_id, kind, body, status FROM outbox ORDER BY id").fetchall(),
             "ignored": raw.execute("SELECT message_id, session_id FROM ignored_messages ORDER BY message_id").fetchall(),
         }
@@ -360,7 +404,7 @@ async def play_together_and_apart(tmp_path: Path, prepare: object, turns: object
             await prepare(store, sessions)  # type: ignore[operator]
             heard: list[tuple[int, str]] = []
             store.watch_outbox(lambda items: heard.extend((i.id, i.key) for i in items))
-            calls = [lambda t=t: store.record_turn(*t[:2], t[2]) for t in turns(sessions)]  # type: ignore[operator]
+            calls = [lambda t=t: store.record_turn(*t) for t in turns(sessions)]  # type: ignore[operator]
             if together:
                 results = await asyncio.gather(*(call() for call in calls), return_exceptions=True)
             else:
@@ -405,6 +449,34 @@ async def test_turns_of_a_group_written_together_are_what_they_are_written_one_b
     assert results == [True] * 6
     assert heard == [item for item in pending if ":opening" not in item[1]]  # the watchers hear the ids the rows have
     assert len(heard) == 12
+
+
+@UPDATE_FROM
+async def test_turns_that_end_their_session_share_a_group_s_statements_and_leave_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_from: bool,
+) -> None:
+    monkeypatch.setattr(store_module, "_UPDATE_FROM", update_from)
+    shared: list[int] = []
+    real = store_module._record_turns
+    monkeypatch.setattr(store_module, "_record_turns", lambda db, turns, queued: (shared.append(len(turns)), real(db, turns, queued)))
+    record = SessionRecord(clean=True, gamed=False, penalties=0, critical=False, start_mood=50, peak_mood=60, end_mood=55,
+                           shown=(ShownRow("courtesy", 1, "hello"),))
+    skills = (SkillEvidenceRow("greet", "Greeted", "earned", 10, 10, 1, "hello"), SkillEvidenceRow("explain", "Explained", "missed", 0, 10, None, ""))
+
+    def turns(sessions: list) -> list:  # type: ignore[type-arg]
+        lines = turns_of_each(sessions)
+        for n in (1, 4):  # two of the six end with their turn, each with its feedback
+            sid = sessions[n].id
+            lines[n] = (*lines[n], Finish("success", 80 + n, skills, record))
+            lines[n][2].append(item(f"{sid}:feedback", session=sid, kind="feedback"))
+        return lines
+
+    together, apart = await play_together_and_apart(tmp_path, nothing, turns)
+    assert shared == [6]  # the ends among them did not keep the six apart
+    assert together == apart
+    results, rows, heard, _ = together
+    assert results == [True] * 6 and len(heard) == 14
+    assert [status for _, _, _, _, status, *_ in rows["sessions"]].count("ended") == 2  # type: ignore[index]
 
 
 @pytest.mark.parametrize("how", ["played", "set aside"])
@@ -473,8 +545,13 @@ async def test_a_write_that_loses_the_whole_transaction_fails_alone_and_the_othe
             (pages,) = await cursor.fetchone()
         await store._db.execute(f"PRAGMA max_page_count = {pages + 2}")  # room for small lines only
         groups = Groups(monkeypatch)
-        texts = ["hello", "x" * 50_000, "hello"]  # SQLite rolls the whole transaction back on a full disk
-        results = await asyncio.gather(*(store.record_turn(*turn_of(s.id, text)) for s, text in zip(sessions, texts)), return_exceptions=True)
+        # SQLite rolls the whole transaction back on a full disk in a statement of one row (a
+        # statement of several rows keeps a journal of its own, and only that statement is undone).
+        bodies = ["hi", "x" * 50_000, "hi"]
+        results = await asyncio.gather(*(
+            store.record_turn(*turn_of(s.id), [replace(item(f"{s.id}:turn:1", session=s.id), body=body)])
+            for s, body in zip(sessions, bodies)
+        ), return_exceptions=True)
         assert isinstance(results[1], StoreFull)
         assert results[0] is True and results[2] is True
         assert groups.seen == [(3, 0), (2, 0)]  # the two others, again, without it
