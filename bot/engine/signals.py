@@ -171,33 +171,9 @@ class _Feature:
     key: int = -1
     subscore: str = ""  # empathy features: the sub-score it counts in
     before_acknowledgement: bool = False  # counts only before the line's first acknowledgement
-    # With Hyperscan, for a line no scan has looked at (a replay's empathy): its grams, found
-    # in one RE2 pass. None: the pattern simply runs.
-    screen: _GramScreen | None = None
-
-
-class _GramScreen:
-    """Whether a line may hold a match of a pattern: whether its folded text holds a gram of
-    each of the pattern's groups (`_grams`), the re path's pre-filter. The grams are found in
-    one RE2 pass (`Substrings`) instead of building the line's every gram, which costs more
-    than the few patterns a line that was not scanned asks about."""
-
-    __slots__ = ("_words", "_groups")
-
-    def __init__(self, groups: tuple[frozenset[str], ...]) -> None:
-        words = sorted(frozenset().union(*groups))
-        index = {word: i for i, word in enumerate(words)}
-        self._words = _Substrings(words)
-        self._groups = tuple(frozenset(index[word] for word in group) for group in groups)
-
-    def may_match(self, folded: str) -> bool:
-        found = set(self._words.within(folded))
-        return all(not group.isdisjoint(found) for group in self._groups)
-
-    @classmethod
-    def of(cls, pattern: re.Pattern[str]) -> _GramScreen | None:
-        groups = _grams(pattern.pattern)
-        return cls(groups) if groups else None
+    # With Hyperscan, for a line no scan has looked at (a replay's empathy): the literal text
+    # every match contains, as for a scenario's own patterns (`_needles`). None: it simply runs.
+    needles: tuple[tuple[str, ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -473,7 +449,7 @@ def load_lexicon() -> Lexicon:
         respect_scale=float(respect["scale"]),
         empathy_cues=cues,
         # Empathy's features run on lines no scan looked at (a replay's mood weight): screened.
-        empathy_features=tuple(dataclasses.replace(f, screen=_GramScreen.of(f.pattern)) for f in keyed_empathy),
+        empathy_features=tuple(dataclasses.replace(f, needles=_needles(f.pattern)) for f in keyed_empathy),
         empathy_half=float(empathy["half"]),
         empathy_subscores=subscores,
         empathy_mood={str(k): float(v) for k, v in empathy["mood"].items()},
@@ -522,7 +498,7 @@ def _re_path(lex: Lexicon) -> Lexicon:
         rules=rules,
         branches=tuple((rule, b) for rule in rules for b in rule.branches),
         respect_features=tuple(dataclasses.replace(f, grams=_grams(f.pattern.pattern)) for f in lex.respect_features),
-        empathy_features=tuple(dataclasses.replace(f, grams=_grams(f.pattern.pattern), screen=None) for f in lex.empathy_features),
+        empathy_features=tuple(dataclasses.replace(f, grams=_grams(f.pattern.pattern), needles=None) for f in lex.empathy_features),
     )
 
 
@@ -654,10 +630,10 @@ class _Line:
         """The features worth running, in order (without Hyperscan, all of them: `finditer`
         filters them by their grams)."""
         if self._hits is None:
-            if self._prefilter is None or not any(f.screen is not None for f in features):
+            if self._prefilter is None or not any(f.needles for f in features):
                 return features
-            folded = self.folded  # a line not scanned: each feature's screen looks at it
-            return [f for f in features if f.screen is None or f.screen.may_match(folded)]
+            folded = self.folded  # a line not scanned: each feature runs only where its needles are
+            return [f for f in features if not f.needles or _has_needles(folded, f.needles)]
         keys = self._runnable()
         return [f for f in features if f.key in keys]
 

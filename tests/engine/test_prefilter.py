@@ -78,7 +78,7 @@ def outcome(text: str, lex: Lexicon) -> tuple[object, ...]:
     detection = _detect(text, None, lex)
     # Every match of the estimates' own features too (empathy counts each one).
     line = _Line(_normalise(text), lex)
-    # And on the line as a replay meets it, never scanned (Hyperscan's features screened by grams).
+    # And on the line as a replay meets it, never scanned (with Hyperscan, features kept off it by their needles).
     unscanned = _Line(_normalise(text), lex, scan=False)
     return (detection.evidence, _respect_features(detection, lex),
             [(f.name, a, b) for f, a, b in _matches(line, lex.empathy_features)],
