@@ -319,8 +319,7 @@ class Scenario:
 
 class PerScenario(Generic[_T]):
     """`build(scenario)`, worked out once per scenario object and kept: what the engine asks of
-    a scenario on every message (the judge's lookups, the scoring plan, the kinds of a reply's
-    lines) depends on nothing else.
+    a scenario on every message (the judge's lookups, the scoring plan) depends on nothing else.
 
     Kept outside the frozen scenario, so a scenario stays plain data (copied, compared, sent to
     a worker process as it is). A library reload makes new scenario objects; the oldest are

@@ -15,7 +15,7 @@ from bot.engine import mood as mood_rules
 from bot.engine.cues import LEARNED
 from bot.engine.judge import History, Judgement, judge, words
 from bot.engine.machine import Fired, ScenarioMachine
-from bot.engine.scenario import RANDOM_PERSONA, Line, Otherwise, Outcome, PerScenario, Persona, Scenario, State, Transition
+from bot.engine.scenario import RANDOM_PERSONA, Line, Otherwise, Outcome, Persona, Scenario, State, Transition
 from bot.engine.scoring import Score, score_session
 from bot.engine.signals import MAX_MESSAGE_CHARS, Detection, asserted, detect, load_lexicon, mood_weight, normalise
 from bot.errors import SessionError
@@ -292,7 +292,7 @@ class Session:
         details = [e.detail.strip() for e in detection.evidence if e.signal == "introduction" and e.detail and e.detail != LEARNED]
         if not details:
             return
-        ranks = _ranks_longest_first()
+        ranks = load_lexicon().titles_longest_first
         rank, name = "", ""
         for detail in details:
             given = next((r for r in ranks if detail == r or detail.startswith(f"{r} ")), "")
@@ -307,13 +307,11 @@ class Session:
     def _say(self, lines: tuple[Line, ...], turn: int = 0, remember: bool = True) -> str:
         if not lines:
             return ""
-        for_personas, once = _voice(self.scenario).kinds(lines)
-        if for_personas:
+        if any(line.personas for line in lines):
             persona = self.persona_name
             lines = tuple(line for line in lines if not line.personas or persona in line.personas) or lines
-            once = any(line.once for line in lines)
         # Most lines are not `once` lines: then every line is fresh, and nothing needs filtering.
-        if once:
+        if any(line.once for line in lines):
             fresh = [line for line in lines if not self._already_said(line)]
             pool = fresh or [line for line in lines if not line.once] or list(lines)
         else:
@@ -345,46 +343,6 @@ class Session:
         text = text.replace("{resident}", self.scenario.resident.name).replace("{role}", self.role)
         officer = self.officer_name or self.scenario.trainee_title.lower()
         return text.replace("{officer}", officer) if officer else _EMPTY_OFFICER.sub("", text)
-
-
-class _Voice:
-    """What the resident's replies ask of a scenario on every turn, worked out once per scenario:
-    for each of its sets of lines, whether some are for certain personas or said once."""
-
-    def __init__(self, scenario: Scenario) -> None:
-        said = [state.say for state in scenario.states.values()]
-        said += [state.otherwise.say for state in scenario.states.values() if state.otherwise is not None]
-        said += [rule.say for state in scenario.states.values() for rule in scenario.rules(state)]
-        said += [scenario.idle.say] if scenario.idle is not None else []
-        # Held with their answers, so their ids stay theirs.
-        self._kinds = {id(lines): (lines, *_kinds(lines)) for lines in said}
-
-    def kinds(self, lines: tuple[Line, ...]) -> tuple[bool, bool]:
-        """(whether any of `lines` is for certain personas only, whether any is a `once` line)."""
-        found = self._kinds.get(id(lines))
-        if found is not None and found[0] is lines:
-            return found[1], found[2]
-        return _kinds(lines)  # lines made on the fly (the default idle line)
-
-
-def _kinds(lines: tuple[Line, ...]) -> tuple[bool, bool]:
-    return any(line.personas for line in lines), any(line.once for line in lines)
-
-
-_voice = PerScenario(_Voice)
-
-
-_last_ranks: tuple[object, tuple[str, ...]] | None = None
-
-
-def _ranks_longest_first() -> tuple[str, ...]:
-    """The lexicon's ranks, longest first ("Staff Sergeant" before "Sergeant"), sorted once per lexicon."""
-    global _last_ranks
-    lexicon = load_lexicon()
-    last = _last_ranks
-    if last is None or last[0] is not lexicon:
-        last = _last_ranks = (lexicon, tuple(sorted((rank for rank in lexicon.ranks.values() if rank), key=len, reverse=True)))
-    return last[1]
 
 
 def pick_persona(scenario: Scenario, name: str | None, seed: int) -> Persona | None:

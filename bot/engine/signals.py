@@ -213,6 +213,11 @@ class Lexicon:
     # Every (rule, branch) in detection order; a branch's key is its index here.
     branches: tuple[tuple[_Rule, _Branch], ...] = ()
 
+    @functools.cached_property
+    def titles_longest_first(self) -> tuple[str, ...]:
+        """How residents say each rank, longest first ("Staff Sergeant" before "Sergeant")."""
+        return tuple(sorted(dict.fromkeys(title for title in self.ranks.values() if title), key=len, reverse=True))
+
 
 # --------------------------------------------------------------------------- loading
 
