@@ -1134,16 +1134,13 @@ _JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=Fal
 def _finish(db: sqlite3.Connection, session_id: int, finish: Finish, stamp: str, progress: tuple[str, int, int] | None = None) -> None:
     """`progress`: the (state, mood, turns) its last turn leaves it in, when the end rides with that turn."""
     if progress is None:
-        db.execute(
-            "UPDATE sessions SET status = 'ended', outcome = ?, score = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
-            (finish.outcome, finish.score, stamp, session_id),
-        )
-    else:
-        db.execute(
-            "UPDATE sessions SET state = ?, mood = ?, turns = ?, status = 'ended', outcome = ?, score = ?,"
-            " ended_at = COALESCE(ended_at, ?) WHERE id = ?",
-            (*progress, finish.outcome, finish.score, stamp, session_id),
-        )
+        _finish_together(db, [(session_id, finish, stamp)])
+        return
+    db.execute(
+        "UPDATE sessions SET state = ?, mood = ?, turns = ?, status = 'ended', outcome = ?, score = ?,"
+        " ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+        (*progress, finish.outcome, finish.score, stamp, session_id),
+    )
     _finish_rows(db, [(session_id, finish)])
 
 
