@@ -167,7 +167,6 @@ class SessionService:
         self._restored = False
         self._hearing = True  # False from a dropped connection to the next (see on_disconnected)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._saving = _Saving(settings.delay_notice_seconds, self._saved_late)
 
     # -- looking up --
     def session_in(self, channel_id: int) -> SessionRow | None:
@@ -314,7 +313,7 @@ class SessionService:
                 score = tracked.session.score()
                 closing, finish = await self._closing(tracked, score)
                 items += closing
-            self._saving.begin(tracked)
+            late = self._delay_notice(tracked)
             try:
                 recorded = await self.store.record_turn(
                     TurnRow(
@@ -326,7 +325,7 @@ class SessionService:
                     items, finish,
                 )
             finally:
-                self._saving.end(tracked)
+                late.cancel()
         except StoreError as exc:
             # Unsaved means unplayed: back to what the store has, and the line's flood-control
             # token back too, so its retries (the same line) never count as a flood.
@@ -362,11 +361,17 @@ class SessionService:
             await self.outbox.post_now(tracked.channel, messages.notice(NOTICES["again"].format(why=why)))
         return LineResult.NOT_SAVED
 
-    def _saved_late(self, tracked: _Tracked) -> None:
-        """A line still not saved after a few seconds (another process holds the database): a 'one moment'."""
-        if "delayed" not in tracked.notified:
-            tracked.notified.add("delayed")
-            spawn(self.outbox.post_now(tracked.channel, messages.notice(NOTICES["delayed"])), f"notice-{tracked.row.id}", self._tasks)
+    def _delay_notice(self, tracked: _Tracked) -> asyncio.TimerHandle:
+        """A write still waiting after a few seconds (another process holds the database) gets a
+        'one moment'; cancel the handle once it is done. (A plain timer, not a context manager:
+        this runs at every turn.)"""
+
+        def late() -> None:
+            if "delayed" not in tracked.notified:
+                tracked.notified.add("delayed")
+                spawn(self.outbox.post_now(tracked.channel, messages.notice(NOTICES["delayed"])), f"notice-{tracked.row.id}", self._tasks)
+
+        return asyncio.get_running_loop().call_later(self.settings.delay_notice_seconds, late)
 
     # -- hints and ending --
     def hint(self, channel_id: int, *, by: int, by_instructor: bool) -> str:
@@ -802,45 +807,6 @@ class SessionService:
         self._by_channel.clear()
         self._by_session.clear()
         self._by_trainee.clear()
-
-
-class _Saving:
-    """The lines being saved, each with when it is late (`late` is told then, unless it was
-    saved before): one timer for them all, at the earliest, instead of one per line. (A timer
-    per line, cancelled a moment later, left the event loop's timer heap holding a cancelled
-    handle for every line of the last few seconds.)"""
-
-    def __init__(self, delay: float, late: Callable[[_Tracked], None]) -> None:
-        self._delay = delay
-        self._late = late
-        self._due: dict[_Tracked, float] = {}  # loop time at which each is late
-        self._timer: asyncio.TimerHandle | None = None
-
-    def begin(self, tracked: _Tracked) -> None:
-        loop = asyncio.get_running_loop()
-        self._due[tracked] = due = loop.time() + self._delay
-        if self._timer is None:  # one armed already fires no later than this one's time
-            self._timer = loop.call_at(due, self._check)
-
-    def end(self, tracked: _Tracked) -> None:
-        self._due.pop(tracked, None)
-        if not self._due and self._timer is not None:
-            # Nothing left being saved: no timer stays armed. An armed one is pending work for
-            # whatever waits for the loop to go quiet (the bot tests' harness waited out its
-            # three seconds at every line).
-            self._timer.cancel()
-            self._timer = None
-
-    def _check(self) -> None:
-        self._timer = None
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        for tracked, due in list(self._due.items()):
-            if due <= now:
-                del self._due[tracked]
-                self._late(tracked)
-        if self._due:
-            self._timer = loop.call_at(min(self._due.values()), self._check)
 
 
 def _mark_behind(tracked: _Tracked) -> None:

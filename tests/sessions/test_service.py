@@ -279,33 +279,6 @@ async def test_a_line_that_cannot_be_saved_is_answered_once_the_lock_is_gone(ben
     assert bench.service is not None and len(bench.service._by_channel[THREAD].session.turns) == 3
 
 
-async def test_lines_being_saved_are_told_late_once_each_at_their_own_time() -> None:
-    from bot.sessions.service import _Saving
-
-    told: list[tuple[str, float]] = []
-    loop = asyncio.get_running_loop()
-    saving = _Saving(0.05, lambda who: told.append((who, loop.time())))  # type: ignore[arg-type, misc]
-    start = loop.time()
-    saving.begin("a")  # type: ignore[arg-type]
-    await asyncio.sleep(0.02)
-    saving.begin("b")  # type: ignore[arg-type]
-    saving.begin("c")  # type: ignore[arg-type]
-    saving.end("a")  # type: ignore[arg-type]  # saved in time: never told
-    await asyncio.sleep(0.02)
-    saving.end("c")  # type: ignore[arg-type]
-    await asyncio.sleep(0.06)
-    assert [who for who, _ in told] == ["b"]
-    assert told[0][1] - start >= 0.07  # at b's own time (begun at 0.02), not at a's
-    saving.begin("d")  # type: ignore[arg-type]  # a new line after a quiet spell arms the timer again
-    await asyncio.sleep(0.08)
-    assert [who for who, _ in told] == ["b", "d"]
-    # Once nothing is being saved, no timer is left armed: an armed one is pending work for
-    # whatever waits for the loop to go quiet (the bot tests' harness waited it out at every line).
-    saving.begin("e")  # type: ignore[arg-type]
-    saving.end("e")  # type: ignore[arg-type]
-    assert saving._timer is None
-
-
 async def test_a_line_whose_save_waits_gets_a_one_moment_notice_then_its_reply(bench: Bench) -> None:
     await bench.start()
     other = hold_write_lock(bench.path)
