@@ -284,18 +284,26 @@ async def test_a_line_whose_save_waits_gets_a_one_moment_notice_then_its_reply(b
     other = hold_write_lock(bench.path)
     try:
         line = asyncio.ensure_future(bench.say(COURTEOUS[0], settle=False))
-        await asyncio.sleep(0.15)  # past the notice's delay (0.05 s), within the busy timeout (0.3 s)
+        # The first line of a process also loads the detectors, so wait for the notice itself
+        # (0.05 s into the save) rather than a fixed time; release well within the busy timeout (0.3 s).
+        for _ in range(500):
+            if notices_sent(bench):
+                break
+            await asyncio.sleep(0.01)
         assert not line.done()
     finally:
         other.rollback()
         other.close()
     assert await line is LineResult.PLAYED
     await bench.settle()
-    notices = [m.text for m in bench.chat.bot_messages(THREAD) if m.message is not None and m.message.kind == kinds.NOTICE]
-    assert notices == [NOTICES["delayed"]]
+    assert notices_sent(bench) == [NOTICES["delayed"]]
     assert len(bench.residents()) == 2
     assert await bench.say(COURTEOUS[1]) is LineResult.PLAYED  # saved at once: no notice
-    assert len([m for m in bench.chat.bot_messages(THREAD) if m.message is not None and m.message.kind == kinds.NOTICE]) == 1
+    assert len(notices_sent(bench)) == 1
+
+
+def notices_sent(bench: Bench) -> list[str]:
+    return [m.text for m in bench.chat.bot_messages(THREAD) if m.message is not None and m.message.kind == kinds.NOTICE]
 
 
 async def test_a_full_disk_drops_no_line(bench: Bench) -> None:
