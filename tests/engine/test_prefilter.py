@@ -360,3 +360,18 @@ def test_analyze_reads_at_most_the_message_cap() -> None:
     assert out["text"] == text and out["analyzed_chars"] == MAX_MESSAGE_CHARS
     assert all(e["end"] <= MAX_MESSAGE_CHARS for s in out["signals"] for e in s["evidence"])
     assert "analyzed_chars" not in analyze("Good evening, sir.")
+
+
+@needs_hyperscan
+@pytest.mark.parametrize("text", [
+    "Three weeks on your own sounds really heavy, and it makes sense that going out feels like too much right now.",
+    "thank you. i'll be right back, it takes about 5 minutes to run everything",
+])
+@pytest.mark.xfail(strict=True, reason="Hyperscan (python-hyperscan 0.9.1's library) misses some matches that start "
+                   "past offset 15, even compiled alone without flags: open, see the s18 detection report")
+def test_hyperscan_reports_every_pattern_re_finds_on_these_lines(text: str) -> None:
+    # Found by a dump of 13,424 lines (tuning, golden, probe and fuzzed ones): 4 patterns on 9
+    # lines are not reported, so their evidence is lost with Hyperscan and found by `re`.
+    # Bare reproducer, no project code: `ab|(?:^|,)b` over "x" * 16 + "ab" gives no match
+    # (over "x" * 15 + "ab" it does).
+    assert outcome(text, LEX) == outcome(text, UNFILTERED)
