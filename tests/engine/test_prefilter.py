@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -367,11 +369,47 @@ def test_analyze_reads_at_most_the_message_cap() -> None:
     "Three weeks on your own sounds really heavy, and it makes sense that going out feels like too much right now.",
     "thank you. i'll be right back, it takes about 5 minutes to run everything",
 ])
-@pytest.mark.xfail(strict=True, reason="Hyperscan (python-hyperscan 0.9.1's library) misses some matches that start "
-                   "past offset 15, even compiled alone without flags: open, see the s18 detection report")
 def test_hyperscan_reports_every_pattern_re_finds_on_these_lines(text: str) -> None:
-    # Found by a dump of 13,424 lines (tuning, golden, probe and fuzzed ones): 4 patterns on 9
-    # lines are not reported, so their evidence is lost with Hyperscan and found by `re`.
-    # Bare reproducer, no project code: `ab|(?:^|,)b` over "x" * 16 + "ab" gives no match
-    # (over "x" * 15 + "ab" it does).
+    # With python-hyperscan 0.9.1 (Vectorscan 5.4.12) 4 patterns went unreported on 9 of 13,424
+    # lines, these among them, and their evidence was lost; 0.7.21 (Vectorscan 5.4.11) reports them.
     assert outcome(text, LEX) == outcome(text, UNFILTERED)
+
+
+def _texts(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _texts(value)
+
+
+@needs_hyperscan
+def test_the_other_test_lines_give_the_same_evidence_with_hyperscan_as_with_re() -> None:
+    # The lines the labelled-line test does not cover (probes, empathy sets, signal examples,
+    # golden transcripts: where the library fault above showed), against the re path that
+    # test checks; only the lexicon's own patterns, which is what Hyperscan filters.
+    here = Path(__file__).resolve().parents[2]
+    files = [*sorted((here / "tests" / "data").glob("*.yaml")), *sorted((here / "dialogues" / "golden").rglob("*.yaml"))]
+    texts = sorted({t for path in files for t in _texts(yaml.safe_load(path.read_text("utf-8"))) if " " in t} - set(LINES))
+    assert len(texts) > 3000
+    for text in texts:
+        assert outcome(text, LEX) == outcome(text, RE_PATH), text
+
+
+@needs_hyperscan
+def test_the_installed_library_reports_the_match_vectorscan_5_4_12_misses() -> None:
+    import hyperscan
+
+    assert not prefilter._misses_known_matches(hyperscan)
+
+
+@needs_hyperscan
+def test_a_library_that_misses_matches_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A "known miss" no library can report stands for a faulty library: plain re then.
+    monkeypatch.setattr(prefilter, "_KNOWN_MISS", (rb"ab", b"xx"))
+    with caplog.at_level(logging.WARNING, logger="bot.engine.prefilter"):
+        assert prefilter.load(PATTERNS[:5], cache_dir=tmp_path) is None
+    assert "misses matches" in caplog.text and not list(tmp_path.iterdir())
