@@ -20,7 +20,8 @@ a Hyperscan pattern that matches a *superset* of what `re` matches:
 So a pattern the scan does not report cannot match the line. A reported one is matched
 by `re` as before: on short lines over the whole line; on long lines only from where a
 match can start (see `Prefilter.finditer`), which keeps detection linear in line length.
-A pattern that cannot be translated or compiled simply runs unfiltered.
+A pattern that cannot be translated or compiled simply runs unfiltered, and a Hyperscan
+library that misses a match it is known to get wrong (Vectorscan 5.4.12) is not used at all.
 
 Short lines (up to SHORT_LINE characters, nearly every message) need only to know which
 patterns can match, not where: they are scanned with a second, smaller database of the
