@@ -74,7 +74,7 @@ def _member(row: Any) -> MemberRow:
 
 def write_records(db: sqlite3.Connection, records: Sequence[tuple[int, SessionRecord]]) -> None:
     """Sessions' recognition facts, badges and nominations, in the transaction that ends them
-    (on the database's thread, inside the store's group commit): one statement per table for
+    (inside the store's group commit): one statement per table for
     all of them, each table's rows in the order of `records`."""
     if not records:
         return

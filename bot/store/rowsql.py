@@ -1,6 +1,6 @@
-"""Many rows in one statement: each SQLite statement the database thread runs hands Python's
-GIL to the event loop's thread and waits to get it back, so a write of several rows costs
-one statement, not one per row as executemany does (see `_run_plain` in bot/store/store.py)."""
+"""Many rows in one statement: each SQLite statement has a cost of its own (preparing it,
+running it), so a write of several rows costs one statement, not one per row as
+executemany does (see `_run_plain` in bot/store/store.py)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -133,8 +133,8 @@ class Store(RecognitionQueries):
         *, with_member: bool = False, one_at_a_time: bool = False,
     ) -> SessionRow:
         """Create a session, record the resident's opening line with it and queue what the
-        new session sends (`items`, given the new session's id), atomically. `items` runs on
-        the database's thread, inside the transaction: it must only build values.
+        new session sends (`items`, given the new session's id), atomically. `items` runs
+        inside the transaction: it must only build values.
         `with_member`: the trainee's member (`ensure_member` of its name, server and chat id)
         is found or created in the same transaction, and is the session's `member_id`.
         `one_at_a_time`: AlreadyPlaying, and nothing written, when the trainee (chat id) has
@@ -178,8 +178,8 @@ class Store(RecognitionQueries):
         one transaction; with `finish`, the session ends in the same transaction.
 
         Returns False (and changes nothing) when the trainee line's source message was already
-        recorded, or seen and set aside. One trip to the database's thread, whose commit is
-        shared with every other write ready at the same time (see `_GroupCommit`).
+        recorded, or seen and set aside. Its commit is shared with every other write ready at
+        the same time (see `_GroupCommit`).
         """
         stamp = now()
         queued = tuple(items)
@@ -681,7 +681,7 @@ class _Turn:
 
 
 class _Group:
-    """What one trip to the database's thread did: the transaction's fate and each write's."""
+    """What one group commit did: the transaction's fate and each write's."""
 
     __slots__ = ("failure", "busy", "culprit", "results", "marks_failure", "waited", "queued")
 
@@ -698,14 +698,15 @@ class _Group:
 class _GroupCommit:
     """Group commit for the session path's writes (turns, starts, ends, the outbox).
 
-    A write is a plain function of the sqlite3 connection, run on aiosqlite's thread for
-    that connection, so a turn's seen-check, inserts, update and queued items cost one trip
-    there instead of one per statement. Every write submitted while the previous commit is
-    in flight, or in the same pass of the event loop, shares one BEGIN IMMEDIATE and one
-    COMMIT (one fsync); each caller hears back only after that commit, so nothing is sent
-    before it is durable. Delivery marks wait up to MARK_LINGER_SECONDS for writes to ride
-    with, instead of a commit of their own. The outbox items the group's writes queued are
-    told to the watchers (`Store.watch_outbox`) once committed, before the callers hear back.
+    A write is a plain function of the sqlite3 connection, run on the event loop's thread
+    in a transaction committed on aiosqlite's thread for that connection (see
+    `_commit_group`): a group costs one trip there, not one per statement. Every write
+    submitted while the previous commit is in flight, or in the same pass of the event
+    loop, shares one BEGIN IMMEDIATE and one COMMIT (one fsync); each caller hears back
+    only after that commit, so nothing is sent before it is durable. Delivery marks wait up
+    to MARK_LINGER_SECONDS for writes to ride with, instead of a commit of their own. The
+    outbox items the group's writes queued are told to the watchers (`Store.watch_outbox`)
+    once committed, before the callers hear back.
 
     Failures. A group runs first with no savepoint per write. When a write fails (a
     constraint, a value SQLite cannot hold), the group is undone and runs again with each
@@ -799,14 +800,15 @@ class _GroupCommit:
     async def _commit(self, writes: list[_Write], marks: dict[int, tuple[str, str]]) -> _Group:
         wait = self._outage.wait()
         try:
-            # aiosqlite's own queue to its thread (what backs its execute()): one trip for the group.
-            # aiosqlite has no public way to run a function there; `_execute` and `_conn` have
+            # aiosqlite has no public way to reach its sqlite3 connection or to run a function on
+            # its thread (its own queue, what backs its execute()); `_conn` and `_execute` have
             # been stable across the versions pyproject.toml allows, and every store test runs them.
-            return await self._db._execute(_commit_group, self._db._conn, writes, marks, wait, wait != self._outage.waiting)
-        except (sqlite3.Error, ValueError) as exc:  # the connection is closed
+            connection = self._db._conn
+        except ValueError as exc:  # the connection is closed
             group = _Group()
             group.failure = exc
             return group
+        return await _commit_group(connection, self._db._execute, writes, marks, wait)
 
     def _settle(self, writes: list[_Write], marks: dict[int, tuple[str, str]], waiters: list[asyncio.Future[None]], group: _Group) -> None:
         doing = f"cannot write to {self._path}"
@@ -872,14 +874,26 @@ class _TransactionLost(Exception):
         self.cause = cause
 
 
-def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int, tuple[str, str]], wait: float, set_wait: bool) -> _Group:
-    """On the database's thread: one transaction for the delivery marks and every write."""
+OnThread = Callable[..., Awaitable[Any]]  # runs a function on the connection's own thread, awaited
+
+
+async def _commit_group(
+    db: sqlite3.Connection, on_thread: OnThread, writes: list[_Write], marks: dict[int, tuple[str, str]], wait: float,
+) -> _Group:
+    """One transaction for the delivery marks and every write.
+
+    What may block goes to the database's thread: the commit (the fsync), and taking
+    SQLite's lock when another process holds it (`_begin` waits for it up to `wait`). The
+    rest runs here, on the event loop's thread, where nothing waits once the lock is held:
+    each statement on the database's thread would hand Python's GIL over and wait to get
+    it back, which under load it does only when the event loop idles (a group of a dozen
+    turns took about 8 ms there, and the loop sat idle a fifth of the time waiting for it).
+    The caller holds the store's write lock, so nothing else uses the connection meanwhile."""
     group = _Group()
     try:
-        if set_wait:
-            db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
-            group.waited = wait
-        _begin(db, wait)
+        group.waited = wait
+        if not _begin_at_once(db, wait):
+            await _blocking(on_thread, db, _begin, db, wait)
     except (sqlite3.Error, ValueError) as exc:
         group.failure, group.busy = exc, _is_busy(exc)
         return group
@@ -894,13 +908,15 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
             group.results, group.queued = [], []
             if db.in_transaction:
                 db.execute("ROLLBACK TO batch")
-            else:
-                _begin(db, wait)  # SQLite rolled it all back (a full disk): the savepoints find the culprit
+            elif not _begin_at_once(db, wait):
+                # SQLite rolled it all back (a full disk): the savepoints find the culprit
+                await _blocking(on_thread, db, _begin, db, wait)
             _run_in_savepoints(db, writes, marks, group)
-        db.execute("COMMIT")
+        await _blocking(on_thread, db, db.execute, "COMMIT")
+    except asyncio.CancelledError:
+        raise  # rolled back on the database's thread, after what it was running (`_blocking`)
     except BaseException as exc:
-        with contextlib.suppress(sqlite3.Error, ValueError):
-            db.execute("ROLLBACK")  # SQLite may have rolled back already (a full disk does that)
+        _rollback(db)
         if isinstance(exc, _TransactionLost):
             group.culprit, exc = exc.culprit, exc.cause
         group.failure, group.busy = exc, _is_busy(exc)
@@ -910,9 +926,9 @@ def _commit_group(db: sqlite3.Connection, writes: list[_Write], marks: dict[int,
 
 def _run_plain(db: sqlite3.Connection, writes: list[_Write], marks: dict[int, tuple[str, str]], group: _Group) -> None:
     """The marks and every write, in order, with no savepoint of their own, consecutive turns
-    of different sessions together (`_record_turns`). Every statement SQLite runs here hands
-    Python's GIL to the event loop's thread and waits to get it back, so the fewer the better.
-    Raises at the first failure, and the caller undoes it all."""
+    of different sessions together (`_record_turns`): each statement has a cost of its own
+    (preparing it, running it), so the fewer the better. Raises at the first failure, and
+    the caller undoes it all."""
     if marks:
         _mark(db, marks)
     queued: list[OutboxItem] = []
@@ -1045,6 +1061,39 @@ def _undo(db: sqlite3.Connection, savepoint: str, culprit: int, exc: BaseExcepti
     db.execute(f"RELEASE {savepoint}")
 
 
+async def _blocking(on_thread: OnThread, db: sqlite3.Connection, work: Callable[..., Any], *args: Any) -> Any:
+    """`work(*args)` on the database's thread. Cancelled meanwhile (a shutdown), the thread
+    still runs it: a transaction it began (or failed to end) is then rolled back after it,
+    so the connection is not left inside one."""
+    try:
+        return await on_thread(work, *args)
+    except asyncio.CancelledError:
+        await asyncio.shield(on_thread(_rollback, db))
+        raise
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    if db.in_transaction:  # SQLite may have rolled back already (a full disk does that)
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+def _begin_at_once(db: sqlite3.Connection, wait: float) -> bool:
+    """BEGIN IMMEDIATE if SQLite's lock is free (nearly always: one process writes), without
+    waiting; False, with nothing begun, when another process holds it. The busy timeout is
+    `wait` afterwards, for `_begin` and the commit."""
+    db.execute("PRAGMA busy_timeout = 0")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.Error as exc:
+        if _is_busy(exc):
+            return False
+        raise
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+
+
 def _begin(db: sqlite3.Connection, wait: float) -> None:
     """BEGIN IMMEDIATE, retried while the lock stays busy (SQLite reports some busy locks at
     once, without waiting) until `wait` has passed."""
@@ -1172,7 +1221,7 @@ def _finish_rows(db: sqlite3.Connection, ends: list[tuple[int, Finish]]) -> None
 
 
 class _Queued(threading.local):
-    """The outbox items the write running on this database thread has queued (None outside
+    """The outbox items the write running in this thread has queued (None outside
     `_commit_group`), told to the store's outbox watchers once committed."""
 
     items: list[OutboxItem] | None = None
@@ -1182,9 +1231,9 @@ _QUEUED = _Queued()
 
 
 def _enqueue(db: sqlite3.Connection, items: Iterable[NewItem], stamp: str) -> None:
-    """Queue the items, in order, in one statement (a session's start, its end: each statement
-    hands the GIL back and forth, see bot/store/rowsql.py); an item whose key is already queued
-    is left as it is. What is queued is told to `_QUEUED`, with the ids the rows got."""
+    """Queue the items, in order, in one statement (a session's start, its end: see
+    bot/store/rowsql.py); an item whose key is already queued is left as it is. What is
+    queued is told to `_QUEUED`, with the ids the rows got."""
     collected = _QUEUED.items
     for chunk, cursor in in_chunks(db, _INSERT_OUTBOX, [(item, stamp) for item in items], _outbox_row, " ON CONFLICT (key) DO NOTHING"):
         inserted = cursor.rowcount
@@ -1246,7 +1295,12 @@ CACHED_STATEMENTS = 512
 
 
 async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout, cached_statements=CACHED_STATEMENTS)
+    # Not tied to its thread: the group commit runs its statements on the event loop's thread
+    # and its commit on the connection's own (see `_commit_group`), one after the other, under
+    # the store's write lock.
+    db = await aiosqlite.connect(
+        path, isolation_level=None, timeout=busy_timeout, cached_statements=CACHED_STATEMENTS, check_same_thread=False,
+    )
     db.row_factory = aiosqlite.Row
     await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     return db

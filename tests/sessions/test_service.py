@@ -369,9 +369,9 @@ async def test_lines_of_many_sessions_share_commits_and_each_is_answered_once(be
     groups: list[int] = []
     real = store_module._commit_group
 
-    def counting(db: sqlite3.Connection, writes: list, *args: object) -> object:  # type: ignore[type-arg]
+    async def counting(db: sqlite3.Connection, on_thread: object, writes: list, *args: object) -> object:  # type: ignore[type-arg]
         groups.append(len(writes))
-        return real(db, writes, *args)  # type: ignore[arg-type]
+        return await real(db, on_thread, writes, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store_module, "_commit_group", counting)
     for line in COURTEOUS[:2]:

@@ -351,15 +351,15 @@ def turn_of(session_id: int, text: str = "hello", seq: int = 1, message: str | N
 
 
 class Groups:
-    """Records what each trip to the database's thread carried: (writes, delivery marks)."""
+    """Records what each group commit carried: (writes, delivery marks)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.seen: list[tuple[int, int]] = []
         real = store_module._commit_group
 
-        def counting(db: sqlite3.Connection, writes: list, marks: dict, *args: object) -> object:  # type: ignore[type-arg]
+        async def counting(db: sqlite3.Connection, on_thread: object, writes: list, marks: dict, *args: object) -> object:  # type: ignore[type-arg]
             self.seen.append((len(writes), len(marks)))
-            return real(db, writes, marks, *args)  # type: ignore[arg-type]
+            return await real(db, on_thread, writes, marks, *args)  # type: ignore[arg-type]
 
         monkeypatch.setattr(store_module, "_commit_group", counting)
 
@@ -571,6 +571,51 @@ async def test_a_group_that_cannot_get_the_lock_fails_every_write_cleanly(tmp_pa
         assert all(isinstance(r, StoreBusy) for r in results)
         assert [len(await store.turns(s.id)) for s in sessions] == [1, 1, 1]
         assert await asyncio.gather(*(store.record_turn(*turn_of(s.id)) for s in sessions)) == [True] * 3  # tried again
+
+
+async def test_a_group_waits_for_another_process_lock_on_the_database_thread_and_then_commits(tmp_path: Path) -> None:
+    """A group's statements run on the event loop's thread, but only once SQLite's lock is
+    held: while another process holds it, the wait is on the database's thread, and the
+    event loop goes on (reads answered, timers on time)."""
+    path = tmp_path / "t.db"
+    async with Store.open(path, busy_timeout=10) as store:
+        session = await store.start_session(new_session(), "Hi")
+        other = hold_write_lock(path)
+        try:
+            writing = asyncio.ensure_future(store.record_turn(*turn_of(session.id)))
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await asyncio.sleep(0.3)
+            assert loop.time() - started < 0.6  # the loop was not held by the wait
+            assert not writing.done()
+            assert len(await store.turns(session.id)) == 1  # answered while the write waits
+        finally:
+            other.rollback()
+            other.close()
+        assert await asyncio.wait_for(writing, 10) is True
+        assert [t.speaker for t in await store.turns(session.id)] == ["resident", "trainee", "resident"]
+
+
+async def test_a_group_cancelled_while_it_waits_for_the_lock_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A shutdown may cancel the group commit while the database's thread waits for another
+    process's lock: once the thread has it, the transaction it began is rolled back there,
+    so the next write still gets the database."""
+    path = tmp_path / "t.db"
+    async with Store.open(path, busy_timeout=2) as store:
+        session = await store.start_session(new_session(), "Hi")
+        other = hold_write_lock(path)
+        writing = asyncio.ensure_future(store.record_turn(*turn_of(session.id)))
+        await asyncio.sleep(0.3)  # the group waits for the lock on the database's thread now
+        runner = store._group._runner
+        assert runner is not None and not runner.done()
+        runner.cancel()
+        await asyncio.sleep(0.1)
+        other.rollback()
+        other.close()
+        with pytest.raises(StoreError):
+            await writing  # not saved, and told so
+        assert await asyncio.wait_for(store.record_turn(*turn_of(session.id)), 10) is True
+        assert [t.speaker for t in await store.turns(session.id)] == ["resident", "trainee", "resident"]
 
 
 async def test_delivery_marks_ride_with_the_next_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
