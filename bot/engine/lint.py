@@ -194,8 +194,11 @@ def _closure(starts: Iterable[str], graph: dict[str, set[str]]) -> set[str]:
     return seen
 
 
+_NO_CONDITION = Guard()  # one, not one per call: the check runs for every pair of rules of a state
+
+
 def _always(guard: Guard) -> bool:
-    return guard == Guard()
+    return guard == _NO_CONDITION
 
 
 def _shadowed(file: str, state: State, rules: Sequence[Transition]) -> list[Problem]:

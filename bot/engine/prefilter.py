@@ -707,22 +707,22 @@ def default_cache_dir() -> Path:
 
 def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
     try:
-        data = path.read_bytes()
-        if not data.startswith(_FORMAT):
-            return None
-        offset = len(_FORMAT)
-        (header_size,) = struct.unpack_from(">I", data, offset)
-        offset += 4
-        header = json.loads(data[offset : offset + header_size])
-        plans = [Plan(**item) for item in header["plans"]]
-        if len(plans) != count:
-            return None
-        offset += header_size
-        full_size, short_size = header["databases"]
-        if offset + full_size + short_size != len(data):
-            return None
-        database = hs.loadb(data[offset : offset + full_size], hs.HS_MODE_BLOCK)
-        short = hs.loadb(data[offset + full_size :], hs.HS_MODE_BLOCK) if short_size else None
+        # Read part by part: each database is read straight into the bytes Hyperscan loads
+        # (slicing one read of the whole file would copy its tens of MB once more at start-up).
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if file.read(len(_FORMAT)) != _FORMAT:
+                return None
+            (header_size,) = struct.unpack(">I", file.read(4))
+            header = json.loads(file.read(header_size))
+            plans = [Plan(**item) for item in header["plans"]]
+            if len(plans) != count:
+                return None
+            full_size, short_size = header["databases"]
+            if len(_FORMAT) + 4 + header_size + full_size + short_size != size:
+                return None
+            database = hs.loadb(file.read(full_size), hs.HS_MODE_BLOCK)
+            short = hs.loadb(file.read(short_size), hs.HS_MODE_BLOCK) if short_size else None
         return Prefilter(hs, database, plans, short=short, from_cache=True)
     except FileNotFoundError:
         return None
