@@ -573,6 +573,23 @@ async def test_a_group_that_cannot_get_the_lock_fails_every_write_cleanly(tmp_pa
         assert await asyncio.gather(*(store.record_turn(*turn_of(s.id)) for s in sessions)) == [True] * 3  # tried again
 
 
+async def test_a_group_goes_to_the_database_thread_once_for_its_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its statements run on the event loop's thread: a trip to the database's thread per
+    statement is what made a loaded group slow (each one waited for Python's GIL)."""
+    async with Store.open(tmp_path / "t.db") as store:
+        sessions = [await store.start_session(new_session(trainee=f"t{i}"), "Hi") for i in range(8)]
+        trips: list[str] = []
+        real = store._db._execute
+
+        async def recording(fn: object, *args: object) -> object:
+            trips.append(" ".join(str(a) for a in args if isinstance(a, str)) or getattr(fn, "__name__", "?"))
+            return await real(fn, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store._db, "_execute", recording)
+        assert await asyncio.gather(*(store.record_turn(*turn_of(s.id)) for s in sessions)) == [True] * 8
+        assert trips == ["COMMIT"]
+
+
 async def test_a_group_waits_for_another_process_lock_on_the_database_thread_and_then_commits(tmp_path: Path) -> None:
     """A group's statements run on the event loop's thread, but only once SQLite's lock is
     held: while another process holds it, the wait is on the database's thread, and the
