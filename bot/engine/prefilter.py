@@ -30,7 +30,8 @@ pattern once and tracks no match starts, which scans in less than half the time.
 
 Compiling ~460 patterns takes seconds, so the compiled databases are cached in the user
 cache directory, keyed by a hash of the patterns, this module's source and the Hyperscan
-version; a missing, stale or unreadable cache is rebuilt. Without the `hyperscan`
+version; a missing, stale or unreadable cache is rebuilt. Read from the cache, the long
+lines' database is loaded only when a line first needs it. Without the `hyperscan`
 package, or with ``TRAINER_PREFILTER=re``, `load()` returns None and callers use `re`.
 """
 
@@ -48,6 +49,7 @@ import re
 import struct
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,14 +447,49 @@ class Hits(dict[int, list[tuple[int, int]]]):
         self.located = located
 
 
+class _Deferred:
+    """A database in the cache file, loaded the first time a line needs it: lines longer
+    than SHORT_LINE are rare, and their database is most of the file (reading and loading
+    it was about a fifth of start-up). The file stays open until then, so a clean-up that
+    deletes it meanwhile (`_forget_old`, another version's) takes nothing away, and
+    `os.pread` leaves the file's offset alone for processes forked from this one."""
+
+    def __init__(self, hs: Any, path: Path, offset: int, size: int) -> None:
+        self._hs = hs
+        self._path = path
+        self._offset = offset
+        self._size = size
+        self._fd: int | None = os.open(path, os.O_RDONLY)
+        self._closer = weakref.finalize(self, os.close, self._fd)
+        self._lock = threading.Lock()
+        self._database: Any = None
+
+    def get(self) -> Any:
+        """The database, or None when it cannot be loaded (said once in the log)."""
+        with self._lock:
+            if self._fd is not None:
+                try:
+                    data = os.pread(self._fd, self._size, self._offset)
+                    if len(data) != self._size:
+                        raise ValueError(f"{len(data)} bytes where {self._size} were written")
+                    self._database = self._hs.loadb(data, self._hs.HS_MODE_BLOCK)
+                except Exception as exc:  # long lines are then scanned like short ones: the same results
+                    log.warning("the long lines' pre-filter in %s cannot be loaded (%s); long lines are "
+                                "filtered by the short lines' database", self._path, exc)
+                finally:
+                    self._fd = None
+                    self._closer()
+            return self._database
+
+
 class Prefilter:
     """A compiled Hyperscan database over a fixed list of patterns (their indexes are ids),
     and optionally the same patterns compiled to say only whether each can match, for
-    short lines."""
+    short lines. `database` may be one still in the cache file (`_Deferred`)."""
 
     def __init__(self, hs: Any, database: Any, plans: Sequence[Plan], *, short: Any = None, from_cache: bool = False) -> None:
         self._hs = hs
-        self._db = database
+        self._full = database
         self._short = short
         self.plans = tuple(plans)
         self.from_cache = from_cache  # read from a file written once its patterns had all compiled
@@ -461,11 +498,20 @@ class Prefilter:
         # Patterns that run on every line (the scan cannot speak for them).
         self.unfiltered = frozenset(i for i, p in enumerate(self.plans) if p.mode == ALWAYS)
 
+    @property
+    def database(self) -> Any:
+        """The database for lines of any length (None if it was cached and cannot be loaded)."""
+        full = self._full
+        return full.get() if isinstance(full, _Deferred) else full
+
     def scan(self, norm: str) -> Hits:
         """Pattern index -> (start, end) of every reported match (start 0 unless som); on a
         short line, of one match each, without its start (``located`` False)."""
         if self._short is not None and len(norm) <= SHORT_LINE:
             return self._scan_short(norm)
+        database = self.database
+        if database is None:
+            return self._scan_short(norm)  # each reported pattern then runs over the whole line
         found: list[tuple[int, int, int]] = []
         add = found.append
 
@@ -474,8 +520,8 @@ class Prefilter:
 
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            scratch = self._local.scratch = self._hs.Scratch(self._db)
-        self._db.scan(stand_in(norm), match_event_handler=on_match, scratch=scratch)
+            scratch = self._local.scratch = self._hs.Scratch(database)
+        database.scan(stand_in(norm), match_event_handler=on_match, scratch=scratch)
         hits = Hits()
         for index, start, end in found:
             spans = hits.get(index)
@@ -707,8 +753,9 @@ def default_cache_dir() -> Path:
 
 def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
     try:
-        # Read part by part: each database is read straight into the bytes Hyperscan loads
-        # (slicing one read of the whole file would copy its tens of MB once more at start-up).
+        # Read part by part, straight into the bytes Hyperscan loads (slicing one read of the
+        # whole file copied its tens of MB once more): the short lines' database now, the long
+        # lines' when a line first needs it (`_Deferred`).
         with path.open("rb") as file:
             size = os.fstat(file.fileno()).st_size
             if file.read(len(_FORMAT)) != _FORMAT:
@@ -719,11 +766,16 @@ def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
             if len(plans) != count:
                 return None
             full_size, short_size = header["databases"]
-            if len(_FORMAT) + 4 + header_size + full_size + short_size != size:
+            offset = len(_FORMAT) + 4 + header_size
+            if offset + full_size + short_size != size:
                 return None
-            database = hs.loadb(file.read(full_size), hs.HS_MODE_BLOCK)
-            short = hs.loadb(file.read(short_size), hs.HS_MODE_BLOCK) if short_size else None
-        return Prefilter(hs, database, plans, short=short, from_cache=True)
+            if not short_size or not hasattr(os, "pread"):
+                database = hs.loadb(file.read(full_size), hs.HS_MODE_BLOCK)
+                short = hs.loadb(file.read(short_size), hs.HS_MODE_BLOCK) if short_size else None
+                return Prefilter(hs, database, plans, short=short, from_cache=True)
+            file.seek(offset + full_size)
+            short = hs.loadb(file.read(short_size), hs.HS_MODE_BLOCK)
+        return Prefilter(hs, _Deferred(hs, path, offset, full_size), plans, short=short, from_cache=True)
     except FileNotFoundError:
         return None
     except Exception as exc:  # a damaged or foreign cache file is simply rebuilt
@@ -732,7 +784,7 @@ def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
 
 
 def _write_cache(hs: Any, path: Path, prefilter: Prefilter) -> None:
-    full = hs.dumpb(prefilter._db)
+    full = hs.dumpb(prefilter.database)
     short = hs.dumpb(prefilter._short) if prefilter._short is not None else b""
     header = json.dumps({"plans": [dataclasses.asdict(p) for p in prefilter.plans], "databases": [len(full), len(short)]}).encode()
     data = _FORMAT + struct.pack(">I", len(header)) + header + full + short

@@ -263,6 +263,46 @@ def test_compiled_database_is_cached_and_rebuilt_when_damaged(tmp_path: Path) ->
     assert set(hits) == {0, 2}
 
 
+LONG_LINE = "Good evening. " * 20 + "I'm sorry about the wait, sir, and yes, I am upset too."
+
+
+@needs_hyperscan
+def test_a_cached_filter_loads_the_long_lines_database_when_a_long_line_first_comes(tmp_path: Path) -> None:
+    built = prefilter.load(SMALL, cache_dir=tmp_path)
+    assert built is not None and len(LONG_LINE) > prefilter.SHORT_LINE
+    cached = prefilter.load(SMALL, cache_dir=tmp_path)
+    assert cached is not None and cached.from_cache
+    assert isinstance(cached._full, prefilter._Deferred) and cached._full._database is None
+    assert cached.scan("Yes sir, I'm upset") == built.scan("Yes sir, I'm upset")
+    assert cached._full._database is None  # a short line needs only the short lines' database
+    for path in tmp_path.glob("prefilter-*.bin"):
+        path.unlink()  # cleaned up by another version meanwhile: the open file still serves
+    assert cached.scan(LONG_LINE) == built.scan(LONG_LINE) and cached.scan(LONG_LINE).located
+    assert cached._full._database is not None and cached._full._fd is None  # loaded once, file closed
+
+
+@needs_hyperscan
+def test_a_long_lines_database_that_cannot_be_loaded_leaves_long_lines_to_the_short_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    built = prefilter.load(SMALL, cache_dir=tmp_path)
+    assert built is not None
+    (path,) = tmp_path.glob("prefilter-*.bin")
+    cached = prefilter.load(SMALL, cache_dir=tmp_path)
+    assert cached is not None and isinstance(cached._full, prefilter._Deferred)
+    data = bytearray(path.read_bytes())  # damaged after it was opened: the long part's bytes overwritten
+    start = cached._full._offset
+    data[start:start + 64] = b"\0" * 64
+    path.write_bytes(bytes(data))
+    hits = cached.scan(LONG_LINE)
+    assert not hits.located and set(hits) | cached.unfiltered >= {k for k, p in enumerate(SMALL) if p.search(LONG_LINE)}
+    assert "cannot be loaded" in caplog.text
+    caplog.clear()
+    assert set(cached.scan(LONG_LINE)) == set(hits) and "cannot be loaded" not in caplog.text  # said once
+    for key, pattern in enumerate(SMALL):  # each pattern then runs over the whole line: exactly re's matches
+        assert [m.span() for m in cached.finditer(key, pattern, LONG_LINE, hits)] == [m.span() for m in pattern.finditer(LONG_LINE)]
+
+
 @needs_hyperscan
 def test_a_start_anchor_inside_a_pattern_is_left_out_rather_than_the_filter(tmp_path: Path) -> None:
     # Hyperscan rejects "embedded start anchors"; without the anchor the scan still filters.
