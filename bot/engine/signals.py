@@ -24,7 +24,7 @@ from bot.engine.yamlnodes import load_safe
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
 
 from bot.engine import prefilter as _prefilter
-from bot.engine.lazy_pattern import LazyPattern, compile_lazily, first_chars
+from bot.engine.lazy_pattern import LazyPattern, compile_lazily, first_character_guard, first_chars
 from bot.engine.patterns import Substrings as _Substrings, budgets as _pattern_budgets
 from bot.engine.cues import LEARNED, load_cues
 
@@ -276,7 +276,10 @@ def _expand(pattern: str, macros: Mapping[str, str]) -> str:
 
 
 def _compile(pattern: str, macros: Mapping[str, str]) -> re.Pattern[str]:
-    return re.compile(_optional_apostrophes(_expand(pattern, macros)), re.IGNORECASE)
+    """A context check's pattern (negation, hedges, a rule's `not_after`...), behind its
+    first-character guard (bot/engine/lazy_pattern.py)."""
+    body = _optional_apostrophes(_expand(pattern, macros))
+    return re.compile(first_character_guard(body, re.IGNORECASE) + body, re.IGNORECASE)
 
 
 def _compile_lazily(pattern: str, macros: Mapping[str, str]) -> re.Pattern[str]:
