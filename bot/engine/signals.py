@@ -24,7 +24,7 @@ from bot.engine.yamlnodes import load_safe
 from re import _parser as _sre_parse  # stdlib; used only to derive cheap pre-filters
 
 from bot.engine import prefilter as _prefilter
-from bot.engine.lazy_pattern import LazyPattern, compile_lazily
+from bot.engine.lazy_pattern import LazyPattern, compile_lazily, first_character_guard, first_chars
 from bot.engine.patterns import Substrings as _Substrings, budgets as _pattern_budgets
 from bot.engine.cues import LEARNED, load_cues
 
@@ -276,12 +276,15 @@ def _expand(pattern: str, macros: Mapping[str, str]) -> str:
 
 
 def _compile(pattern: str, macros: Mapping[str, str]) -> re.Pattern[str]:
-    return re.compile(_optional_apostrophes(_expand(pattern, macros)), re.IGNORECASE)
+    """A context check's pattern (negation, hedges, a rule's `not_after`...), behind its
+    first-character guard (bot/engine/lazy_pattern.py)."""
+    body = _optional_apostrophes(_expand(pattern, macros))
+    return re.compile(first_character_guard(body, re.IGNORECASE) + body, re.IGNORECASE)
 
 
 def _compile_lazily(pattern: str, macros: Mapping[str, str]) -> re.Pattern[str]:
     """The same, compiled on first use (the pre-filter's patterns: see bot/engine/lazy_pattern.py)."""
-    return compile_lazily(_optional_apostrophes(_expand(pattern, macros)), re.IGNORECASE)
+    return compile_lazily(_optional_apostrophes(_expand(pattern, macros)), re.IGNORECASE, guarded=True)
 
 
 def _requirements(items: Any) -> list[set[str]]:
@@ -361,7 +364,7 @@ def _branches(patterns: Sequence[str] | Mapping[str, Sequence[str]], macros: Map
     for family, items in families:
         for raw in items:
             body = _optional_apostrophes(_expand(raw, macros))
-            out.append(_Branch(compile_lazily(body, re.IGNORECASE), family=None if family is None else str(family)))
+            out.append(_Branch(compile_lazily(body, re.IGNORECASE, guarded=True), family=None if family is None else str(family)))
     return tuple(out)
 
 
@@ -720,47 +723,13 @@ def _letter_pairs(pattern: re.Pattern[str]) -> list[tuple[str, ...]]:
     for k, (op, av) in enumerate(items):
         if op.name != "LITERAL" or not chr(av).isascii():
             continue
-        following, may_end = _first_chars(items[k + 1 :])
+        following, may_end = first_chars(items[k + 1 :], _FOLLOWERS)
         if following is None or may_end or not all(c.isascii() for c in following):
             continue
         group = tuple(sorted(chr(av).lower() + c for c in following))
         if group not in groups:
             groups.append(group)
     return groups
-
-
-def _first_chars(items: Any) -> tuple[frozenset[str] | None, bool]:
-    """The characters (lower case) a match of the parsed `items` can start with, and whether
-    it can be empty; None when not known or more than _FOLLOWERS."""
-    chars: set[str] = set()
-    for op, av in items:
-        kind = op.name
-        if kind in ("AT", "ASSERT", "ASSERT_NOT"):
-            continue  # they take no characters
-        if kind == "LITERAL":
-            first, empty = frozenset((chr(av).lower(),)), False
-        elif kind == "IN" and all(o.name == "LITERAL" for o, _v in av):
-            first, empty = frozenset(chr(v).lower() for _o, v in av), False
-        elif kind == "SUBPATTERN":
-            first, empty = _first_chars(av[3])
-        elif kind == "BRANCH":
-            found = [_first_chars(alternative) for alternative in av[1]]
-            if any(f is None for f, _e in found):
-                return None, False
-            first, empty = frozenset().union(*(f for f, _e in found if f is not None)), any(e for _f, e in found)
-        elif kind in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[1] >= 1:
-            first, empty = _first_chars(av[2])
-            empty = empty or av[0] == 0
-        else:
-            return None, False
-        if first is None:
-            return None, False
-        chars |= first
-        if len(chars) > _FOLLOWERS:
-            return None, False
-        if not empty:
-            return frozenset(chars), False
-    return frozenset(chars), True
 
 
 def _has_needles(low: str, needles: tuple[tuple[str, ...], ...]) -> bool:

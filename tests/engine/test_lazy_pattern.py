@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine import prefilter, signals
-from bot.engine.lazy_pattern import LazyPattern, compile_lazily
+from bot.engine.lazy_pattern import LazyPattern, compile_lazily, first_character_guard
 from bot.engine.signals import load_lexicon
 
 needs_hyperscan = pytest.mark.skipif(load_lexicon().prefilter is None, reason="no Hyperscan pre-filter here (not installed, or TRAINER_PREFILTER=re)")
@@ -90,3 +90,35 @@ def test_the_shipped_lexicon_compiles_whole() -> None:
     signals._compile_all(lexicon)  # what a start without a trusted cache does
     lazy = [b.pattern for r in lexicon.rules for b in r.branches if isinstance(b.pattern, LazyPattern)]
     assert all("search" in vars(p) for p in lazy)
+
+
+@pytest.mark.parametrize(("source", "guard"), [
+    (r"\bhel+o\b", ""),  # one first letter: no guard (no gain)
+    (r"(?<!good )(?:hi|hey|yo)\b", "(?=[hy])"),  # look-behinds take no characters
+    (r"\b(?:sir|ma'?am)\b", "(?=[ms])"),
+    (r"[Ab]c|De", "(?=[abd])"),  # named in lower case, matched case-insensitively
+    (r"(?:^|(?<=[.!?]))\s*hi", ""),  # a category: not known
+    (r"a?b?", ""),  # may match nothing
+    (r"(?:é|e)t", ""),  # a non-ASCII first letter
+])
+def test_a_guard_names_the_first_characters_of_every_match(source: str, guard: str) -> None:
+    assert first_character_guard(source, re.IGNORECASE) == guard
+    assert first_character_guard(source, 0) == ""  # only for case-insensitive patterns
+
+
+def test_a_guarded_pattern_finds_exactly_what_the_plain_one_finds() -> None:
+    # Every lexicon pattern, guarded as the lexicon compiles it, against itself unguarded, on
+    # lines with the letters re.IGNORECASE folds to ASCII (K is the Kelvin sign, ſ a long s).
+    lex = load_lexicon()
+    patterns = [b.pattern for _rule, b in lex.branches] + [f.pattern for f in (*lex.respect_features, *lex.empathy_features)]
+    lines = [TEXT, TEXT.upper(), "OK, KEEP CALM. I'M SGT. ſMITH, İ KNOW. “Hi”, sorry for your loss—thank you!",
+             "hi hello hey how are you doing tonight? can i see your license and registration please",
+             "i understand, that must be scary. we'll get an officer out to you; is there anything else?"]
+    guarded = 0
+    for pattern in patterns:
+        plain = re.compile(pattern.pattern, pattern.flags)
+        compiled = pattern.compiled() if isinstance(pattern, LazyPattern) else pattern
+        guarded += compiled.pattern != plain.pattern
+        for line in lines:
+            assert [(m.span(), m.groupdict()) for m in compiled.finditer(line)] == [(m.span(), m.groupdict()) for m in plain.finditer(line)], pattern.pattern
+    assert guarded > len(patterns) // 2
