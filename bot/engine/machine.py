@@ -120,6 +120,7 @@ class ScenarioMachine:
     RESPOND = "respond"
     ESCALATE = "escalate"
     STALL = "stall"
+    CANDIDATE_SETS = 4096  # (state, signal set) pairs whose possible rules are kept
 
     def __init__(self, scenario: Scenario, pick_first: bool = True) -> None:
         self.scenario = scenario
@@ -128,6 +129,10 @@ class ScenarioMachine:
         # which its `when` needs, those one of which its `any` needs, the rule's own event, what
         # firing it means)
         self._respond: dict[str, list[tuple[Guard | None, frozenset[str], frozenset[str], str, Fired]]] = {}
+        # (state, a message's signals) -> the state's rules that those signals leave possible, in
+        # order: (guard or None, own event, fired). States have about 18 rules and a message makes
+        # one or two of them possible, and scenes hear the same few signal sets again and again.
+        self._candidates: dict[tuple[str, frozenset[str]], tuple[tuple[Guard | None, str, Fired], ...]] = {}
         self._cursor = _Cursor()
         self._lock = threading.Lock()  # one cursor: one trigger at a time
         self._machine = Machine(
@@ -189,14 +194,11 @@ class ScenarioMachine:
         if event == self.RESPOND and self.pick_first:
             if state not in self._respond and state in self.scenario.states:
                 return state, None  # an end state: nothing responds
-            heard = context.message_signals
-            # A rule missing a signal its `when` or `any` needs cannot hold: two set operations
-            # decide it before its whole guard is looked at.
-            event, picked = next((
-                (own, fired) for guard, needs_all, needs_any, own, fired in self._respond.get(state, ())
-                if guard is None or (needs_all <= heard and (not needs_any or not needs_any.isdisjoint(heard))
-                                     and guard_holds(guard, context))
-            ), ("", None))
+            event = ""
+            for guard, own, fired in self._possible(state, context.message_signals):
+                if guard is None or guard_holds(guard, context):
+                    event, picked = own, fired
+                    break
             if not event and state in self.scenario.states:
                 return state, None  # no rule holds and no `otherwise`: the session stays where it is
             event = event or self.RESPOND  # an unknown state: fails as the plain trigger does
@@ -210,6 +212,19 @@ class ScenarioMachine:
                 return cursor.state, picked or cursor.fired
             finally:
                 cursor.context = cursor.fired = None
+
+    def _possible(self, state: str, heard: frozenset[str]) -> tuple[tuple[Guard | None, str, Fired], ...]:
+        """The rules of `state` whose guards `heard` may satisfy: a rule missing a signal its
+        `when` or `any` needs cannot hold, whatever else its guard says."""
+        key = (state, heard)
+        found = self._candidates.get(key)
+        if found is None:
+            if len(self._candidates) >= self.CANDIDATE_SETS:
+                self._candidates.clear()  # a bound on the table; the usual sets come back at once
+            found = self._candidates[key] = tuple(
+                (guard, own, fired) for guard, needs_all, needs_any, own, fired in self._respond.get(state, ())
+                if guard is None or (needs_all <= heard and (not needs_any or not needs_any.isdisjoint(heard))))
+        return found
 
     @property
     def model_count(self) -> int:

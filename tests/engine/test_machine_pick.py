@@ -112,3 +112,18 @@ def test_quick_respond_fires_the_rule_transitions_fires(scenario_id: str) -> Non
             quick = QUICK[scenario_id].trigger(ScenarioMachine.RESPOND, state.name, context)
             plain = PLAIN[scenario_id].trigger(ScenarioMachine.RESPOND, state.name, context)
             assert quick == plain, (state.name, sorted(context.now))
+
+
+def test_the_table_of_possible_rules_stays_bounded_and_answers_the_same() -> None:
+    """A machine keeps the rules each (state, signal set) leaves possible, up to its bound: past
+    it, the table starts afresh, and every trigger still fires what `transitions` fires."""
+    scenario = SCENARIOS["traffic_stop"]
+    machine = ScenarioMachine(scenario)
+    machine.CANDIDATE_SETS = 3
+    rng = random.Random(9)
+    names = sorted({n for state in scenario.states.values() for rule in scenario.rules(state) for n in rule.guard.signal_names()})
+    for _ in range(200):
+        state = rng.choice([s.name for s in scenario.states.values() if not s.is_end])
+        context = _Context(rng, names)
+        assert machine.trigger(ScenarioMachine.RESPOND, state, context) == PLAIN["traffic_stop"].trigger(ScenarioMachine.RESPOND, state, context)
+        assert len(machine._candidates) <= 3
