@@ -144,7 +144,7 @@ class PatternScreen:
         self._any: Any = None
         if self.patterns and all(isinstance(p, ScenarioPattern) for p in self.patterns):
             try:
-                self._any = re2.compile("|".join(f"(?:{p._body.pattern})" for p in self.patterns), _OPTIONS)
+                self._any = re2.compile("|".join(f"(?:{p._body.pattern})" for p in self.patterns), _SCREEN_OPTIONS)
             except (re2.error, TypeError, ValueError):
                 self._any = None  # too large together: each pattern simply runs
 
@@ -307,14 +307,18 @@ def _assertion(kind: str, positive: bool, inner: str) -> _Assertion:
     return _Assertion(behind=False, positive=positive, regex=_re2(inner, "its look-ahead"), width=0)
 
 
-def _options() -> Any:
+def _options(*, captures: bool = True) -> Any:
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False  # RE2 would print every refused pattern on standard error
+    # A screen only asks whether anything matches: without its groups, RE2 can answer with
+    # its DFA alone (burglary's screen, every message: 4.1 us a line with groups, 1.9 without).
+    options.never_capture = not captures
     return options
 
 
 _OPTIONS = _options()
+_SCREEN_OPTIONS = _options(captures=False)
 
 _EXPLAINED = (
     (("(?=", "(?!", "(?<=", "(?<!"), "uses a look-ahead or look-behind that is not at the very start of the pattern; "
