@@ -41,6 +41,7 @@ sys.path.insert(0, str(HERE))
 from fakechat import FakeChat  # noqa: E402
 
 from bot.engine.catalog import Library  # noqa: E402
+from bot.engine.signals import prepare_detectors  # noqa: E402
 from bot.sessions import LineResult, ServiceSettings, SessionService, Trainee  # noqa: E402
 from bot.sessions import messages as kinds  # noqa: E402
 from bot.store import Store  # noqa: E402
@@ -170,6 +171,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with Store.open(Path(folder) / "load.db") as store:
             chat = FakeChat(latency=args.latency_ms / 1000, rate_limit=args.rate_limit)
             library = Library(HERE / "dialogues")
+            prepare_detectors()  # as the bot does before it connects (bot/discord_app/run.py)
             # Flood control off: these trainees write faster than the default limits (20 a minute) allow.
             service = SessionService(store, chat, library, ServiceSettings(lines_per_minute=0))
             await service.on_connected()  # as the bot does when it connects (a fresh file: nothing to restore)

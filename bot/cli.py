@@ -310,13 +310,13 @@ def cmd_play(args: argparse.Namespace) -> int:
             console = Console(file=sys.stdout, highlight=False, soft_wrap=not interactive, force_terminal=interactive or None)
             # The detectors now, not at the first line: after an update of the lexicon the
             # first start compiles their pre-filter, which takes a minute or more.
-            from bot.engine.signals import load_lexicon
+            from bot.engine.signals import prepare_detectors
 
             if interactive:
                 with console.status("Preparing the detectors (the first start after an update takes a minute or more)..."):
-                    load_lexicon()
+                    prepare_detectors()
             else:
-                load_lexicon()
+                prepare_detectors()
             transport = TerminalTransport(console, interactive=interactive)
             # Every scenario trainees can play, for badges such as "every patrol scenario".
             catalogue = {s.id: s for s in available(args.dialogues)} | {scenario.id: scenario}

@@ -18,7 +18,7 @@ from bot.background import spawn
 from bot.config import Settings
 from bot.discord_app.client import TrainerBot
 from bot.engine.catalog import Library
-from bot.engine.signals import load_lexicon
+from bot.engine.signals import prepare_detectors
 from bot.errors import ConfigError
 from bot.store import Store
 
@@ -69,7 +69,7 @@ async def run_bot(settings: Settings, **client_options: object) -> None:
     # line: after an update of the lexicon the first start compiles their pre-filter (a
     # minute or more on a small server), which would block every heartbeat meanwhile.
     log.info("preparing the detectors")
-    await asyncio.to_thread(load_lexicon)
+    await asyncio.to_thread(prepare_detectors)
     async with Store.open(settings.database, busy_timeout=settings.busy_timeout_seconds) as store:
         bot = TrainerBot(settings, store, library, **client_options)
         # systemd stops services with SIGTERM: close the gateway and the database cleanly

@@ -476,6 +476,19 @@ def load_lexicon() -> Lexicon:
     return lexicon if lexicon.prefilter is not None else _re_path(lexicon)
 
 
+def prepare_detectors() -> Lexicon:
+    """Everything detection may need, loaded now, for a process that plays scenes (the bot,
+    `trainer play`): the lexicon, its pre-filter's database for long lines (otherwise read at
+    the first long line) and the learned cues (otherwise read at the first line), so that no
+    trainee's line waits for them. A command that only looks at a few lines needs none of it
+    up front."""
+    lexicon = load_lexicon()
+    if lexicon.prefilter is not None:
+        lexicon.prefilter.database  # noqa: B018 - read for its effect: the database loaded
+    load_cues()
+    return lexicon
+
+
 def compile_every_pattern() -> None:
     """Compile every lexicon pattern now rather than at its first use: before forking
     workers, which would otherwise each compile them again."""
