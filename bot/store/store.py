@@ -1073,8 +1073,8 @@ async def _blocking(on_thread: OnThread, db: sqlite3.Connection, work: Callable[
 
 
 def _rollback(db: sqlite3.Connection) -> None:
-    if db.in_transaction:  # SQLite may have rolled back already (a full disk does that)
-        with contextlib.suppress(sqlite3.Error):
+    with contextlib.suppress(sqlite3.Error, ValueError):  # a closed connection has nothing to undo
+        if db.in_transaction:  # SQLite may have rolled back already (a full disk does that)
             db.execute("ROLLBACK")
 
 
