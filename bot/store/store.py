@@ -1068,7 +1068,8 @@ async def _blocking(on_thread: OnThread, db: sqlite3.Connection, work: Callable[
     try:
         return await on_thread(work, *args)
     except asyncio.CancelledError:
-        await asyncio.shield(on_thread(_rollback, db))
+        with contextlib.suppress(sqlite3.Error, ValueError):  # closed meanwhile: nothing left to undo
+            await asyncio.shield(on_thread(_rollback, db))
         raise
 
 
