@@ -770,10 +770,8 @@ def _read_cache(hs: Any, path: Path, count: int) -> Prefilter | None:
             offset = len(_FORMAT) + 4 + header_size
             if offset + full_size + short_size != size:
                 return None
-            if not short_size or not hasattr(os, "pread"):
-                database = hs.loadb(file.read(full_size), hs.HS_MODE_BLOCK)
-                short = hs.loadb(file.read(short_size), hs.HS_MODE_BLOCK) if short_size else None
-                return Prefilter(hs, database, plans, short=short, from_cache=True)
+            if not short_size:  # every line needs the one database: nothing to put off
+                return Prefilter(hs, hs.loadb(file.read(full_size), hs.HS_MODE_BLOCK), plans, from_cache=True)
             file.seek(offset + full_size)
             short = hs.loadb(file.read(short_size), hs.HS_MODE_BLOCK)
             long_lines = _Deferred(hs, path, os.dup(file.fileno()), offset, full_size)  # the very file just read
