@@ -76,7 +76,7 @@ class Contradiction:
     end: int
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen, as a Turn (session.py)
 class Judgement:
     detection: Detection
     credited: tuple[Evidence, ...]
@@ -118,6 +118,10 @@ class _Lookups:
         self.screen = PatternScreen(self.wrong)
         # The facts with wrong wordings, each with the claims it checks (none: always looked at).
         self.checked_facts = tuple((fact, frozenset(fact.checks)) for fact in scenario.facts if fact.wrong)
+        # Every claim some checked fact is looked at for; None when one is always looked at.
+        self.claims: frozenset[str] | None = (
+            None if any(not checks for _fact, checks in self.checked_facts)
+            else frozenset().union(*(checks for _fact, checks in self.checked_facts)))
         rubric = scenario.rubric
         # Every signal `_costly` holds for (it holds for none outside these names).
         named = {*rubric.penalties, *rubric.critical, *mood_rules.default_effects(), *scenario.mood_effects}
@@ -390,6 +394,8 @@ def _requirements(unmet: Sequence[Sequence[str]]) -> str:
 
 def _contradictions(scenario: Scenario, norm: str, detection: Detection, lookups: _Lookups) -> tuple[Contradiction, ...]:
     names = detection.names
+    if lookups.claims is not None and lookups.claims.isdisjoint(names):
+        return ()  # about half the messages make no claim any fact checks
     # A fact is looked at when the message makes one of the claims it checks.
     facts = [fact for fact, checks in lookups.checked_facts if not checks or not checks.isdisjoint(names)]
     if not facts:

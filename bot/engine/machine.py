@@ -49,17 +49,20 @@ class MessageContext(Protocol):
 
 
 def guard_holds(guard: Guard, ctx: MessageContext) -> bool:
-    if guard.when and not all(ctx.in_message(n) for n in guard.when):
+    # Each test is skipped when the guard does not use it (most use two or three of them):
+    # an `any(...)` over an empty tuple still builds its generator.
+    heard = ctx.message_signals
+    if guard.when and not heard.issuperset(guard.when):
         return False
-    if guard.any and not any(ctx.in_message(n) for n in guard.any):
+    if guard.any and heard.isdisjoint(guard.any):
         return False
-    if any(ctx.in_message(n) for n in guard.unless):
+    if guard.unless and not heard.isdisjoint(guard.unless):
         return False
     if guard.seen and not all(ctx.seen_so_far(n) for n in guard.seen):
         return False
     if guard.seen_any and not any(ctx.seen_so_far(n) for n in guard.seen_any):
         return False
-    if any(ctx.seen_so_far(n) for n in guard.not_seen):
+    if guard.not_seen and any(ctx.seen_so_far(n) for n in guard.not_seen):
         return False
     if guard.seen_before and not all(ctx.seen_earlier(n) for n in guard.seen_before):
         return False
@@ -73,9 +76,9 @@ def guard_holds(guard: Guard, ctx: MessageContext) -> bool:
         return False
     if guard.persona and ctx.persona_name not in guard.persona:
         return False
-    if any(ctx.count_of(name) < n for name, n in guard.at_least):
+    if guard.at_least and any(ctx.count_of(name) < n for name, n in guard.at_least):
         return False
-    if any(ctx.count_of(name) >= n for name, n in guard.fewer_than):
+    if guard.fewer_than and any(ctx.count_of(name) >= n for name, n in guard.fewer_than):
         return False
     return True
 
