@@ -54,6 +54,7 @@ COHORTS_OF = (
 _ACTIVE_SESSION_OF = "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1"
 _ACTIVE_OF = "SELECT 1 FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active'"
 
+_TEMP_STORE = "MEMORY"  # the writing connection's temporary tables (see `_open`)
 BUSY_TIMEOUT_SECONDS = 30.0  # several processes may share one file; wait rather than fail
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL = 5, 6, 13
 
@@ -538,8 +539,13 @@ class Store(RecognitionQueries):
         """Statements that must run outside a transaction (VACUUM), on the writing connection."""
         async with self._write_lock:
             try:
-                for statement in statements:
-                    await self._db.execute(statement)
+                # VACUUM copies the whole database to a temporary one: on disk, not in memory.
+                await self._db.execute("PRAGMA temp_store = DEFAULT")
+                try:
+                    for statement in statements:
+                        await self._db.execute(statement)
+                finally:
+                    await self._db.execute(f"PRAGMA temp_store = {_TEMP_STORE}")
             except (sqlite3.Error, ValueError) as exc:
                 raise _translate(exc, f"cannot tidy {self.path}") from exc
 
@@ -1317,6 +1323,10 @@ async def _open(path: Path, busy_timeout: float) -> Store:
     try:
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA foreign_keys = ON")
+        # The session path's statements build small tables of their own as they run (the rows
+        # of UPDATE ... FROM (VALUES ...), IN lists, RETURNING): kept in memory, not in a
+        # temporary file, they cost a third (see `_maintain` for the one large one, VACUUM's).
+        await db.execute(f"PRAGMA temp_store = {_TEMP_STORE}")
         await _migrate(db, path)
         reader = await _connect(path, busy_timeout)
         await reader.execute("PRAGMA query_only = ON")
