@@ -3,7 +3,8 @@
 Every write goes through one transaction helper (`_write`): it takes SQLite's write lock
 up front, retries a lock that is busy for a bounded time, and turns every SQLite error
 into a StoreError (StoreBusy, StoreFull). Reads use a second connection, so they never
-queue behind a write that waits for another process's lock.
+queue behind a write that waits for another process's lock; the few small reads of a
+session's end use a third, on the event loop's own thread, that never waits (`Store._read`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ COHORTS_OF = (
 _ACTIVE_SESSION_OF = "SELECT * FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active' ORDER BY id DESC LIMIT 1"
 _ACTIVE_OF = "SELECT 1 FROM sessions WHERE guild_id = ? AND trainee_id = ? AND status = 'active'"
 
+_TEMP_STORE = "MEMORY"  # the writing connection's temporary tables (see `_open`)
 BUSY_TIMEOUT_SECONDS = 30.0  # several processes may share one file; wait rather than fail
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL = 5, 6, 13
 
@@ -88,11 +90,14 @@ class Store(RecognitionQueries):
     """Open with `async with Store.open(path) as store:`. The recognition tables' queries
     are in bot/store/recognition.py."""
 
-    def __init__(self, path: Path, db: aiosqlite.Connection, reader: aiosqlite.Connection, busy_timeout: float) -> None:
+    def __init__(
+        self, path: Path, db: aiosqlite.Connection, reader: aiosqlite.Connection, busy_timeout: float, at_once: sqlite3.Connection,
+    ) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
         self._db = db
         self._reader = reader
+        self._at_once = at_once  # reads on the event loop's thread, that never wait (see `_read`)
         # One writing connection serves every coroutine of the process (the bot's sessions,
         # its idle loop, commands): transactions on it must take turns.
         self._write_lock = asyncio.Lock()
@@ -126,6 +131,7 @@ class Store(RecognitionQueries):
                 await connection.close()
             except (sqlite3.Error, ValueError):
                 pass
+        self._at_once.close()
 
     # -- sessions --
     async def start_session(
@@ -525,10 +531,20 @@ class Store(RecognitionQueries):
             raise _translate(exc, f"cannot read {self.path}") from exc
 
     async def _read(self, reads: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Several queries in one trip to the reading connection's thread: `reads` runs there,
-        each query to its end (see `_all`), and must only read and build values."""
-        reader = self._reader
+        """Several small queries at once: `reads` runs each to its end (see `_all`), and must
+        only read and build values. First here, on the event loop's thread, on a connection
+        whose busy timeout is 0: a read waits for no writer (WAL), and a trip to the reading
+        connection's thread costs more than such queries (waking the thread, and handing
+        Python's GIL over and back at every statement while the loop is busy). When SQLite
+        would have to wait (busy: another process is recovering the WAL, or the file is not
+        in WAL mode and a writer holds it), the reads go to that thread, which may wait."""
         try:
+            try:
+                return reads(self._at_once)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            reader = self._reader
             # aiosqlite's queue to its thread, as `_GroupCommit._commit` uses it.
             return await reader._execute(reads, reader._conn)
         except (sqlite3.Error, OverflowError, ValueError) as exc:
@@ -538,8 +554,13 @@ class Store(RecognitionQueries):
         """Statements that must run outside a transaction (VACUUM), on the writing connection."""
         async with self._write_lock:
             try:
-                for statement in statements:
-                    await self._db.execute(statement)
+                # VACUUM copies the whole database to a temporary one: on disk, not in memory.
+                await self._db.execute("PRAGMA temp_store = DEFAULT")
+                try:
+                    for statement in statements:
+                        await self._db.execute(statement)
+                finally:
+                    await self._db.execute(f"PRAGMA temp_store = {_TEMP_STORE}")
             except (sqlite3.Error, ValueError) as exc:
                 raise _translate(exc, f"cannot tidy {self.path}") from exc
 
@@ -1314,12 +1335,18 @@ async def _open(path: Path, busy_timeout: float) -> Store:
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(f"cannot open the database {path}: {exc}") from exc
     reader: aiosqlite.Connection | None = None
+    at_once: sqlite3.Connection | None = None
     try:
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA foreign_keys = ON")
+        # The session path's statements build small tables of their own as they run (the rows
+        # of UPDATE ... FROM (VALUES ...), IN lists, RETURNING): kept in memory, not in a
+        # temporary file, they cost a third (see `_maintain` for the one large one, VACUUM's).
+        await db.execute(f"PRAGMA temp_store = {_TEMP_STORE}")
         await _migrate(db, path)
         reader = await _connect(path, busy_timeout)
         await reader.execute("PRAGMA query_only = ON")
+        at_once = _connect_at_once(path)
     except (sqlite3.DatabaseError, OSError) as exc:
         for connection in (reader, db):
             if connection is not None:
@@ -1332,7 +1359,20 @@ async def _open(path: Path, busy_timeout: float) -> Store:
             if connection is not None:
                 await connection.close()
         raise
-    return Store(path, db, reader, busy_timeout)
+    return Store(path, db, reader, busy_timeout, at_once)
+
+
+def _connect_at_once(path: Path) -> sqlite3.Connection:
+    """The reading connection of the event loop's thread (`Store._read`): busy timeout 0, so a
+    read that would wait fails at once instead of holding the loop up."""
+    connection = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA query_only = ON")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 async def _migrate(db: aiosqlite.Connection, path: Path) -> None:

@@ -343,6 +343,43 @@ async def test_every_read_runs_its_query_to_the_end_in_one_trip(tmp_path: Path, 
         assert trips == ["_execute_fetchall"] * len(reads)
 
 
+async def test_reads_the_loop_cannot_do_at_once_go_to_the_reading_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session's end reads on the event loop's thread, on a connection that never waits;
+    where SQLite would have to wait (busy), the same reads go to the reading connection's
+    thread, which may. Any other error is a StoreError, as on that thread."""
+    async with Store.open(tmp_path / "t.db") as store:
+        member = await store.ensure_member("Ann", guild_id=1, discord_id=5)
+        cohort = await store.create_cohort("night", guild_id=1, channel_id=9)
+        await store.add_to_cohort(cohort.id, member.id)
+        at_once = store._at_once
+        trips: list[str] = []
+        real = store._reader._execute
+
+        async def recording(fn: object, *args: object, **kwargs: object) -> object:
+            trips.append(getattr(fn, "__name__", repr(fn)))
+            return await real(fn, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store._reader, "_execute", recording)
+        here = await store.recognition_inputs(member.id, history=True)
+        assert trips == [] and here.public and [c.name for c in here.cohorts] == ["night"]
+
+        class Failing:
+            def __init__(self, error: str) -> None:
+                self.error = error
+
+            def execute(self, *args: object) -> None:
+                raise sqlite3.OperationalError(self.error)
+
+        monkeypatch.setattr(store, "_at_once", Failing("database is locked"))
+        assert await store.recognition_inputs(member.id, history=True) == here
+        assert trips == ["reads"]
+        monkeypatch.setattr(store, "_at_once", Failing("disk I/O error"))
+        with pytest.raises(StoreError, match="disk I/O error"):
+            await store.recognition_inputs(member.id, history=True)
+        assert trips == ["reads"]
+        monkeypatch.setattr(store, "_at_once", at_once)
+
+
 # -- group commit --
 
 def turn_of(session_id: int, text: str = "hello", seq: int = 1, message: str | None = None) -> tuple[TurnRow, TurnRow]:
