@@ -14,7 +14,6 @@ KEYS = {
     "stored_turns_per_s_1", "stored_p99_ms_1", "stored_turns_per_s_32", "stored_p99_ms_32",
     "sqlite_commits_per_s", "stored_32_vs_sqlite", "bytes_per_session", "startup_s", "prefilter",
     "analyze_jsonl_lines_per_s_jobs_1", "analyze_jsonl_lines_per_s_jobs_2", "commits_per_stored_turn_1", "commits_per_stored_turn_32",
-    "analyze_past_start_lines_per_s_jobs_1", "analyze_past_start_lines_per_s_jobs_2",
 }
 
 
