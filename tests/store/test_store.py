@@ -319,20 +319,26 @@ async def test_ignored_messages_count_as_seen(tmp_path: Path) -> None:
         assert [p.key for p in await store.pending_items("discord", 5)] == ["n:1"]
 
 
+def reader_trips(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The functions sent to the reading connection's thread from now on, by name, in order."""
+    trips: list[str] = []
+    real = store._reader._execute
+
+    async def recording(fn: object, *args: object, **kwargs: object) -> object:
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await real(fn, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store._reader, "_execute", recording)
+    return trips
+
+
 async def test_every_read_runs_its_query_to_the_end_in_one_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Coroutines share the reading connection. A cursor read in several trips keeps its
     statement open between them, and SQLite keeps a connection with any open statement in one
     read transaction: with enough coroutines reading, every read sees an old database."""
     async with Store.open(tmp_path / "t.db") as store:
         session = await store.start_session(new_session(thread_id=77), "Hi", lambda sid: [item(f"{sid}:opening", session=sid)])
-        trips: list[str] = []
-        real = store._reader._execute
-
-        async def recording(fn: object, *args: object, **kwargs: object) -> object:
-            trips.append(getattr(fn, "__name__", repr(fn)))
-            return await real(fn, *args, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(store._reader, "_execute", recording)
+        trips = reader_trips(store, monkeypatch)
         reads = [
             store.pending_items("discord", 5), store.outbox_item(f"{session.id}:opening"), store.message_seen("m1"),
             store.get_session(session.id), store.session_by_thread(77), store.list_sessions(), store.seen_messages(session.id),
@@ -352,14 +358,7 @@ async def test_reads_the_loop_cannot_do_at_once_go_to_the_reading_thread(tmp_pat
         cohort = await store.create_cohort("night", guild_id=1, channel_id=9)
         await store.add_to_cohort(cohort.id, member.id)
         at_once = store._at_once
-        trips: list[str] = []
-        real = store._reader._execute
-
-        async def recording(fn: object, *args: object, **kwargs: object) -> object:
-            trips.append(getattr(fn, "__name__", repr(fn)))
-            return await real(fn, *args, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(store._reader, "_execute", recording)
+        trips = reader_trips(store, monkeypatch)
         here = await store.recognition_inputs(member.id, history=True)
         assert trips == [] and here.public and [c.name for c in here.cohorts] == ["night"]
 
