@@ -104,9 +104,6 @@ class Session:
     def turn_number(self) -> int:
         return len(self.turns) + 1 if self._current is not None else len(self.turns)
 
-    def in_message(self, name: str) -> bool:
-        return self._current is not None and name in self._current
-
     @property
     def message_signals(self) -> frozenset[str]:
         return self._current if self._current is not None else frozenset()

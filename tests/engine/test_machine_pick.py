@@ -80,9 +80,6 @@ class _Context:
         self.turn_number = rng.randint(1, 12)
         self.persona_name = ""
 
-    def in_message(self, name: str) -> bool:
-        return name in self.now
-
     @property
     def message_signals(self) -> frozenset[str]:
         return self.now
