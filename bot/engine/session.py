@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import random
 import re
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bot.engine import mood as mood_rules
 from bot.engine.cues import LEARNED
@@ -22,6 +25,28 @@ from bot.errors import SessionError
 
 # `{officer}` with nothing to say (a civilian trainee who gave no name): drop it with its comma.
 _EMPTY_OFFICER = re.compile(r",?\s*\{officer\}")
+
+
+_T = TypeVar("_T")
+
+
+class _Generator(threading.local):
+    def __init__(self) -> None:
+        self.rng = random.Random()
+
+
+_generator = _Generator()
+
+
+def seeded_choice(seed: str, items: Sequence[_T]) -> _T:
+    """``random.Random(seed).choice(items)``: the same item, from this thread's generator
+    seeded again (re-seeding resets the whole state), without making a generator each time.
+
+    A string seed is hashed with SHA-512 by `random`, so the pick is stable across
+    processes: a session rebuilt from its stored lines draws the lines it drew."""
+    rng = _generator.rng
+    rng.seed(seed)
+    return rng.choice(items)
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which for a turn
@@ -322,9 +347,8 @@ class Session:
             others = [line for line in pool if line.text != last.text or line != last]
             if len(others) < len(pool):
                 pool = others
-        # A string seed is hashed with SHA-512 by `random`, so it is stable across processes. Each
-        # draw has its own generator, so a pool of one (its only line) needs none.
-        line = pool[0] if len(pool) == 1 else random.Random(f"{self.seed}:{turn}").choice(pool)
+        # Each draw is seeded by its own turn, so a pool of one (its only line) needs no draw.
+        line = pool[0] if len(pool) == 1 else seeded_choice(f"{self.seed}:{turn}", pool)
         if line.once and remember:
             (self.said_here if line.once == "state" else self.said_once).add(line.text)
         if remember:
@@ -351,7 +375,7 @@ def pick_persona(scenario: Scenario, name: str | None, seed: int) -> Persona | N
             raise SessionError(f"'{scenario.id}' has no persona variants (asked for '{name}')")
         return None
     if name == RANDOM_PERSONA:
-        return random.Random(f"{seed}:persona").choice(scenario.personas)
+        return seeded_choice(f"{seed}:persona", scenario.personas)
     found = scenario.persona(name)
     if found is None:
         known = ", ".join(p.name for p in scenario.personas)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from bot.engine.catalog import load_checked
 from bot.engine.machine import ScenarioMachine
 from bot.engine.scenario import Outcome, Scenario
-from bot.engine.session import Session
+from bot.engine.session import Session, seeded_choice
 from bot.errors import SessionError
 
 DIALOGUES = Path(__file__).resolve().parents[2] / "dialogues"
@@ -68,6 +70,35 @@ def test_replies_are_deterministic_per_seed(traffic_stop: Scenario) -> None:
     assert first == again
     openings = {Session.start(traffic_stop, seed=s).opening for s in range(20)}
     assert len(openings) > 1  # the seed really picks among variations
+
+
+def test_seeded_choice_picks_what_a_fresh_generator_picks() -> None:
+    # Stored sessions and golden transcripts were drawn with `random.Random(seed).choice`: a
+    # re-seeded generator must pick exactly the same, whatever was drawn with it before.
+    pools = [tuple(range(size)) for size in (2, 3, 5, 7, 16, 33)]
+    for session_seed in (0, 1, 7, 2**31 - 1):
+        for turn in (*range(-3, 40), 1000):
+            seed = f"{session_seed}:{turn}"
+            for pool in pools:
+                assert seeded_choice(seed, pool) == random.Random(seed).choice(pool)
+    assert seeded_choice("5:persona", ("a", "b", "c")) == random.Random("5:persona").choice(("a", "b", "c"))
+
+
+def test_seeded_choice_is_the_same_on_every_thread() -> None:
+    seeds = [f"{k}:{k % 9}" for k in range(400)]
+    pool = tuple(range(11))
+    expected = [random.Random(seed).choice(pool) for seed in seeds]
+    results: dict[int, list[int]] = {}
+
+    def draw(worker: int) -> None:
+        results[worker] = [seeded_choice(seed, pool) for seed in seeds]
+
+    threads = [threading.Thread(target=draw, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {worker: expected for worker in range(4)}
 
 
 def test_sessions_share_one_machine_and_do_not_interfere(traffic_stop: Scenario) -> None:
