@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/recognition.py
 	$(BIN)/python bench/scorer.py
+	$(BIN)/python bench/purge.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -42,6 +42,16 @@ def test_recognition_benchmark_quick_run(tmp_path: Path) -> None:
     assert keys <= set(figures) and all(figures[k] > 0 for k in keys)
 
 
+def test_purge_benchmark_quick_run_purges_the_older_half(tmp_path: Path) -> None:
+    figures = run_bench("purge.py", "--quick", "--dir", str(tmp_path))
+    for size in ("small", "large"):
+        part = figures[size]
+        assert part["purged"] == part["sessions"] // 2 and part["rows"]["outbox"] == 10 * part["sessions"]
+        assert part["purge_s"] > 0 and part["floor_s"] > 0
+    assert figures["large"]["sessions"] == 2 * figures["small"]["sessions"] and figures["growth"] > 0
+    assert list(tmp_path.iterdir()) == []  # its databases are removed
+
+
 LOAD_KEYS = {"trainees", "turns", "turns_per_s", "p99_ms", "lost", "duplicated", "items_posted_twice", "undelivered_items", "discord"}
 
 

@@ -758,6 +758,68 @@ async def test_purge_removes_old_kudos_people_and_the_deleted_pages(tmp_path: Pa
     assert b"SECRET-LINE" not in data
 
 
+def _foreign_keys_without_index(raw: sqlite3.Connection) -> list[str]:
+    """Foreign keys (table.column) that no full index starts with (the rowid key needs none)."""
+    missing = []
+    for (table,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall():
+        leading = {raw.execute(f"SELECT name FROM pragma_index_info('{index}') WHERE seqno = 0").fetchone()[0]
+                   for _seq, index, _unique, _origin, partial in raw.execute(f"PRAGMA index_list('{table}')").fetchall() if not partial}
+        rowid = {name for _cid, name, kind, _nn, _default, pk in raw.execute(f"PRAGMA table_info('{table}')").fetchall()
+                 if pk == 1 and kind.upper() == "INTEGER"}
+        for row in raw.execute(f"PRAGMA foreign_key_list('{table}')").fetchall():
+            column = row[3]
+            if column not in leading and column not in rowid:
+                missing.append(f"{table}.{column}")
+    return missing
+
+
+async def test_every_foreign_key_has_an_index(tmp_path: Path) -> None:
+    # Deleting a row makes SQLite find the rows that refer to it; without an index on the
+    # referring column that is a scan of that table per row deleted (purge grew as a square).
+    path = tmp_path / "t.db"
+    async with Store.open(path):
+        pass
+    with sqlite3.connect(path) as raw:
+        assert _foreign_keys_without_index(raw) == []
+        raw.execute("DROP INDEX outbox_by_session")  # the check sees a missing one
+        assert _foreign_keys_without_index(raw) == ["outbox.session_id"]
+
+
+def _purge_steps(path: Path, sessions: int) -> int:
+    """SQLite's virtual-machine steps (counted, not timed) to delete the older half of
+    `sessions` finished sessions, each with ten lines and ten outbox items, as purge does."""
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA foreign_keys = ON")
+        for s in range(1, sessions + 1):
+            day = "2020-01-01" if s <= sessions // 2 else "2030-01-01"
+            raw.execute("INSERT INTO sessions (id, scenario_id, scenario_digest, trainee, seed, state, mood, status, started_at)"
+                        " VALUES (?, 'traffic_stop', 'x', 'Ana', 1, 's', 50, 'ended', ?)", (s, day))
+            raw.executemany("INSERT INTO turns (session_id, seq, speaker, text, mood, state, created_at) VALUES (?, ?, ?, 'hi', 50, 's', ?)",
+                            [(s, seq, speaker, day) for seq in range(1, 6) for speaker in ("trainee", "resident")])
+            raw.executemany("INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, status, created_at)"
+                            " VALUES (?, 'discord', ?, ?, 'line', '{}', 'delivered', ?)", [(f"{s}:{k}", s, s, day) for k in range(10)])
+        raw.commit()
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0  # go on
+
+        raw.set_progress_handler(count, 100)
+        raw.execute("DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE started_at < '2021-01-01' AND status = 'ended')")
+        raw.set_progress_handler(None, 0)
+        assert raw.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 10 * (sessions - sessions // 2)
+        return steps[0]
+
+
+async def test_purging_twice_the_sessions_is_about_twice_the_work(tmp_path: Path) -> None:
+    for name in ("small.db", "large.db"):
+        async with Store.open(tmp_path / name):
+            pass
+    small, large = _purge_steps(tmp_path / "small.db", 200), _purge_steps(tmp_path / "large.db", 400)
+    assert large < 2.5 * small  # a scan of the outbox per session deleted made it about 4x
+
+
 async def test_purge_removes_old_kudos_even_without_old_sessions(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     async with Store.open(path) as store:
