@@ -255,8 +255,12 @@ class Store(RecognitionQueries):
         )]
 
     async def pending_channels(self, transport: str) -> list[int]:
+        """The channels with items still to send. Through the index of pending items only: the
+        planner otherwise picks `outbox_by_channel`, and reads every item the transport ever
+        sent (the outbox keeps delivered items) at each reconnection."""
         return [int(row[0]) for row in await self._all(
-            "SELECT DISTINCT channel_id FROM outbox WHERE transport = ? AND status = 'pending' ORDER BY channel_id", (transport,)
+            "SELECT DISTINCT channel_id FROM outbox INDEXED BY outbox_pending WHERE transport = ? AND status = 'pending'"
+            " ORDER BY channel_id", (transport,)
         )]
 
     async def outbox_item(self, key: str) -> OutboxItem | None:
