@@ -31,6 +31,8 @@ _T = TypeVar("_T")
 
 
 class _Generator(threading.local):
+    """One generator per thread: sessions stepped on other threads never re-seed it mid-draw."""
+
     def __init__(self) -> None:
         self.rng = random.Random()
 
