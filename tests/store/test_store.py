@@ -785,6 +785,27 @@ async def test_every_foreign_key_has_an_index(tmp_path: Path) -> None:
         assert _foreign_keys_without_index(raw) == ["outbox.session_id"]
 
 
+async def test_a_store_of_the_previous_schema_gets_the_indexes_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    with sqlite3.connect(path) as raw:  # a store written before migration 0009
+        for number, _name, sql in migrations():
+            if number < 9:
+                raw.executescript(sql)
+                raw.execute(f"PRAGMA user_version = {number}")
+        raw.execute("INSERT INTO sessions (id, scenario_id, scenario_digest, trainee, seed, state, mood, status, started_at)"
+                    " VALUES (1, 'traffic_stop', 'x', 'Ana', 1, 's', 50, 'ended', '2020-01-01')")
+        raw.execute("INSERT INTO outbox (key, transport, channel_id, session_id, kind, body, created_at)"
+                    " VALUES ('1:turn:1', 'discord', 5, 1, 'line', '{}', '2020-01-01')")
+    async with Store.open(path) as store:
+        assert await store.pending_channels("discord") == [5]
+        assert [item.key for item in await store.outbox(1)] == ["1:turn:1"]
+        await store.purge("2021-01-01")
+        assert await store.outbox(1) == [] and await store.pending_channels("discord") == []
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == migrations()[-1][0]
+        assert _foreign_keys_without_index(raw) == []
+
+
 def _purge_steps(path: Path, sessions: int) -> int:
     """SQLite's virtual-machine steps (counted, not timed) to delete the older half of
     `sessions` finished sessions, each with ten lines and ten outbox items, as purge does."""
