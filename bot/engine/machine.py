@@ -10,7 +10,8 @@ So sessions stay plain objects: starting or ending one costs no model registrati
 removal slower as sessions grow), and a machine holds no per-session data.
 
 Each rule is also its own event (`respond:<n>`), a plain transition to its destination (an
-internal one when the rule stays in its state). A
+internal one when the rule stays in its state: with no callbacks, triggering it changes
+nothing, so it is not triggered; the rule's pick is the whole of the turn's move). A
 `respond` trigger tests the state's guards in the state's order and triggers only the event of
 the first that holds: the same first match as `transitions` walking the whole `respond` list
 (guards are pure), without its per-transition cost (an `execute`, condition objects and several
@@ -23,10 +24,11 @@ transcript and probe both ways.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from transitions import EventData, Machine
+from transitions import EventData, Machine, Transition as MachineTransition
 
 from bot.engine.scenario import Guard, Otherwise, Scenario, Transition
 
@@ -108,6 +110,12 @@ class _Condition:
         return guard_holds(self.guard, event.model.context)
 
 
+def _does_nothing(transition: MachineTransition) -> bool:
+    """An internal transition (no destination: no exit, no entry) with nothing to run."""
+    return (transition.dest is None and not transition.prepare and not transition.conditions
+            and not transition.before and not transition.after)
+
+
 class _Record:
     def __init__(self, rule: Transition | Otherwise, source: str, dest: str) -> None:
         self.fired = Fired(rule, source, dest)
@@ -179,6 +187,19 @@ class ScenarioMachine:
                     self.STALL, sources, target,
                     after=[_Record(Otherwise(say=(), line=0), "*", target)],
                 )
+        # (state, event) pairs whose trigger changes nothing: a rule that stays in its state is an
+        # internal transition, and this machine runs no callback for it. Read off the machine as
+        # built, so a transition or machine given a callback is triggered again.
+        self._no_ops = frozenset(self._events_that_do_nothing())
+
+    def _events_that_do_nothing(self) -> Iterator[tuple[str, str]]:
+        machine = self._machine
+        if machine.prepare_event or machine.finalize_event or machine.before_state_change or machine.after_state_change:
+            return
+        for name, event in machine.events.items():
+            for source, transitions in event.transitions.items():
+                if transitions and all(_does_nothing(t) for t in transitions):
+                    yield source, name
 
     @staticmethod
     def _moving_to(source: str, dest: str) -> str | None:
@@ -203,6 +224,8 @@ class ScenarioMachine:
                     break
             if not event and state in self.scenario.states:
                 return state, None  # no rule holds and no `otherwise`: the session stays where it is
+            if (state, event) in self._no_ops:
+                return state, picked  # about half of all turns; a trigger is a tenth of a replayed turn
             event = event or self.RESPOND  # an unknown state: fails as the plain trigger does
         cursor = self._cursor
         with self._lock:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from transitions import Event
+
 from bot.engine.catalog import load_checked
 from bot.engine.golden import load_transcript, transcripts_for
 from bot.engine.machine import ScenarioMachine
@@ -124,3 +126,59 @@ def test_the_table_of_possible_rules_stays_bounded_and_answers_the_same() -> Non
         context = _Context(rng, names)
         assert machine.trigger(ScenarioMachine.RESPOND, state, context) == PLAIN["traffic_stop"].trigger(ScenarioMachine.RESPOND, state, context)
         assert len(machine._candidates) <= 3
+
+
+
+class _CountingTriggers:
+    """Counts `transitions` event triggers (every machine's, while the test runs)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = Event.trigger
+
+        def counted(event: Event, model: object, *args: Any, **kwargs: Any) -> bool:
+            self.count += 1
+            return original(event, model, *args, **kwargs)
+
+        monkeypatch.setattr(Event, "trigger", counted)
+
+
+def _respond_at_random(machine: ScenarioMachine, triggers: _CountingTriggers, seed: str) -> tuple[list[int], list[int]]:
+    """Random messages in every state: the triggers each firing of a staying and a moving rule took."""
+    rng = random.Random(seed)
+    stayed: list[int] = []
+    moved: list[int] = []
+    for state in machine.scenario.states.values():
+        rules = machine.scenario.rules(state) if not state.is_end else []
+        names = sorted({n for rule in rules for n in rule.guard.signal_names()}) or ["empathy"]
+        for _ in range(40):
+            before = triggers.count
+            after, fired = machine.trigger(ScenarioMachine.RESPOND, state.name, _Context(rng, names))
+            if fired is not None:
+                assert after == fired.dest
+                (stayed if fired.dest == state.name else moved).append(triggers.count - before)
+    return stayed, moved
+
+
+@pytest.mark.parametrize("scenario_id", sorted(SCENARIOS))
+def test_a_rule_that_stays_is_not_triggered_and_one_that_moves_is(scenario_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A staying rule is an internal transition with no callbacks: triggering it would change
+    nothing, so only rules that move go through `transitions` (the answers are the same: above)."""
+    stayed, moved = _respond_at_random(ScenarioMachine(SCENARIOS[scenario_id]), _CountingTriggers(monkeypatch), scenario_id)
+    assert stayed and set(stayed) == {0}
+    assert moved and set(moved) == {1}
+
+
+def test_a_staying_rule_given_a_callback_is_triggered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What is skipped is read off the machine: a transition with something to run is triggered."""
+    machine = ScenarioMachine(SCENARIOS["traffic_stop"])
+    ran: list[str] = []
+    for event in machine._machine.events.values():
+        for group in event.transitions.values():
+            for transition in group:
+                transition.add_callback("after", lambda event_data: ran.append(event_data.event.name))
+    machine._no_ops = frozenset(machine._events_that_do_nothing())
+    assert not machine._no_ops
+    stayed, moved = _respond_at_random(machine, _CountingTriggers(monkeypatch), "callbacks")
+    assert stayed and set(stayed) == {1}
+    assert len(ran) == len(stayed) + len(moved)
