@@ -11,7 +11,7 @@ removal slower as sessions grow), and a machine holds no per-session data.
 
 Each rule is also its own event (`respond:<n>`), a plain transition to its destination (an
 internal one when the rule stays in its state: with no callbacks, triggering it changes
-nothing, so it is not triggered; the rule's pick is the whole of the turn's move). A
+nothing, so it is not triggered: picking the rule is the whole of the turn's move). A
 `respond` trigger tests the state's guards in the state's order and triggers only the event of
 the first that holds: the same first match as `transitions` walking the whole `respond` list
 (guards are pure), without its per-transition cost (an `execute`, condition objects and several

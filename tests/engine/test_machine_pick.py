@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from transitions import Event
 
 from bot.engine.catalog import load_checked
@@ -126,7 +125,6 @@ def test_the_table_of_possible_rules_stays_bounded_and_answers_the_same() -> Non
         context = _Context(rng, names)
         assert machine.trigger(ScenarioMachine.RESPOND, state, context) == PLAIN["traffic_stop"].trigger(ScenarioMachine.RESPOND, state, context)
         assert len(machine._candidates) <= 3
-
 
 
 class _CountingTriggers:
