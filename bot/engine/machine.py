@@ -225,7 +225,7 @@ class ScenarioMachine:
             if not event and state in self.scenario.states:
                 return state, None  # no rule holds and no `otherwise`: the session stays where it is
             if (state, event) in self._no_ops:
-                return state, picked  # about half of all turns; a trigger is a tenth of a replayed turn
+                return state, picked  # half the benchmark's turns; a trigger is a tenth of a replayed turn
             event = event or self.RESPOND  # an unknown state: fails as the plain trigger does
         cursor = self._cursor
         with self._lock:
